@@ -1,0 +1,38 @@
+# Set-up and everyday tasks. On a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+PYTEST_ARGS ?=
+
+.PHONY: install dev demo test bench clean
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e .
+	touch $@
+
+$(VENV)/.dev-installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $(VENV)/.installed $@
+
+install: $(VENV)/.installed
+
+dev: $(VENV)/.dev-installed
+
+## The main job end to end on generated data: snapshot, status, log, diff, checkout.
+demo: $(VENV)/.installed
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" bash examples/demo.sh
+
+## The whole suite, S3 tests against a real SeaweedFS included. pytest's own exit
+## code is kept: "no tests ran" (5) fails the target like any failure.
+test: $(VENV)/.dev-installed
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m pytest -n auto -q $(PYTEST_ARGS)
+
+bench: $(VENV)/.dev-installed
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) benchmarks/snapshot_vs_dvc.py
+
+clean:
+	rm -rf $(VENV) build .pytest_cache

@@ -1,0 +1,116 @@
+"""lineage: content-addressed data snapshots, run lineage, and leakage audits for ML.
+
+    >>> import lineage
+    >>> snap = lineage.snapshot("data/train", name="train")   # doctest: +SKIP
+    >>> snap.id                                                # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from lineage.errors import (
+    AmbiguousRefError,
+    ConflictError,
+    IntegrityError,
+    LineageError,
+    NotInitializedError,
+    PathError,
+    RefError,
+    UnknownRefError,
+    UsageError,
+)
+from lineage.repo import Repo
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AmbiguousRefError",
+    "ConflictError",
+    "IntegrityError",
+    "LineageError",
+    "NotInitializedError",
+    "PathError",
+    "RefError",
+    "Repo",
+    "UnknownRefError",
+    "UsageError",
+    "__version__",
+    "checkout",
+    "diff",
+    "init",
+    "log",
+    "open",
+    "show",
+    "snapshot",
+    "status",
+    "verify",
+]
+
+
+def open(path: str | os.PathLike[str] | None = None) -> Repo:  # noqa: A001 - mirrors the verb
+    """The repository holding ``path`` (default: the current folder)."""
+    return Repo.find(path)
+
+
+def init(path: str | os.PathLike[str] | None = None) -> Repo:
+    """Create (or reopen) the repository at the git root holding ``path``."""
+    return Repo.init(path)[0]
+
+
+def _with_repo(repo: Repo | None, fn: Any, *args: Any, **kwargs: Any) -> Any:
+    if repo is not None:
+        return fn(repo, *args, **kwargs)
+    with Repo.find() as r:
+        return fn(r, *args, **kwargs)
+
+
+def snapshot(path: str | os.PathLike[str], *, repo: Repo | None = None, **options: Any):
+    """Snapshot a file or folder; returns a ``SnapshotResult`` (``.id``, ``.version``, ...)."""
+    from lineage import snapshots as _snapshot
+
+    return _with_repo(repo, _snapshot.create, path, **options)
+
+
+def status(target: str | None = None, *, repo: Repo | None = None):
+    """What changed since the last snapshot of each tracked dataset."""
+    from lineage import snapshots as _snapshot
+
+    return _with_repo(repo, _snapshot.status, target)
+
+
+def log(name: str | None = None, *, repo: Repo | None = None):
+    """A dataset's snapshot history, newest first."""
+    from lineage import snapshots as _snapshot
+
+    return _with_repo(repo, _snapshot.log, name)
+
+
+def show(ref: str, *, repo: Repo | None = None):
+    """A snapshot's files and records."""
+    from lineage import snapshots as _snapshot
+
+    return _with_repo(repo, _snapshot.show, ref)
+
+
+def diff(a: str, b: str, *, repo: Repo | None = None):
+    """Files added, removed and changed between two snapshots."""
+    from lineage import snapshots as _snapshot
+
+    return _with_repo(repo, _snapshot.diff, a, b)
+
+
+def checkout(ref: str, dest: str | os.PathLike[str] | None = None, *, repo: Repo | None = None,
+             force: bool = False):
+    """Write a snapshot's files to ``dest``."""
+    from lineage import snapshots as _snapshot
+
+    return _with_repo(repo, _snapshot.checkout, ref, dest, force=force)
+
+
+def verify(*, repo: Repo | None = None):
+    """Rehash every object and check the event log."""
+    from lineage import verification as _verify
+
+    return _with_repo(repo, _verify.verify)

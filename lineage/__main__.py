@@ -1,0 +1,3 @@
+from lineage.cli.app import run
+
+run()

@@ -1,0 +1,250 @@
+"""The lineage graph: an append-only event log in SQLite, and projections of it.
+
+This package is the only place that talks to SQLite. ``Graph.append`` writes one
+event and folds it into the projection tables in the same transaction, so the two
+never disagree. ``rebuild`` recreates every projection from the log, and
+``verify_log`` recomputes the hash links of every event.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from lineage.errors import IntegrityError, LineageError
+from lineage.graph import migrations, projections
+from lineage.graph.events import Event, utc_now
+
+__all__ = ["Event", "Graph", "utc_now"]
+
+
+class Graph:
+    """The lineage database of one repository.
+
+    >>> g = Graph.open(Path(".lineage/lineage.db"))     # doctest: +SKIP
+    >>> g.append("note", {"text": "hello"}, actor="ann")  # doctest: +SKIP
+    """
+
+    def __init__(self, conn: sqlite3.Connection, path: Path | None = None, readonly: bool = False):
+        self.conn = conn
+        self.path = path
+        self.readonly = readonly
+
+    @classmethod
+    def open(cls, path: Path, *, readonly: bool = False, create: bool = False) -> Graph:
+        if readonly:
+            if not path.exists():
+                raise LineageError(f"no lineage database at {path}")
+            conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None,
+                                   check_same_thread=False)
+        else:
+            if not create and not path.exists():
+                raise LineageError(f"no lineage database at {path}")
+            conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA foreign_keys=ON")
+        conn.execute("PRAGMA busy_timeout=30000")
+        graph = cls(conn, path, readonly)
+        if not readonly:
+            have = conn.execute("PRAGMA user_version").fetchone()[0]
+            if have < migrations.current_version():
+                applied = migrations.migrate(conn)
+                if have and applied:
+                    graph.rebuild()
+        return graph
+
+    def close(self) -> None:
+        self.conn.close()
+
+    @property
+    def db(self):  # sqlite_utils.Database, imported lazily (it is slow to import)
+        import sqlite_utils
+
+        return sqlite_utils.Database(self.conn)
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """BEGIN IMMEDIATE ... COMMIT, rolled back on any error (Ctrl-C included)."""
+        if self.conn.in_transaction:
+            yield self.conn
+            return
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.conn
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        else:
+            self.conn.execute("COMMIT")
+
+    # -- the log ----------------------------------------------------------------
+    def heads(self) -> list[str]:
+        rows = self.conn.execute(
+            "SELECT id FROM events WHERE id NOT IN (SELECT parent FROM event_parents) ORDER BY id"
+        )
+        return [r[0] for r in rows]
+
+    def append(self, type: str, body: dict[str, Any], *, actor: str, time: str | None = None) -> Event:
+        """Write one event whose parents are the current heads, and project it."""
+        with self.transaction() as conn:
+            event = Event.create(type, body, actor=actor, parents=tuple(self.heads()), time=time)
+            self._insert(conn, event)
+            projections.apply(conn, event)
+        return event
+
+    def _insert(self, conn: sqlite3.Connection, event: Event) -> None:
+        conn.execute(
+            "INSERT INTO events (id, type, time, actor, parents, body) VALUES (?, ?, ?, ?, ?, ?)",
+            (event.id, event.type, event.time, event.actor, json.dumps(list(event.parents)),
+             json.dumps(event.body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)),
+        )
+        conn.executemany(
+            "INSERT OR IGNORE INTO event_parents (parent, child) VALUES (?, ?)",
+            [(p, event.id) for p in event.parents],
+        )
+
+    def has_event(self, event_id: str) -> bool:
+        return self.conn.execute("SELECT 1 FROM events WHERE id = ?", (event_id,)).fetchone() is not None
+
+    def event_ids(self) -> set[str]:
+        return {r[0] for r in self.conn.execute("SELECT id FROM events")}
+
+    def events(self, *, types: Iterable[str] | None = None) -> Iterator[Event]:
+        """Every event, in local insertion order (parents always before children)."""
+        sql = "SELECT id, type, time, actor, parents, body FROM events"
+        args: list[Any] = []
+        if types is not None:
+            types = list(types)
+            sql += f" WHERE type IN ({','.join('?' * len(types))})"
+            args = types
+        for row in self.conn.execute(sql + " ORDER BY seq", args):
+            yield Event(row[1], row[2], row[3], tuple(json.loads(row[4])), json.loads(row[5]), row[0])
+
+    def event(self, event_id: str) -> Event | None:
+        row = self.conn.execute(
+            "SELECT id, type, time, actor, parents, body FROM events WHERE id = ?", (event_id,)
+        ).fetchone()
+        if row is None:
+            return None
+        return Event(row[1], row[2], row[3], tuple(json.loads(row[4])), json.loads(row[5]), row[0])
+
+    def ingest(self, events: Iterable[Event]) -> int:
+        """Merge events from another clone: verify each, insert the unknown ones, rebuild.
+
+        Events may arrive in any order; they are inserted parents first. Returns
+        the number of new events.
+        """
+        known = self.event_ids()
+        pending: dict[str, Event] = {}
+        for ev in events:
+            if ev.compute_id() != ev.id:
+                raise IntegrityError(f"event {ev.id[:12]} does not match its content")
+            if ev.id not in known:
+                pending[ev.id] = ev
+        if not pending:
+            return 0
+        order = _topological(pending, known)
+        with self.transaction() as conn:
+            for ev in order:
+                self._insert(conn, ev)
+            self._rebuild(conn)
+        return len(order)
+
+    # -- projections ------------------------------------------------------------
+    def rebuild(self) -> int:
+        """Recreate every projection table from the log; returns the events replayed."""
+        with self.transaction() as conn:
+            return self._rebuild(conn)
+
+    def _rebuild(self, conn: sqlite3.Connection) -> int:
+        projections.load()
+        for table in migrations.PROJECTION_TABLES:
+            conn.execute(f"DELETE FROM {table}")
+        events = list(self.events())
+        for ev in _canonical_order(events):
+            projections.apply(conn, ev)
+        return len(events)
+
+    # -- verification -----------------------------------------------------------
+    def verify_log(self) -> list[str]:
+        """Recompute every event's ID and check every parent link. Returns problems."""
+        problems: list[str] = []
+        seen: set[str] = set()
+        rows = self.conn.execute("SELECT seq, id, type, time, actor, parents, body FROM events ORDER BY seq")
+        for seq, eid, typ, time, actor, parents, body in rows:
+            try:
+                ev = Event(typ, time, actor, tuple(json.loads(parents)), json.loads(body), eid)
+            except (ValueError, TypeError):
+                problems.append(f"event #{seq} ({eid[:12]}) is not valid JSON")
+                continue
+            if ev.compute_id() != eid:
+                problems.append(f"event #{seq} ({eid[:12]}, {typ}) was altered: its content no longer matches its ID")
+            for p in ev.parents:
+                if p not in seen:
+                    problems.append(f"event #{seq} ({eid[:12]}) names parent {p[:12]}, which is missing or later in the log")
+            seen.add(eid)
+        linked = self.conn.execute(
+            "SELECT count(*) FROM event_parents WHERE child NOT IN (SELECT id FROM events)"
+        ).fetchone()[0]
+        if linked:
+            problems.append(f"{linked} parent link(s) point to events that are not in the log")
+        return problems
+
+    def count_events(self) -> int:
+        return self.conn.execute("SELECT count(*) FROM events").fetchone()[0]
+
+
+def _topological(pending: dict[str, Event], known: set[str]) -> list[Event]:
+    done = set(known)
+    out: list[Event] = []
+    remaining = dict(pending)
+    while remaining:
+        ready = [ev for ev in remaining.values() if all(p in done for p in ev.parents)]
+        if not ready:
+            missing = sorted({p for ev in remaining.values() for p in ev.parents if p not in done
+                              and p not in remaining})
+            raise IntegrityError(
+                f"cannot merge: {len(remaining)} event(s) depend on {len(missing)} event(s) not available"
+            )
+        ready.sort(key=lambda e: (e.time, e.id))
+        for ev in ready:
+            out.append(ev)
+            done.add(ev.id)
+            del remaining[ev.id]
+    return out
+
+
+def _canonical_order(events: list[Event]) -> list[Event]:
+    """Parents first; among independent events, earlier time then ID.
+
+    The same set of events gives the same order on every clone, whatever order they
+    were received in, so projections (dataset version numbers) agree everywhere.
+    """
+    import heapq
+
+    children: dict[str, list[Event]] = {}
+    indegree: dict[str, int] = {}
+    ids = {ev.id for ev in events}
+    heap: list[tuple[str, str, Event]] = []
+    for ev in events:
+        parents = [p for p in ev.parents if p in ids]
+        indegree[ev.id] = len(parents)
+        for p in parents:
+            children.setdefault(p, []).append(ev)
+        if not parents:
+            heap.append((ev.time, ev.id, ev))
+    heapq.heapify(heap)
+    out: list[Event] = []
+    while heap:
+        _, _, ev = heapq.heappop(heap)
+        out.append(ev)
+        for child in children.get(ev.id, ()):
+            indegree[child.id] -= 1
+            if indegree[child.id] == 0:
+                heapq.heappush(heap, (child.time, child.id, child))
+    return out

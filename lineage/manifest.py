@@ -1,0 +1,95 @@
+"""Snapshot manifests and their canonical encoding.
+
+A manifest lists (path, size, digest, executable) for every file of a snapshot,
+sorted by the UTF-8 bytes of the path. Its canonical JSON encoding (see
+``schemas/manifest.schema.json`` and ``schemas/MANIFEST.md``) is stored as an
+object, and its BLAKE3 digest is the snapshot ID: the same content gives the same
+ID on any machine.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from dataclasses import dataclass
+from typing import Any
+
+from lineage import _canonical
+from lineage.errors import IntegrityError, UnsafePathError
+from lineage.hashing import hash_bytes
+
+FORMAT = "lineage.manifest/1"
+
+
+@dataclass(frozen=True)
+class Entry:
+    path: str
+    size: int
+    digest: str
+    executable: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"path": self.path, "size": self.size, "digest": self.digest,
+                "executable": self.executable}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Entry:
+        return cls(d["path"], int(d["size"]), d["digest"], bool(d.get("executable", False)))
+
+
+def check_path(path: str) -> str:
+    """Refuse a manifest path that is absolute, empty, or climbs out with ``..``."""
+    if not path or path.startswith("/") or "\\" in path or "\x00" in path or (
+        len(path) > 1 and path[1] == ":"
+    ):
+        raise UnsafePathError(f"unsafe path in manifest: {path!r} (absolute or malformed)")
+    parts = path.split("/")
+    if any(p in ("", ".", "..") for p in parts) or posixpath.normpath(path) != path:
+        raise UnsafePathError(f"unsafe path in manifest: {path!r} (must be relative, without . or ..)")
+    return path
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """The content of a snapshot. ``kind`` is ``file`` (one entry) or ``folder``."""
+
+    kind: str
+    entries: tuple[Entry, ...]
+
+    def __post_init__(self) -> None:
+        for e in self.entries:
+            check_path(e.path)
+
+    @classmethod
+    def build(cls, kind: str, entries: list[Entry]) -> Manifest:
+        return cls(kind, tuple(sorted(entries, key=lambda e: e.path.encode("utf-8"))))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"format": FORMAT, "kind": self.kind, "files": [e.to_dict() for e in self.entries]}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Manifest:
+        if d.get("format") != FORMAT:
+            raise IntegrityError(f"unknown manifest format {d.get('format')!r}")
+        return cls(d["kind"], tuple(Entry.from_dict(f) for f in d["files"]))
+
+    def encode(self) -> bytes:
+        return _canonical.dumps(self.to_dict())
+
+    @classmethod
+    def decode(cls, data: bytes) -> Manifest:
+        try:
+            raw = _canonical.loads(data)
+        except ValueError:
+            raise IntegrityError("manifest is not valid JSON") from None
+        return cls.from_dict(raw)
+
+    @property
+    def id(self) -> str:
+        return hash_bytes(self.encode())
+
+    @property
+    def total_size(self) -> int:
+        return sum(e.size for e in self.entries)
+
+    def by_path(self) -> dict[str, Entry]:
+        return {e.path: e for e in self.entries}

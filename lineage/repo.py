@@ -1,0 +1,177 @@
+"""A lineage repository: the ``.lineage/`` folder and the handles it opens.
+
+``.lineage/`` sits at the root of the enclosing git work tree (or the folder
+``init`` ran in, outside git) and holds ``config.toml``, the object store
+(``objects/``, ``tmp/``), the lineage database ``lineage.db`` and the local stat
+cache ``state.db``. Its ``.gitignore`` keeps everything but the config out of git.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import socket
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from lineage import config as _config
+from lineage import gitinfo
+from lineage.errors import NotInitializedError
+from lineage.graph import Graph
+from lineage.graph.state import StatCache
+from lineage.store import LinkMode, ObjectStore
+
+DIRNAME = ".lineage"
+GITIGNORE = """\
+# lineage: objects, databases and temporary files stay out of git
+/objects/
+/tmp/
+/packs/
+/*.db
+/*.db-*
+/cache/
+"""
+
+
+@dataclass
+class InitResult:
+    root: str
+    created: bool
+    git: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"root": self.root, "created": self.created, "git": self.git}
+
+
+class Repo:
+    """An open repository. Handles (graph, store, stat cache) open on first use."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.dir = root / DIRNAME
+
+    # -- discovery ----------------------------------------------------------------
+    @classmethod
+    def find(cls, start: str | os.PathLike[str] | None = None) -> Repo:
+        """The repository holding ``start`` (default: the current folder).
+
+        ``LINEAGE_DIR`` in the environment names the workspace root explicitly.
+        """
+        env = os.environ.get("LINEAGE_DIR")
+        if env and start is None:
+            root = Path(env).resolve()
+            if (root / DIRNAME).is_dir():
+                return cls(root)
+            raise NotInitializedError(f"LINEAGE_DIR={env} holds no .lineage/ folder; run 'lineage init' there")
+        here = Path(start or os.getcwd()).resolve()
+        for folder in (here, *here.parents):
+            if (folder / DIRNAME).is_dir():
+                return cls(folder)
+        raise NotInitializedError("not a lineage repository (no .lineage/ here or above); run 'lineage init'")
+
+    @classmethod
+    def init(cls, path: str | os.PathLike[str] | None = None) -> tuple[Repo, InitResult]:
+        """Create ``.lineage/`` at the git root holding ``path`` (or at ``path``). Idempotent."""
+        start = Path(path or os.getcwd()).resolve()
+        if not start.is_dir():
+            from lineage.errors import PathError
+
+            raise PathError(f"not a folder: {start}")
+        top = gitinfo.toplevel(start)
+        root = top or start
+        repo = cls(root)
+        created = not repo.dir.is_dir()
+        repo.dir.mkdir(exist_ok=True)
+        repo.store.ensure()
+        ignore = repo.dir / ".gitignore"
+        if not ignore.exists():
+            ignore.write_text(GITIGNORE)
+        cfg = repo.dir / "config.toml"
+        if not cfg.exists():
+            _config.save(cfg, {"core": {"link": "copy"}})
+        Graph.open(repo.db_path, create=True).close()
+        return repo, InitResult(str(root), created, top is not None)
+
+    # -- handles ------------------------------------------------------------------
+    @property
+    def db_path(self) -> Path:
+        return self.dir / "lineage.db"
+
+    @cached_property
+    def config(self) -> dict[str, Any]:
+        return _config.load(self.dir / "config.toml")
+
+    def save_config(self, config: dict[str, Any]) -> None:
+        _config.save(self.dir / "config.toml", config)
+        self.__dict__["config"] = _config.load(self.dir / "config.toml")
+
+    @cached_property
+    def raw_config(self) -> dict[str, Any]:
+        """The config file as written (no defaults merged), for editing."""
+        import tomllib
+
+        try:
+            with open(self.dir / "config.toml", "rb") as fh:
+                return tomllib.load(fh)
+        except FileNotFoundError:
+            return {}
+
+    @cached_property
+    def graph(self) -> Graph:
+        return Graph.open(self.db_path, create=True)
+
+    @cached_property
+    def store(self) -> ObjectStore:
+        return ObjectStore(self.dir)
+
+    @cached_property
+    def stat_cache(self) -> StatCache:
+        return StatCache(self.dir / "state.db")
+
+    @property
+    def link_mode(self) -> LinkMode:
+        value = self.config.get("core", {}).get("link", "copy")
+        try:
+            return LinkMode(value)
+        except ValueError:
+            from lineage.errors import ConfigError
+
+            raise ConfigError(f"core.link must be copy, reflink or hardlink, not {value!r}") from None
+
+    @cached_property
+    def user(self) -> str:
+        return os.environ.get("LINEAGE_USER") or gitinfo.identity(self.root) or getpass.getuser()
+
+    @cached_property
+    def host(self) -> str:
+        return socket.gethostname()
+
+    def git_state(self, *, with_diff: bool = False) -> gitinfo.GitState:
+        return gitinfo.state(self.root, with_diff=with_diff)
+
+    # -- paths --------------------------------------------------------------------
+    def relpath(self, path: str | os.PathLike[str]) -> str:
+        """``path`` relative to the workspace root in POSIX form; absolute when outside it."""
+        p = Path(os.path.abspath(path))
+        try:
+            return p.relative_to(self.root).as_posix() or "."
+        except ValueError:
+            return p.as_posix()
+
+    def abspath(self, rel: str) -> Path:
+        p = Path(rel)
+        return p if p.is_absolute() else self.root / p
+
+    def close(self) -> None:
+        for name in ("graph", "stat_cache"):
+            handle = self.__dict__.pop(name, None)
+            if handle is not None:
+                handle.close()
+
+    def __enter__(self) -> Repo:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,644 @@
+"""Snapshots: create, resolve, status, log, show, diff and checkout.
+
+``create`` walks a file or folder, hashes what the stat cache cannot vouch for,
+stores new objects in one batch, stores the manifest, and records one ``snapshot``
+event. Nothing is recorded until every object is safely in place, so an
+interrupted snapshot leaves neither a half-written object nor a half-recorded
+snapshot.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import stat as _stat
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import blake3
+
+from lineage import config as _config
+from lineage.errors import (
+    AmbiguousRefError,
+    ConflictError,
+    MissingObjectError,
+    PathError,
+    UnknownRefError,
+    UsageError,
+)
+from lineage.hashing import SMALL_FILE, FileStat, HashCounter, hash_file
+from lineage.manifest import Entry, Manifest, check_path
+from lineage.repo import DIRNAME, Repo
+
+Progress = Callable[[int, int], None]
+
+#: Folder names never included in a snapshot.
+SKIP_DIRS = frozenset({DIRNAME, ".git", ".hg", ".svn", "__pycache__"})
+_REF = re.compile(r"^(?P<name>.+?)@(?P<ver>\d+|latest)$")
+
+
+# -- walking ----------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class FoundFile:
+    rel: str        # path inside the snapshot
+    abspath: str
+    stat: FileStat
+    executable: bool
+
+
+def scan(path: Path) -> tuple[str, list[FoundFile]]:
+    """List the files of ``path`` (a file or a folder), following symlinks to files."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise PathError(f"no such file or folder: {path}") from None
+    except OSError as exc:
+        raise PathError(f"cannot read {path}: {exc.strerror}") from None
+    if _stat.S_ISREG(st.st_mode):
+        return "file", [FoundFile(path.name, str(path), FileStat.of(st), bool(st.st_mode & 0o111))]
+    if not _stat.S_ISDIR(st.st_mode):
+        raise PathError(f"not a regular file or folder: {path}")
+    found: list[FoundFile] = []
+    stack = [(str(path), "")]
+    while stack:
+        folder, prefix = stack.pop()
+        try:
+            entries = list(os.scandir(folder))
+        except OSError as exc:
+            raise PathError(f"cannot read folder {folder}: {exc.strerror}") from None
+        for de in entries:
+            rel = prefix + de.name
+            try:
+                if de.is_dir():
+                    if de.name not in SKIP_DIRS:
+                        stack.append((de.path, rel + "/"))
+                    continue
+                est = de.stat()
+            except FileNotFoundError:
+                if de.is_symlink():
+                    continue  # a dangling symlink holds no content
+                raise PathError(f"file vanished while scanning: {de.path}") from None
+            except OSError as exc:
+                raise PathError(f"cannot read {de.path}: {exc.strerror}") from None
+            if _stat.S_ISREG(est.st_mode):
+                found.append(FoundFile(rel, de.path, FileStat.of(est), bool(est.st_mode & 0o111)))
+    return "folder", found
+
+
+# -- results ----------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class SnapshotResult:
+    id: str
+    dataset: str | None
+    version: int | None
+    path: str
+    kind: str
+    files: int
+    bytes: int
+    hashed_files: int
+    new_objects: int
+    unchanged: bool
+    stored: bool
+    time: str | None
+    git: dict[str, Any]
+    event_id: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+# -- create -----------------------------------------------------------------------
+
+def _digests(
+    repo: Repo,
+    files: list[FoundFile],
+    *,
+    store: bool,
+    progress: Progress | None,
+    counter: HashCounter | None,
+) -> tuple[dict[str, str], int, list[tuple[str, FileStat, str]]]:
+    """Digest of every file (stat cache first), storing new objects in one batch."""
+    cache = repo.stat_cache
+    known: dict[str, tuple[FileStat, str]] = {}
+    if files:
+        root = os.path.commonpath([f.abspath for f in files]) if len(files) > 1 else files[0].abspath
+        known = cache.load(root)
+    digests: dict[str, str] = {}
+    misses: list[FoundFile] = []
+    for f in files:
+        hit = known.get(f.abspath)
+        if hit is not None and hit[0] == f.stat:
+            digests[f.abspath] = hit[1]
+        else:
+            misses.append(f)
+    link = repo.link_mode
+    total = sum(f.stat.size for f in files)
+    done = sum(f.stat.size for f in files) - sum(f.stat.size for f in misses)
+    lock = threading.Lock()
+    updates: list[tuple[str, FileStat, str]] = []
+    ostore = repo.store
+    need_store = store
+
+    with ostore.batch() as batch:
+        # cache hits whose object is missing (e.g. after --no-store) still need storing
+        if need_store:
+            for f in files:
+                d = digests.get(f.abspath)
+                if d is not None and not ostore.exists(d):
+                    batch.put_file(f.abspath, d, link)
+
+        def one(f: FoundFile) -> tuple[FoundFile, str]:
+            if f.stat.size <= SMALL_FILE:
+                try:
+                    with open(f.abspath, "rb") as fh:
+                        data = fh.read()
+                except FileNotFoundError:
+                    raise PathError(f"file vanished while hashing: {f.abspath}") from None
+                except OSError as exc:
+                    raise PathError(f"cannot read {f.abspath}: {exc.strerror}") from None
+                digest = blake3.blake3(data).hexdigest()
+                if need_store:
+                    with lock:
+                        batch.put_bytes(data, digest)
+            else:
+                digest = hash_file(f.abspath, f.stat.size)
+                if need_store:
+                    batch.put_file(f.abspath, digest, link)
+            return f, digest
+
+        if progress and total:
+            progress(done, total)
+        if len(misses) > 1:
+            workers = min(8, (os.cpu_count() or 1) * 2)
+            with ThreadPoolExecutor(max_workers=workers) as pool:
+                results = pool.map(one, misses, chunksize=32)
+                for f, digest in results:
+                    digests[f.abspath] = digest
+                    updates.append((f.abspath, f.stat, digest))
+                    done += f.stat.size
+                    if progress:
+                        progress(done, total)
+        else:
+            for f in misses:
+                f, digest = one(f)
+                digests[f.abspath] = digest
+                updates.append((f.abspath, f.stat, digest))
+                done += f.stat.size
+                if progress:
+                    progress(done, total)
+    if counter is not None:
+        counter.files += len(misses)
+        counter.bytes += sum(f.stat.size for f in misses)
+    return digests, batch.written, updates
+
+
+def _declared_columns(repo: Repo, name: str, given: dict[str, str | None]) -> dict[str, str]:
+    """Columns given now, else from ``[tool.lineage.datasets.NAME]`` in pyproject.toml."""
+    out: dict[str, str] = {}
+    settings = _config.pyproject_settings(repo.root).get("datasets", {}).get(name, {})
+    for key in ("label", "group", "time", "text"):
+        value = given.get(key) or settings.get(key) or settings.get(f"{key}_column") or settings.get(
+            f"{key}-column")
+        if value:
+            out[key] = str(value)
+    return out
+
+
+def dataset_for_path(repo: Repo, rel: str) -> str | None:
+    row = repo.graph.conn.execute(
+        "SELECT name FROM datasets WHERE path = ? ORDER BY created_time LIMIT 1", (rel,)
+    ).fetchone()
+    return row[0] if row else None
+
+
+def default_name(repo: Repo, rel: str) -> str:
+    return repo.root.name if rel == "." else rel
+
+
+def create(
+    repo: Repo,
+    path: str | os.PathLike[str],
+    *,
+    name: str | None = None,
+    message: str | None = None,
+    label_column: str | None = None,
+    group_column: str | None = None,
+    time_column: str | None = None,
+    text_column: str | None = None,
+    store: bool = True,
+    progress: Progress | None = None,
+    counter: HashCounter | None = None,
+    extra: dict[str, Any] | None = None,
+) -> SnapshotResult:
+    """Snapshot a file or folder and record it.
+
+    Re-snapshotting unchanged content of a dataset records nothing new and returns
+    ``unchanged=True``.
+
+    >>> lineage.snapshot("data/train", name="train")      # doctest: +SKIP
+    """
+    target = Path(os.path.abspath(path))
+    rel = repo.relpath(target)
+    if name is not None and (not name.strip() or "@" in name):
+        raise UsageError(f"invalid dataset name {name!r} (it must be non-empty and contain no '@')")
+    kind, files = scan(target)
+    digests, new_objects, updates = _digests(repo, files, store=store, progress=progress,
+                                             counter=counter)
+    manifest = Manifest.build(
+        kind, [Entry(f.rel, f.stat.size, digests[f.abspath], f.executable) for f in files]
+    )
+    encoded = manifest.encode()
+    sid = blake3.blake3(encoded).hexdigest()
+    repo.store.put_bytes(encoded, sid)  # manifests are always kept, even with --no-store
+    repo.stat_cache.update(updates)
+
+    graph = repo.graph
+    dataset = name or dataset_for_path(repo, rel) or default_name(repo, rel)
+    columns = _declared_columns(repo, dataset, {"label": label_column, "group": group_column,
+                                                "time": time_column, "text": text_column})
+    row = graph.conn.execute(
+        "SELECT latest_snapshot, latest_version, declarations, path FROM datasets WHERE name = ?",
+        (dataset,),
+    ).fetchone()
+    import json
+
+    current_decl = json.loads(row[2]) if row else {}
+    new_decl = {k: v for k, v in columns.items() if current_decl.get(k) != v}
+    git = repo.git_state()
+    if row and row[0] == sid and not new_decl and row[3] == rel and not extra:
+        return SnapshotResult(sid, dataset, row[1], rel, kind, len(files), manifest.total_size,
+                              len(updates), new_objects, True, store, None, git.to_dict())
+    known = graph.conn.execute("SELECT 1 FROM snapshots WHERE id = ?", (sid,)).fetchone()
+    body: dict[str, Any] = {
+        "snapshot_id": sid, "dataset": dataset, "path": rel, "message": message,
+        "user": repo.user, "host": repo.host, "git": git.to_dict(), "stored": store,
+    }
+    if not known:
+        body["manifest"] = manifest.to_dict()
+    if extra:
+        body.update(extra)
+    with graph.transaction():
+        if new_decl:
+            graph.append("dataset.declare", {"name": dataset, "path": rel, "columns": new_decl},
+                         actor=repo.user)
+        ev = graph.append("snapshot", body, actor=repo.user)
+    version = graph.conn.execute(
+        "SELECT version FROM snapshot_records WHERE event_id = ?", (ev.id,)
+    ).fetchone()[0]
+    return SnapshotResult(sid, dataset, version, rel, kind, len(files), manifest.total_size,
+                          len(updates), new_objects, False, store, ev.time, git.to_dict(), ev.id)
+
+
+# -- resolving references ---------------------------------------------------------
+
+def resolve(repo: Repo, ref: str) -> str:
+    """Snapshot ID for a full ID, a unique prefix, ``NAME``, ``NAME@N`` or ``NAME@latest``."""
+    conn = repo.graph.conn
+    ref = ref.strip()
+    if not ref:
+        raise UsageError("empty snapshot reference")
+    m = _REF.match(ref)
+    if m:
+        name, ver = m.group("name"), m.group("ver")
+        if conn.execute("SELECT 1 FROM datasets WHERE name = ?", (name,)).fetchone() is None:
+            raise UnknownRefError(f"no dataset named {name!r}")
+        if ver == "latest":
+            row = conn.execute("SELECT latest_snapshot FROM datasets WHERE name = ?", (name,)).fetchone()
+        else:
+            row = conn.execute(
+                "SELECT snapshot_id FROM snapshot_records WHERE dataset = ? AND version = ?",
+                (name, int(ver)),
+            ).fetchone()
+        if row is None or row[0] is None:
+            raise UnknownRefError(f"dataset {name!r} has no version {ver}")
+        return row[0]
+    row = conn.execute("SELECT latest_snapshot FROM datasets WHERE name = ?", (ref,)).fetchone()
+    if row is not None and row[0]:
+        return row[0]
+    if re.fullmatch(r"[0-9a-f]{4,64}", ref):
+        rows = conn.execute(
+            "SELECT id FROM snapshots WHERE id >= ? AND id < ? LIMIT 3", (ref, ref + "g")
+        ).fetchall()
+        if len(rows) == 1:
+            return rows[0][0]
+        if len(rows) > 1:
+            raise AmbiguousRefError(f"prefix {ref!r} matches several snapshots; give more characters")
+    # a path that is a tracked dataset
+    rel = repo.relpath(ref)
+    row = conn.execute("SELECT latest_snapshot FROM datasets WHERE path = ?", (rel,)).fetchone()
+    if row is not None and row[0]:
+        return row[0]
+    raise UnknownRefError(f"no snapshot or dataset matches {ref!r}")
+
+
+def load_manifest(repo: Repo, sid: str) -> Manifest:
+    """The manifest of snapshot ``sid``: from the store (verified), else from the graph."""
+    if repo.store.exists(sid):
+        return Manifest.decode(repo.store.read_bytes(sid))
+    rows = repo.graph.conn.execute(
+        "SELECT (SELECT kind FROM snapshots WHERE id = ?), path, size, digest, executable "
+        "FROM files WHERE snapshot_id = ?", (sid, sid)
+    ).fetchall()
+    if not rows:
+        raise MissingObjectError(f"manifest of snapshot {sid[:12]} is not available locally; run 'lineage pull'")
+    manifest = Manifest.build(rows[0][0], [Entry(r[1], r[2], r[3], bool(r[4])) for r in rows])
+    if manifest.id != sid:
+        from lineage.errors import IntegrityError
+
+        raise IntegrityError(f"recorded files of snapshot {sid[:12]} do not match its ID")
+    return manifest
+
+
+# -- status -----------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class DatasetStatus:
+    dataset: str
+    path: str
+    snapshot: str | None
+    version: int
+    state: str  # clean | changed | missing | untracked
+    added: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    modified: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _status_one(repo: Repo, name: str, rel: str, sid: str | None, version: int) -> DatasetStatus:
+    target = repo.abspath(rel)
+    if not os.path.exists(target):
+        return DatasetStatus(name, rel, sid, version, "missing")
+    kind, files = scan(target)
+    if sid is None:
+        return DatasetStatus(name, rel, None, version, "untracked", added=sorted(f.rel for f in files))
+    manifest = load_manifest(repo, sid)
+    recorded = manifest.by_path()
+    cache = repo.stat_cache.load(str(target))
+    unknown: list[FoundFile] = []
+    current: dict[str, str] = {}
+    for f in files:
+        hit = cache.get(f.abspath)
+        if hit is not None and hit[0] == f.stat:
+            current[f.rel] = hit[1]
+        elif f.rel in recorded and recorded[f.rel].size != f.stat.size:
+            current[f.rel] = ""  # size differs: changed, no need to hash
+        else:
+            unknown.append(f)
+    if unknown:
+        from lineage.hashing import hash_many
+
+        hashed = hash_many([(f.abspath, f.stat.size) for f in unknown])
+        repo.stat_cache.update([(f.abspath, f.stat, hashed[f.abspath]) for f in unknown])
+        for f in unknown:
+            current[f.rel] = hashed[f.abspath]
+    added = sorted(p for p in current if p not in recorded)
+    removed = sorted(p for p in recorded if p not in current)
+    modified = sorted(p for p, d in current.items() if p in recorded and recorded[p].digest != d)
+    state = "changed" if (added or removed or modified) else "clean"
+    return DatasetStatus(name, rel, sid, version, state, added, removed, modified)
+
+
+def status(repo: Repo, target: str | None = None) -> list[DatasetStatus]:
+    """What changed since the last snapshot of each tracked dataset (or of one name/path)."""
+    conn = repo.graph.conn
+    rows = conn.execute(
+        "SELECT name, path, latest_snapshot, latest_version FROM datasets "
+        "WHERE path IS NOT NULL ORDER BY name"
+    ).fetchall()
+    if target is not None:
+        rel = repo.relpath(target)
+        chosen = [r for r in rows if r[0] == target or r[1] == rel]
+        if not chosen:
+            if os.path.exists(target):
+                return [_status_one(repo, default_name(repo, rel), rel, None, 0)]
+            raise UnknownRefError(f"no tracked dataset or path matches {target!r}")
+        rows = chosen
+    return [_status_one(repo, r[0], r[1], r[2], r[3]) for r in rows]
+
+
+# -- log and show -----------------------------------------------------------------
+
+@dataclass(frozen=True)
+class LogEntry:
+    dataset: str | None
+    version: int | None
+    snapshot: str
+    time: str
+    user: str | None
+    host: str | None
+    message: str | None
+    path: str | None
+    git_commit: str | None
+    git_branch: str | None
+    git_dirty: bool | None
+    files: int
+    bytes: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+_LOG_SQL = (
+    "SELECT r.dataset, r.version, r.snapshot_id, r.time, r.user, r.host, r.message, r.path, "
+    "r.git_commit, r.git_branch, r.git_dirty, s.file_count, s.total_size "
+    "FROM snapshot_records r LEFT JOIN snapshots s ON s.id = r.snapshot_id "
+)
+
+
+def _log_entry(r: tuple) -> LogEntry:
+    return LogEntry(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9],
+                    None if r[10] is None else bool(r[10]), r[11] or 0, r[12] or 0)
+
+
+def log(repo: Repo, name: str | None = None) -> list[LogEntry]:
+    """History of one dataset (newest first), or of every snapshot recorded."""
+    conn = repo.graph.conn
+    if name is not None:
+        if conn.execute("SELECT 1 FROM datasets WHERE name = ?", (name,)).fetchone() is None:
+            rel = repo.relpath(name)
+            row = conn.execute("SELECT name FROM datasets WHERE path = ?", (rel,)).fetchone()
+            if row is None:
+                raise UnknownRefError(f"no dataset named {name!r}")
+            name = row[0]
+        rows = conn.execute(_LOG_SQL + "WHERE r.dataset = ? ORDER BY r.version DESC", (name,))
+    else:
+        rows = conn.execute(_LOG_SQL + "ORDER BY r.time DESC, r.dataset")
+    return [_log_entry(r) for r in rows]
+
+
+@dataclass(frozen=True)
+class SnapshotInfo:
+    id: str
+    kind: str
+    files: list[dict[str, Any]]
+    file_count: int
+    bytes: int
+    records: list[LogEntry]
+    stored: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["records"] = [r.to_dict() for r in self.records]
+        return d
+
+
+def show(repo: Repo, ref: str) -> SnapshotInfo:
+    """A snapshot's files, sizes, and every time it was recorded (who, when, which commit)."""
+    sid = resolve(repo, ref)
+    manifest = load_manifest(repo, sid)
+    records = [_log_entry(r) for r in repo.graph.conn.execute(
+        _LOG_SQL + "WHERE r.snapshot_id = ? ORDER BY r.time", (sid,))]
+    stored = all(repo.store.exists(e.digest) for e in manifest.entries)
+    return SnapshotInfo(sid, manifest.kind, [e.to_dict() for e in manifest.entries],
+                        len(manifest.entries), manifest.total_size, records, stored)
+
+
+# -- diff -------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Diff:
+    a: str
+    b: str
+    added: list[dict[str, Any]]
+    removed: list[dict[str, Any]]
+    modified: list[dict[str, Any]]
+    unchanged: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def diff(repo: Repo, a: str, b: str) -> Diff:
+    """Files added, removed and changed from snapshot ``a`` to snapshot ``b``."""
+    ida, idb = resolve(repo, a), resolve(repo, b)
+    ma, mb = load_manifest(repo, ida).by_path(), load_manifest(repo, idb).by_path()
+    added = [mb[p].to_dict() for p in sorted(mb) if p not in ma]
+    removed = [ma[p].to_dict() for p in sorted(ma) if p not in mb]
+    modified = [
+        {"path": p, "size_a": ma[p].size, "size_b": mb[p].size, "digest_a": ma[p].digest,
+         "digest_b": mb[p].digest}
+        for p in sorted(ma) if p in mb and (ma[p].digest, ma[p].executable) != (mb[p].digest, mb[p].executable)
+    ]
+    unchanged = len(ma) - len(removed) - len(modified)
+    return Diff(ida, idb, added, removed, modified, unchanged)
+
+
+# -- checkout ---------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class CheckoutResult:
+    id: str
+    dest: str
+    written: list[str]
+    unchanged: int
+    extra: list[str]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def checkout(repo: Repo, ref: str, dest: str | os.PathLike[str] | None = None, *,
+             force: bool = False, paths: list[str] | None = None,
+             progress: Progress | None = None) -> CheckoutResult:
+    """Write a snapshot's files to ``dest`` (default: the path it was snapshotted from).
+
+    Refuses to overwrite a file whose content differs from the snapshot unless
+    ``force``; files in ``dest`` that the snapshot lacks are left alone and listed.
+    """
+    sid = resolve(repo, ref)
+    manifest = load_manifest(repo, sid)
+    for e in manifest.entries:
+        check_path(e.path)
+    if dest is None:
+        row = repo.graph.conn.execute(
+            "SELECT path FROM snapshot_records WHERE snapshot_id = ? AND path IS NOT NULL "
+            "ORDER BY time DESC LIMIT 1", (sid,)
+        ).fetchone()
+        if row is None:
+            raise UsageError(f"snapshot {sid[:12]} has no recorded path; give a destination")
+        dest_path = repo.abspath(row[0])
+    else:
+        dest_path = Path(os.path.abspath(dest))
+    entries = list(manifest.entries)
+    if paths:
+        wanted = set(paths)
+        entries = [e for e in entries if e.path in wanted or any(e.path.startswith(p.rstrip("/") + "/") for p in wanted)]
+        if not entries:
+            raise UnknownRefError(f"none of {sorted(wanted)} is in snapshot {sid[:12]}")
+    if manifest.kind == "file":
+        if dest_path.is_dir():
+            dest_path = dest_path / entries[0].path
+        targets = [(entries[0], dest_path)]
+    else:
+        if dest_path.exists() and not dest_path.is_dir():
+            raise ConflictError(f"{dest_path} is a file; a folder snapshot needs a folder")
+        targets = [(e, dest_path / e.path) for e in entries]
+    root = dest_path if manifest.kind == "folder" else dest_path.parent
+    root_resolved = root.resolve()
+    to_write: list[tuple[Entry, Path]] = []
+    conflicts: list[str] = []
+    unchanged = 0
+    cache = repo.stat_cache
+    for e, target in targets:
+        # a symlinked folder inside dest must not lead a write outside it
+        if manifest.kind == "folder" and not target.parent.resolve().is_relative_to(root_resolved) \
+                and target.parent.exists():
+            raise ConflictError(f"refusing to write {e.path}: a symlink leads outside {root}")
+        try:
+            st = os.stat(target)
+        except FileNotFoundError:
+            to_write.append((e, target))
+            continue
+        if not _stat.S_ISREG(st.st_mode):
+            conflicts.append(e.path)
+            continue
+        fs = FileStat.of(st)
+        digest = cache.lookup(str(target), fs) if st.st_size == e.size else None
+        if digest is None and st.st_size == e.size:
+            digest = hash_file(target, st.st_size)
+            cache.update([(str(target), fs, digest)])
+        if digest == e.digest:
+            if bool(st.st_mode & 0o111) != e.executable:
+                os.chmod(target, 0o755 if e.executable else 0o644)
+            unchanged += 1
+            continue
+        if not force:
+            conflicts.append(e.path)
+        to_write.append((e, target))
+    if conflicts:
+        shown = ", ".join(conflicts[:5]) + (f" and {len(conflicts) - 5} more" if len(conflicts) > 5 else "")
+        raise ConflictError(
+            f"checkout would overwrite local changes in {len(conflicts)} file(s): {shown}; "
+            "snapshot them first or pass --force"
+        )
+    missing = [e.path for e, _ in to_write if not repo.store.exists(e.digest)]
+    if missing:
+        raise MissingObjectError(
+            f"{len(missing)} file(s) of snapshot {sid[:12]} are not in the local store "
+            f"(e.g. {missing[0]}); run 'lineage pull {sid[:12]}'"
+        )
+    total = sum(e.size for e, _ in to_write)
+    done = 0
+    link = repo.link_mode
+    updates = []
+    for e, target in to_write:
+        repo.store.copy_to(e.digest, target, executable=e.executable, link=link)
+        updates.append((str(target), FileStat.of(os.stat(target)), e.digest))
+        done += e.size
+        if progress:
+            progress(done, total)
+    cache.update(updates)
+    extra: list[str] = []
+    if manifest.kind == "folder" and dest_path.is_dir() and not paths:
+        listed = {e.path for e in manifest.entries}
+        _, present = scan(dest_path)
+        extra = sorted(f.rel for f in present if f.rel not in listed)
+    return CheckoutResult(sid, str(dest_path), [e.path for e, _ in to_write], unchanged, extra)

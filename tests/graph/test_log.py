@@ -1,0 +1,110 @@
+import sqlite3
+
+import pytest
+
+from lineage.graph import Graph, migrations
+from lineage.graph.events import Event
+
+
+@pytest.fixture
+def graph(tmp_path):
+    g = Graph.open(tmp_path / "g.db", create=True)
+    yield g
+    g.close()
+
+
+def test_events_chain_to_their_parents(graph):
+    a = graph.append("note", {"n": 1}, actor="ann")
+    b = graph.append("note", {"n": 2}, actor="ann")
+    assert a.parents == ()
+    assert b.parents == (a.id,)
+    assert graph.heads() == [b.id]
+    assert a.id == a.compute_id() and len(a.id) == 64
+    assert graph.verify_log() == []
+
+
+def test_log_refuses_update_and_delete(graph):
+    graph.append("note", {"n": 1}, actor="ann")
+    with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+        graph.conn.execute("UPDATE events SET body = '{}'")
+    with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+        graph.conn.execute("DELETE FROM events")
+
+
+def test_verify_catches_a_tampered_row(graph):
+    graph.append("note", {"n": 1}, actor="ann")
+    graph.append("note", {"n": 2}, actor="ann")
+    graph.conn.execute("DROP TRIGGER events_append_only_update")
+    graph.conn.execute("UPDATE events SET body = '{\"n\":99}' WHERE seq = 1")
+    problems = graph.verify_log()
+    assert problems and "altered" in problems[0]
+
+
+def test_verify_catches_a_rewritten_event_with_a_fresh_id(graph):
+    a = graph.append("note", {"n": 1}, actor="ann")
+    graph.append("note", {"n": 2}, actor="ann")
+    forged = Event.create("note", {"n": 99}, actor="ann", parents=(), time=a.time)
+    graph.conn.execute("DROP TRIGGER events_append_only_update")
+    graph.conn.execute("UPDATE events SET id = ?, body = ? WHERE seq = 1", (forged.id, '{"n":99}'))
+    assert any("missing" in p for p in graph.verify_log())
+
+
+def test_two_clones_merge_without_conflict_in_any_order(tmp_path):
+    base = Graph.open(tmp_path / "base.db", create=True)
+    root = base.append("dataset.declare", {"name": "d", "path": "d", "columns": {}}, actor="ann")
+    left = Graph.open(tmp_path / "left.db", create=True)
+    right = Graph.open(tmp_path / "right.db", create=True)
+    left.ingest([root])
+    right.ingest([root])
+    l1 = left.append("note", {"side": "left"}, actor="ann", time="2026-01-01T00:00:01.000000Z")
+    r1 = right.append("note", {"side": "right"}, actor="bob", time="2026-01-01T00:00:02.000000Z")
+    assert left.ingest(right.events()) == 1
+    assert right.ingest(reversed(list(left.events()))) == 1
+    assert left.event_ids() == right.event_ids()
+    assert sorted(left.heads()) == sorted([l1.id, r1.id])
+    merged = left.append("note", {"after": "merge"}, actor="ann")
+    assert set(merged.parents) == {l1.id, r1.id}
+    assert left.verify_log() == [] and right.verify_log() == []
+
+
+def test_ingest_refuses_an_event_that_does_not_match_its_id(graph):
+    ev = Event.create("note", {"n": 1}, actor="ann", parents=())
+    bad = Event(ev.type, ev.time, ev.actor, ev.parents, {"n": 2}, ev.id)
+    from lineage.errors import IntegrityError
+
+    with pytest.raises(IntegrityError):
+        graph.ingest([bad])
+
+
+def test_event_round_trips_through_bytes_and_dict():
+    ev = Event.create("snapshot", {"snapshot_id": "a" * 64, "unicode": "café"}, actor="ann", parents=("b" * 64,))
+    assert Event.decode(ev.encode()) == ev
+    assert Event.from_dict(ev.to_dict()) == ev
+
+
+def test_migrations_are_numbered_and_apply_from_scratch(tmp_path):
+    numbers = [m[0] for m in migrations.MIGRATIONS]
+    assert numbers == sorted(numbers) == list(range(1, len(numbers) + 1))
+    conn = sqlite3.connect(tmp_path / "m.db", isolation_level=None)
+    assert migrations.migrate(conn) == numbers
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == numbers[-1]
+    assert migrations.migrate(conn) == []
+    for table in migrations.PROJECTION_TABLES:
+        conn.execute(f"SELECT * FROM {table} LIMIT 0")
+
+
+def test_a_failed_migration_rolls_back(tmp_path):
+    conn = sqlite3.connect(tmp_path / "m.db", isolation_level=None)
+
+    def broken(c):
+        c.execute("CREATE TABLE half (x)")
+        raise RuntimeError("boom")
+
+    migrations.MIGRATIONS.append((10_000, "broken", broken))
+    try:
+        with pytest.raises(RuntimeError):
+            migrations.migrate(conn)
+    finally:
+        migrations.MIGRATIONS.pop()
+    assert conn.execute("SELECT count(*) FROM sqlite_master WHERE name = 'half'").fetchone()[0] == 0
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == migrations.current_version()

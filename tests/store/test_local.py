@@ -1,0 +1,89 @@
+import os
+import stat
+
+import pytest
+
+from lineage.errors import CorruptObjectError, MissingObjectError, PathError
+from lineage.hashing import hash_bytes
+from lineage.store import LinkMode, ObjectStore
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = ObjectStore(tmp_path / "store")
+    s.ensure()
+    return s
+
+
+def test_put_is_idempotent_and_read_verifies(store):
+    d = store.put_bytes(b"hello")
+    assert d == hash_bytes(b"hello")
+    mtime = store.path(d).stat().st_mtime_ns
+    assert store.put_bytes(b"hello") == d
+    assert store.path(d).stat().st_mtime_ns == mtime  # not rewritten
+    assert store.read_bytes(d) == b"hello"
+    assert not (store.path(d).stat().st_mode & 0o222)  # read-only once stored
+
+
+def test_corrupt_object_is_detected(store):
+    d = store.put_bytes(b"payload")
+    p = store.path(d)
+    os.chmod(p, 0o644)
+    p.write_bytes(b"tampered")
+    assert store.verify(d) is False
+    with pytest.raises(CorruptObjectError):
+        store.read_bytes(d)
+    with pytest.raises(CorruptObjectError):
+        store.copy_to(d, store.root / "out.bin")
+    assert not (store.root / "out.bin").exists()
+
+
+def test_missing_object(store):
+    with pytest.raises(MissingObjectError):
+        store.read_bytes("0" * 64)
+
+
+def test_batch_abort_leaves_nothing(store, tmp_path):
+    src = tmp_path / "src.bin"
+    src.write_bytes(b"x" * 5000)
+    with pytest.raises(RuntimeError):
+        with store.batch() as batch:
+            batch.put_bytes(b"abc", hash_bytes(b"abc"))
+            batch.put_file(str(src), hash_bytes(src.read_bytes()))
+            raise RuntimeError("interrupted")
+    assert list(store.iter_digests()) == []
+    assert os.listdir(store.tmp) == []
+
+
+def test_batch_commit_installs_objects(store):
+    with store.batch() as batch:
+        for i in range(20):
+            data = f"obj{i}".encode()
+            batch.put_bytes(data, hash_bytes(data))
+    assert len(list(store.iter_digests())) == 20
+    assert batch.written == 20
+
+
+@pytest.mark.parametrize("mode", [LinkMode.copy, LinkMode.reflink])
+def test_put_file_modes(store, tmp_path, mode):
+    src = tmp_path / "data.bin"
+    src.write_bytes(os.urandom(200_000))
+    d = hash_bytes(src.read_bytes())
+    assert store.put_file(src, d, link=mode) is True
+    assert store.put_file(src, d, link=mode) is False
+    assert store.verify(d)
+    assert src.stat().st_mode & stat.S_IWUSR  # the workspace file stays writable
+
+
+def test_hardlink_mode_makes_the_file_read_only(store, tmp_path):
+    src = tmp_path / "data.bin"
+    src.write_bytes(b"shared bytes")
+    d = hash_bytes(b"shared bytes")
+    store.put_file(src, d, link=LinkMode.hardlink)
+    assert os.stat(src).st_ino == os.stat(store.path(d)).st_ino
+    assert not (src.stat().st_mode & 0o222)
+
+
+def test_put_file_refuses_a_vanished_file(store, tmp_path):
+    with pytest.raises(PathError):
+        store.put_file(tmp_path / "nope", "0" * 64)
