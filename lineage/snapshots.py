@@ -25,11 +25,13 @@ from lineage import config as _config
 from lineage.errors import (
     AmbiguousRefError,
     ConflictError,
+    IntegrityError,
     MissingObjectError,
     PathError,
     UnknownRefError,
     UsageError,
 )
+from lineage.graph import queries
 from lineage.hashing import SMALL_FILE, FileStat, HashCounter, hash_file
 from lineage.manifest import Entry, Manifest, check_path
 from lineage.repo import DIRNAME, Repo
@@ -211,10 +213,8 @@ def _declared_columns(repo: Repo, name: str, given: dict[str, str | None]) -> di
 
 
 def dataset_for_path(repo: Repo, rel: str) -> str | None:
-    row = repo.graph.conn.execute(
-        "SELECT name FROM datasets WHERE path = ? ORDER BY created_time LIMIT 1", (rel,)
-    ).fetchone()
-    return row[0] if row else None
+    row = queries.dataset_by_path(repo.graph, rel)
+    return row.name if row else None
 
 
 def default_name(repo: Repo, rel: str) -> str:
@@ -262,19 +262,15 @@ def create(
     dataset = name or dataset_for_path(repo, rel) or default_name(repo, rel)
     columns = _declared_columns(repo, dataset, {"label": label_column, "group": group_column,
                                                 "time": time_column, "text": text_column})
-    row = graph.conn.execute(
-        "SELECT latest_snapshot, latest_version, declarations, path FROM datasets WHERE name = ?",
-        (dataset,),
-    ).fetchone()
-    import json
-
-    current_decl = json.loads(row[2]) if row else {}
+    row = queries.dataset(graph, dataset)
+    current_decl = row.declarations if row else {}
     new_decl = {k: v for k, v in columns.items() if current_decl.get(k) != v}
     git = repo.git_state()
-    if row and row[0] == sid and not new_decl and row[3] == rel and not extra:
-        return SnapshotResult(sid, dataset, row[1], rel, kind, len(files), manifest.total_size,
-                              len(updates), new_objects, True, store, None, git.to_dict())
-    known = graph.conn.execute("SELECT 1 FROM snapshots WHERE id = ?", (sid,)).fetchone()
+    if row and row.latest_snapshot == sid and not new_decl and row.path == rel and not extra:
+        return SnapshotResult(sid, dataset, row.latest_version, rel, kind, len(files),
+                              manifest.total_size, len(updates), new_objects, True, store, None,
+                              git.to_dict())
+    known = queries.snapshot_known(graph, sid)
     body: dict[str, Any] = {
         "snapshot_id": sid, "dataset": dataset, "path": rel, "message": message,
         "user": repo.user, "host": repo.host, "git": git.to_dict(), "stored": store,
@@ -288,9 +284,7 @@ def create(
             graph.append("dataset.declare", {"name": dataset, "path": rel, "columns": new_decl},
                          actor=repo.user)
         ev = graph.append("snapshot", body, actor=repo.user)
-    version = graph.conn.execute(
-        "SELECT version FROM snapshot_records WHERE event_id = ?", (ev.id,)
-    ).fetchone()[0]
+    version = queries.version_of_record(graph, ev.id)
     return SnapshotResult(sid, dataset, version, rel, kind, len(files), manifest.total_size,
                           len(updates), new_objects, False, store, ev.time, git.to_dict(), ev.id)
 
@@ -299,41 +293,32 @@ def create(
 
 def resolve(repo: Repo, ref: str) -> str:
     """Snapshot ID for a full ID, a unique prefix, ``NAME``, ``NAME@N`` or ``NAME@latest``."""
-    conn = repo.graph.conn
+    g = repo.graph
     ref = ref.strip()
     if not ref:
         raise UsageError("empty snapshot reference")
     m = _REF.match(ref)
     if m:
         name, ver = m.group("name"), m.group("ver")
-        if conn.execute("SELECT 1 FROM datasets WHERE name = ?", (name,)).fetchone() is None:
+        ds = queries.dataset(g, name)
+        if ds is None:
             raise UnknownRefError(f"no dataset named {name!r}")
-        if ver == "latest":
-            row = conn.execute("SELECT latest_snapshot FROM datasets WHERE name = ?", (name,)).fetchone()
-        else:
-            row = conn.execute(
-                "SELECT snapshot_id FROM snapshot_records WHERE dataset = ? AND version = ?",
-                (name, int(ver)),
-            ).fetchone()
-        if row is None or row[0] is None:
+        sid = ds.latest_snapshot if ver == "latest" else queries.snapshot_at_version(g, name, int(ver))
+        if sid is None:
             raise UnknownRefError(f"dataset {name!r} has no version {ver}")
-        return row[0]
-    row = conn.execute("SELECT latest_snapshot FROM datasets WHERE name = ?", (ref,)).fetchone()
-    if row is not None and row[0]:
-        return row[0]
+        return sid
+    ds = queries.dataset(g, ref)
+    if ds is not None and ds.latest_snapshot:
+        return ds.latest_snapshot
     if re.fullmatch(r"[0-9a-f]{4,64}", ref):
-        rows = conn.execute(
-            "SELECT id FROM snapshots WHERE id >= ? AND id < ? LIMIT 3", (ref, ref + "g")
-        ).fetchall()
-        if len(rows) == 1:
-            return rows[0][0]
-        if len(rows) > 1:
+        matches = queries.snapshots_with_prefix(g, ref)
+        if len(matches) == 1:
+            return matches[0]
+        if len(matches) > 1:
             raise AmbiguousRefError(f"prefix {ref!r} matches several snapshots; give more characters")
-    # a path that is a tracked dataset
-    rel = repo.relpath(ref)
-    row = conn.execute("SELECT latest_snapshot FROM datasets WHERE path = ?", (rel,)).fetchone()
-    if row is not None and row[0]:
-        return row[0]
+    ds = queries.dataset_by_path(g, repo.relpath(ref))  # a tracked path
+    if ds is not None and ds.latest_snapshot:
+        return ds.latest_snapshot
     raise UnknownRefError(f"no snapshot or dataset matches {ref!r}")
 
 
@@ -341,16 +326,11 @@ def load_manifest(repo: Repo, sid: str) -> Manifest:
     """The manifest of snapshot ``sid``: from the store (verified), else from the graph."""
     if repo.store.exists(sid):
         return Manifest.decode(repo.store.read_bytes(sid))
-    rows = repo.graph.conn.execute(
-        "SELECT (SELECT kind FROM snapshots WHERE id = ?), path, size, digest, executable "
-        "FROM files WHERE snapshot_id = ?", (sid, sid)
-    ).fetchall()
-    if not rows:
+    kind, rows = queries.snapshot_files(repo.graph, sid)
+    if kind is None or not rows:
         raise MissingObjectError(f"manifest of snapshot {sid[:12]} is not available locally; run 'lineage pull'")
-    manifest = Manifest.build(rows[0][0], [Entry(r[1], r[2], r[3], bool(r[4])) for r in rows])
+    manifest = Manifest.build(kind, [Entry(*r) for r in rows])
     if manifest.id != sid:
-        from lineage.errors import IntegrityError
-
         raise IntegrityError(f"recorded files of snapshot {sid[:12]} do not match its ID")
     return manifest
 
@@ -408,20 +388,16 @@ def _status_one(repo: Repo, name: str, rel: str, sid: str | None, version: int) 
 
 def status(repo: Repo, target: str | None = None) -> list[DatasetStatus]:
     """What changed since the last snapshot of each tracked dataset (or of one name/path)."""
-    conn = repo.graph.conn
-    rows = conn.execute(
-        "SELECT name, path, latest_snapshot, latest_version FROM datasets "
-        "WHERE path IS NOT NULL ORDER BY name"
-    ).fetchall()
+    rows = queries.tracked_datasets(repo.graph)
     if target is not None:
         rel = repo.relpath(target)
-        chosen = [r for r in rows if r[0] == target or r[1] == rel]
+        chosen = [r for r in rows if target in (r.name, r.path) or r.path == rel]
         if not chosen:
             if os.path.exists(target):
                 return [_status_one(repo, default_name(repo, rel), rel, None, 0)]
             raise UnknownRefError(f"no tracked dataset or path matches {target!r}")
         rows = chosen
-    return [_status_one(repo, r[0], r[1], r[2], r[3]) for r in rows]
+    return [_status_one(repo, r.name, r.path or "", r.latest_snapshot, r.latest_version) for r in rows]
 
 
 # -- log and show -----------------------------------------------------------------
@@ -446,32 +422,15 @@ class LogEntry:
         return asdict(self)
 
 
-_LOG_SQL = (
-    "SELECT r.dataset, r.version, r.snapshot_id, r.time, r.user, r.host, r.message, r.path, "
-    "r.git_commit, r.git_branch, r.git_dirty, s.file_count, s.total_size "
-    "FROM snapshot_records r LEFT JOIN snapshots s ON s.id = r.snapshot_id "
-)
-
-
-def _log_entry(r: tuple) -> LogEntry:
-    return LogEntry(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9],
-                    None if r[10] is None else bool(r[10]), r[11] or 0, r[12] or 0)
-
-
 def log(repo: Repo, name: str | None = None) -> list[LogEntry]:
     """History of one dataset (newest first), or of every snapshot recorded."""
-    conn = repo.graph.conn
-    if name is not None:
-        if conn.execute("SELECT 1 FROM datasets WHERE name = ?", (name,)).fetchone() is None:
-            rel = repo.relpath(name)
-            row = conn.execute("SELECT name FROM datasets WHERE path = ?", (rel,)).fetchone()
-            if row is None:
-                raise UnknownRefError(f"no dataset named {name!r}")
-            name = row[0]
-        rows = conn.execute(_LOG_SQL + "WHERE r.dataset = ? ORDER BY r.version DESC", (name,))
-    else:
-        rows = conn.execute(_LOG_SQL + "ORDER BY r.time DESC, r.dataset")
-    return [_log_entry(r) for r in rows]
+    g = repo.graph
+    if name is None:
+        return [LogEntry(**r) for r in queries.records_all(g)]
+    ds = queries.dataset(g, name) or queries.dataset_by_path(g, repo.relpath(name))
+    if ds is None:
+        raise UnknownRefError(f"no dataset named {name!r}")
+    return [LogEntry(**r) for r in queries.records_of_dataset(g, ds.name)]
 
 
 @dataclass(frozen=True)
@@ -494,8 +453,7 @@ def show(repo: Repo, ref: str) -> SnapshotInfo:
     """A snapshot's files, sizes, and every time it was recorded (who, when, which commit)."""
     sid = resolve(repo, ref)
     manifest = load_manifest(repo, sid)
-    records = [_log_entry(r) for r in repo.graph.conn.execute(
-        _LOG_SQL + "WHERE r.snapshot_id = ? ORDER BY r.time", (sid,))]
+    records = [LogEntry(**r) for r in queries.records_of_snapshot(repo.graph, sid)]
     stored = all(repo.store.exists(e.digest) for e in manifest.entries)
     return SnapshotInfo(sid, manifest.kind, [e.to_dict() for e in manifest.entries],
                         len(manifest.entries), manifest.total_size, records, stored)
@@ -558,13 +516,10 @@ def checkout(repo: Repo, ref: str, dest: str | os.PathLike[str] | None = None, *
     for e in manifest.entries:
         check_path(e.path)
     if dest is None:
-        row = repo.graph.conn.execute(
-            "SELECT path FROM snapshot_records WHERE snapshot_id = ? AND path IS NOT NULL "
-            "ORDER BY time DESC LIMIT 1", (sid,)
-        ).fetchone()
-        if row is None:
+        recorded = queries.last_recorded_path(repo.graph, sid)
+        if recorded is None:
             raise UsageError(f"snapshot {sid[:12]} has no recorded path; give a destination")
-        dest_path = repo.abspath(row[0])
+        dest_path = repo.abspath(recorded)
     else:
         dest_path = Path(os.path.abspath(dest))
     entries = list(manifest.entries)

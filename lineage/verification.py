@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from lineage.errors import MissingObjectError
+from lineage.graph import queries
 from lineage.repo import Repo
 
 
@@ -43,14 +44,11 @@ class VerifyReport:
 
 
 def _affected(repo: Repo, digest: str) -> tuple[list[str], list[str]]:
-    rows = repo.graph.conn.execute(
-        "SELECT snapshot_id, path FROM files WHERE digest = ? ORDER BY snapshot_id, path LIMIT 50",
-        (digest,),
-    ).fetchall()
-    snaps = sorted({r[0] for r in rows})
-    if repo.graph.conn.execute("SELECT 1 FROM snapshots WHERE id = ?", (digest,)).fetchone():
+    hits = queries.files_with_digest(repo.graph, digest)
+    snaps = sorted({sid for sid, _ in hits})
+    if queries.snapshot_known(repo.graph, digest):
         snaps.append(digest)  # the object is a manifest
-    return snaps, [r[1] for r in rows]
+    return snaps, [path for _, path in hits]
 
 
 def verify(repo: Repo, *, progress: Callable[[int, int], None] | None = None) -> VerifyReport:
@@ -77,16 +75,11 @@ def verify(repo: Repo, *, progress: Callable[[int, int], None] | None = None) ->
                 snaps, files = _affected(repo, d)
                 problems.append(ObjectProblem(d, "corrupt", snaps, files))
     present = set(digests)
-    conn = repo.graph.conn
-    rows = conn.execute(
-        "SELECT DISTINCT f.digest FROM files f WHERE f.snapshot_id IN "
-        "(SELECT snapshot_id FROM snapshot_records WHERE stored = 1)"
-    )
-    for (d,) in rows:
+    for d in queries.stored_file_digests(repo.graph):
         if d not in present:
             snaps, files = _affected(repo, d)
             problems.append(ObjectProblem(d, "missing", snaps, files))
-    for (sid,) in conn.execute("SELECT id FROM snapshots"):
+    for sid in queries.snapshot_ids(repo.graph):
         if sid not in present:
             problems.append(ObjectProblem(sid, "missing", [sid], ["(manifest)"]))
     log_problems = repo.graph.verify_log()

@@ -123,12 +123,29 @@ def _m0001(conn: sqlite3.Connection) -> None:
 PROJECTION_TABLES: list[str] = ["snapshots", "snapshot_records", "files", "datasets"]
 
 
+#: Modules that register further migrations with ``@migration`` (one per area).
+MIGRATION_MODULES: list[str] = []
+_loaded = False
+
+
+def load() -> None:
+    global _loaded
+    if not _loaded:
+        import importlib
+
+        for name in MIGRATION_MODULES:
+            importlib.import_module(name)
+        _loaded = True
+
+
 def current_version() -> int:
+    load()
     return MIGRATIONS[-1][0] if MIGRATIONS else 0
 
 
 def migrate(conn: sqlite3.Connection) -> list[int]:
     """Apply pending migrations; returns the numbers applied."""
+    load()
     applied = []
     have = conn.execute("PRAGMA user_version").fetchone()[0]
     for number, _name, fn in MIGRATIONS:
