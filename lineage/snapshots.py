@@ -42,6 +42,10 @@ Progress = Callable[[int, int], None]
 SKIP_DIRS = frozenset({DIRNAME, ".git", ".hg", ".svn", "__pycache__"})
 _REF = re.compile(r"^(?P<name>.+?)@(?P<ver>\d+|latest)$")
 
+#: ``SCHEME:VALUE`` references that other modules resolve, as "module:function" taking
+#: (repo, value) and returning a snapshot ID; imported only when such a reference is used.
+REF_SCHEMES: dict[str, str] = {"md5": "lineage.interop.dvc:resolve_md5"}
+
 
 # -- walking ----------------------------------------------------------------------
 
@@ -297,6 +301,12 @@ def resolve(repo: Repo, ref: str) -> str:
     ref = ref.strip()
     if not ref:
         raise UsageError("empty snapshot reference")
+    scheme, sep, value = ref.partition(":")
+    if sep and scheme in REF_SCHEMES:
+        import importlib
+
+        module, _, func = REF_SCHEMES[scheme].partition(":")
+        return getattr(importlib.import_module(module), func)(repo, value)
     m = _REF.match(ref)
     if m:
         name, ver = m.group("name"), m.group("ver")

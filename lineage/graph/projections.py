@@ -21,6 +21,8 @@ _PROJECTORS: dict[str, list[Projector]] = {}
 #: Modules whose import registers projectors.
 PROJECTOR_MODULES = [
     "lineage.graph.projections",
+    "lineage.graph.proj_runs",
+    "lineage.graph.aliases",
 ]
 _loaded = False
 

@@ -1,0 +1,70 @@
+"""The ``alias`` event: its projector and the queries over ``snapshot_aliases``.
+
+Event body: ``{"snapshot_id": ..., "scheme": "dvc-md5", "value": "<md5>[.dir]"}``.
+Recording the same alias twice is harmless; the first record's time is kept.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from lineage.graph import Graph
+from lineage.graph.events import Event
+from lineage.graph.projections import projector
+
+EVENT_TYPE = "alias"
+
+
+@projector(EVENT_TYPE)
+def _alias(conn: sqlite3.Connection, ev: Event) -> None:
+    b = ev.body
+    conn.execute(
+        "INSERT OR IGNORE INTO snapshot_aliases (scheme, value, snapshot_id, event_id, time) "
+        "VALUES (?, ?, ?, ?, ?)",
+        (b["scheme"], b["value"], b["snapshot_id"], ev.id, ev.time),
+    )
+
+
+@dataclass(frozen=True)
+class Alias:
+    scheme: str
+    value: str
+    snapshot_id: str
+    time: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Alias:
+        return cls(d["scheme"], d["value"], d["snapshot_id"], d["time"])
+
+
+def has_alias(g: Graph, scheme: str, value: str, snapshot_id: str) -> bool:
+    return g.conn.execute(
+        "SELECT 1 FROM snapshot_aliases WHERE scheme = ? AND value = ? AND snapshot_id = ?",
+        (scheme, value, snapshot_id),
+    ).fetchone() is not None
+
+
+def snapshots_with_alias(g: Graph, scheme: str, value: str, *, prefix: bool = False,
+                         limit: int = 10) -> list[str]:
+    """Snapshot IDs carrying this alias (or an alias starting with ``value``), oldest first."""
+    if prefix:
+        rows = g.conn.execute(
+            "SELECT DISTINCT snapshot_id FROM snapshot_aliases WHERE scheme = ? AND value >= ? "
+            "AND value < ? ORDER BY snapshot_id LIMIT ?", (scheme, value, value + "\uffff", limit))
+    else:
+        rows = g.conn.execute(
+            "SELECT snapshot_id FROM snapshot_aliases WHERE scheme = ? AND value = ? "
+            "ORDER BY time, snapshot_id LIMIT ?", (scheme, value, limit))
+    return [r[0] for r in rows]
+
+
+def aliases_of(g: Graph, snapshot_id: str) -> list[Alias]:
+    rows = g.conn.execute(
+        "SELECT scheme, value, snapshot_id, time FROM snapshot_aliases WHERE snapshot_id = ? "
+        "ORDER BY scheme, value", (snapshot_id,))
+    return [Alias(*r) for r in rows]
