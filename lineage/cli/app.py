@@ -28,6 +28,7 @@ app = typer.Typer(
 COMMAND_MODULES = [
     "lineage.cli.core",
     "lineage.cli.hooks",
+    "lineage.cli.remotes",
 ]
 
 _state: dict[str, str | None] = {"repo": None}

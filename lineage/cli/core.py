@@ -123,12 +123,20 @@ def register(app: typer.Typer) -> None:
             + (f", {len(r.extra)} extra file(s) left in place" if r.extra else "")))
 
     @app.command()
-    def verify(as_json: bool = JSON) -> None:
+    def verify(
+        remote: Optional[str] = typer.Option(None, "--remote", "-r", help="Check what is on this remote instead."),
+        as_json: bool = JSON,
+    ) -> None:
         """Rehash every object and check the event log's hash links. Exits 1 on problems."""
         from lineage import verification as _verify
 
         with open_repo() as repo, out.progress("verify") as bar:
-            report = _verify.verify(repo, progress=bar)
+            if remote is not None:
+                from lineage import transfer
+
+                report = transfer.verify_remote(repo, remote, progress=bar)
+            else:
+                report = _verify.verify(repo, progress=bar)
         out.emit(report, as_json, _render_verify)
         if not report.ok:
             raise typer.Exit(1)

@@ -1,0 +1,190 @@
+"""Remote commands: remote add/list/remove, push, fetch, pull, gc."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, Optional
+
+import typer
+
+from lineage.cli import output as out
+from lineage.cli.app import open_repo
+
+JSON = typer.Option(False, "--json", help="Print machine-readable JSON on stdout.")
+REMOTE = typer.Option(None, "--remote", "-r", help="Remote name (default: the default remote).")
+
+
+@contextmanager
+def transfer_bar(label: str, delay: float = 0.4) -> Iterator[Callable[[int, int, int, int], None]]:
+    """A bar with bytes and objects, drawn on stderr when the transfer lasts."""
+    start = time.monotonic()
+    state: dict[str, Any] = {"bar": None}
+
+    def update(done: int, total: int, objs: int, total_objs: int) -> None:
+        if not sys.stderr.isatty():
+            return
+        if state["bar"] is None:
+            if time.monotonic() - start < delay:
+                return
+            from rich.progress import (BarColumn, DownloadColumn, Progress, TextColumn,
+                                       TimeRemainingColumn, TransferSpeedColumn)
+
+            bar = Progress(TextColumn(label), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
+                           TextColumn("{task.fields[objs]}"), TimeRemainingColumn(),
+                           console=out.err_console(), transient=True)
+            bar.start()
+            state["bar"], state["task"] = bar, bar.add_task(label, total=total, objs="")
+        state["bar"].update(state["task"], completed=done, total=total,
+                            objs=f"{objs}/{total_objs} objects")
+
+    try:
+        yield update
+    finally:
+        if state["bar"] is not None:
+            state["bar"].stop()
+
+
+def register(app: typer.Typer) -> None:
+    remote_app = typer.Typer(help="Configure remotes (local folders, s3://bucket/prefix).",
+                             no_args_is_help=True)
+    app.add_typer(remote_app, name="remote")
+
+    @remote_app.command("add")
+    def remote_add(
+        name: str = typer.Argument(..., help="Name of the remote, e.g. origin."),
+        url: str = typer.Argument(..., help="A folder, file://PATH or s3://BUCKET/PREFIX."),
+        default: bool = typer.Option(False, "--default", "-d", help="Make it the default remote."),
+        endpoint_url: Optional[str] = typer.Option(None, "--endpoint-url", help="S3-compatible endpoint (MinIO, SeaweedFS, Ceph, R2)."),
+        profile: Optional[str] = typer.Option(None, "--profile", help="AWS profile for credentials."),
+        region: Optional[str] = typer.Option(None, "--region", help="AWS region."),
+        as_json: bool = JSON,
+    ) -> None:
+        """Add a remote. Credentials never go in the config: use the environment or a profile."""
+        from lineage import remotes
+
+        with open_repo() as repo:
+            r = remotes.add(repo, name, url, default=default, endpoint_url=endpoint_url,
+                            profile=profile, region=region)
+        out.emit({"remotes": [r]}, as_json, lambda d: out.print(
+            f"Added remote {out.escape(r.name)} -> {out.escape(r.url)}" + (" (default)" if r.default else "")))
+
+    @remote_app.command("list")
+    def remote_list(as_json: bool = JSON) -> None:
+        """List the configured remotes."""
+        from lineage import remotes
+
+        with open_repo() as repo:
+            items = remotes.list_remotes(repo)
+        out.emit({"remotes": items}, as_json, lambda d: _render_remotes(items))
+
+    @remote_app.command("remove")
+    def remote_remove(name: str = typer.Argument(..., help="Remote to forget."), as_json: bool = JSON) -> None:
+        """Forget a remote (the data on it is left alone)."""
+        from lineage import remotes
+
+        with open_repo() as repo:
+            r = remotes.remove(repo, name)
+        out.emit({"remotes": [r]}, as_json, lambda d: out.print(f"Removed remote {out.escape(r.name)}"))
+
+    @app.command()
+    def push(
+        ids: list[str] = typer.Argument(None, help="Snapshots to push (default: everything in the log)."),
+        remote: Optional[str] = REMOTE,
+        as_json: bool = JSON,
+    ) -> None:
+        """Send the objects and events the remote lacks (small objects in packs)."""
+        from lineage import transfer
+
+        with open_repo() as repo, transfer_bar("push") as bar:
+            r = transfer.push(repo, ids or None, remote=remote, progress=bar)
+        out.emit(r, as_json, _render_push)
+
+    @app.command()
+    def fetch(
+        ids: list[str] = typer.Argument(None, help="Snapshots to fetch (default: everything in the log)."),
+        remote: Optional[str] = REMOTE,
+        path: list[str] = typer.Option([], "--path", "-p", help="Only these files or folders of the snapshot."),
+        as_json: bool = JSON,
+    ) -> None:
+        """Merge the remote's events and download objects into the local store, verified."""
+        from lineage import transfer
+
+        with open_repo() as repo, transfer_bar("fetch") as bar:
+            r = transfer.fetch(repo, ids or None, remote=remote, paths=path or None, progress=bar)
+        out.emit(r, as_json, _render_fetch)
+
+    @app.command()
+    def pull(
+        ids: list[str] = typer.Argument(None, help="Snapshots to pull and check out (default: all)."),
+        remote: Optional[str] = REMOTE,
+        path: list[str] = typer.Option([], "--path", "-p", help="Only these files or folders of the snapshot."),
+        dest: Optional[str] = typer.Option(None, "--dest", help="Check out here instead of the recorded path."),
+        force: bool = typer.Option(False, "--force", "-f", help="Overwrite local changes."),
+        as_json: bool = JSON,
+    ) -> None:
+        """Fetch, then check out the snapshots named (or every tracked dataset that is missing)."""
+        from lineage import transfer
+
+        with open_repo() as repo, transfer_bar("pull") as bar:
+            r = transfer.pull(repo, ids or None, remote=remote, paths=path or None, dest=dest,
+                              force=force, progress=bar)
+        out.emit(r, as_json, _render_fetch)
+
+    @app.command()
+    def gc(
+        dry_run: bool = typer.Option(False, "--dry-run", "-n", help="List what would be removed; remove nothing."),
+        remote: Optional[str] = typer.Option(None, "--remote", "-r", help="Collect on this remote instead of locally."),
+        remove_run_data: bool = typer.Option(False, "--remove-run-data", help="Also remove objects only recorded runs still use."),
+        as_json: bool = JSON,
+    ) -> None:
+        """Remove objects no snapshot (or run) in the log references."""
+        from lineage import gc as _gc
+
+        with open_repo() as repo:
+            r = _gc.collect(repo, dry_run=dry_run, remote=remote, remove_run_data=remove_run_data)
+        out.emit(r, as_json, _render_gc)
+
+
+def _render_remotes(items: list[Any]) -> None:
+    if not items:
+        out.print("No remotes. Add one with 'lineage remote add NAME URL --default'.")
+        return
+    t = out.table("name", "url", "default", "options")
+    for r in items:
+        opts = ", ".join(f"{k}={v}" for k, v in sorted(r.options.items()))
+        t.add_row(out.escape(r.name), out.escape(r.url), "yes" if r.default else "", out.escape(opts))
+    out.print(t)
+
+
+def _render_push(r: Any) -> None:
+    if not r.objects_sent and not r.events_sent:
+        out.print(f"Everything is already on {out.escape(r.remote)} ({r.objects_present} objects)")
+    else:
+        out.print(f"Pushed {r.objects_sent} object(s) ({out.human_size(r.bytes_sent)}, {r.packs_sent} pack(s)) "
+                  f"and {r.events_sent} event(s) to {out.escape(r.remote)}; {r.objects_present} were there already")
+    if r.not_in_local_store:
+        out.warning(f"{r.not_in_local_store} referenced object(s) are not in the local store and were not pushed")
+
+
+def _render_fetch(r: Any) -> None:
+    out.print(f"Received {r.objects_received} object(s) ({out.human_size(r.bytes_received)}) and "
+              f"{r.events_received} new event(s) from {out.escape(r.remote)}; {r.objects_present} already local")
+    for c in r.checked_out:
+        out.print(f"Checked out {out.short(c['id'])} to {out.escape(c['dest'])}: {c['written']} written, "
+                  f"{c['unchanged']} up to date")
+    if r.missing_on_remote:
+        out.warning(f"{len(r.missing_on_remote)} object(s) are on neither this machine nor the remote "
+                    f"(e.g. {out.short(r.missing_on_remote[0])})")
+
+
+def _render_gc(r: Any) -> None:
+    verb = "Would remove" if r.dry_run else "Removed"
+    for item in r.removed[:200]:
+        out.print(f"  {verb.lower()} {item.where} {out.short(item.digest)} ({out.human_size(item.size)})")
+    if len(r.removed) > 200:
+        out.print(f"  ... and {len(r.removed) - 200} more (use --json for all)")
+    out.print(f"{verb} {len(r.removed)} object(s), {out.human_size(r.removed_bytes)} from {out.escape(r.target)}; "
+              f"kept {r.kept}" + (f"; rewrote {r.packs_rewritten} pack(s)" if r.packs_rewritten else ""))
