@@ -42,9 +42,13 @@ __all__ = [
     "init",
     "log",
     "open",
+    "provenance_of",
+    "query",
+    "run",
     "show",
     "snapshot",
     "status",
+    "used_by",
     "verify",
 ]
 
@@ -114,3 +118,39 @@ def verify(*, repo: Repo | None = None):
     from lineage import verification as _verify
 
     return _with_repo(repo, _verify.verify)
+
+
+def run(kind: str = "other", *, id: str | None = None, params: dict[str, Any] | None = None,
+        repo: Repo | None = None):
+    """Record a run from Python; inside ``lineage run`` (LINEAGE_RUN_ID) it joins that run.
+
+    >>> with lineage.run(kind="train", params={"lr": 0.1}) as r:     # doctest: +SKIP
+    ...     r.input("data/train", role="train")
+    ...     r.log_metric("accuracy", 0.91, split="validation")
+    ...     r.output("models/clf.pkl")
+    """
+    from lineage import runs as _runs
+
+    return _runs.open_run(kind, id=id, params=params, repo=repo)
+
+
+def provenance_of(ref: str, *, repo: Repo | None = None):
+    """The full upstream graph (runs, inputs with roles, commits) of a snapshot, model or run."""
+    from lineage import provenance as _provenance
+
+    return _with_repo(repo, _provenance.provenance, ref)
+
+
+def used_by(ref: str, *, downstream: bool = False, repo: Repo | None = None):
+    """Every run that read a snapshot, a copy of its content, or its dataset, by role."""
+    from lineage import provenance as _provenance
+
+    return _with_repo(repo, _provenance.used_by, ref, downstream=downstream)
+
+
+def query(sql: str, params: tuple[Any, ...] = (), *, limit: int | None = None,
+          repo: Repo | None = None):
+    """Run one read-only SQL statement over the lineage database (writes are refused)."""
+    from lineage.graph import readonly as _readonly
+
+    return _with_repo(repo, lambda r: _readonly.query(r.db_path, sql, params, limit=limit))

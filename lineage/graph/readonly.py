@@ -1,0 +1,125 @@
+"""Read-only SQL over the lineage database, for auditors (``lineage query``).
+
+Three locks keep a query from writing: the connection is opened with ``mode=ro``,
+``PRAGMA query_only`` is set, and an authorizer allows nothing but reading (SELECT,
+recursive CTEs, functions, a few schema-inspection pragmas). The authorizer is what
+turns a write into a clear message instead of SQLite's "attempt to write a readonly
+database".
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from lineage.errors import LineageError, UsageError
+
+#: Views that form the stable interface for auditors (documented in docs/queries.md).
+AUDITOR_VIEWS = ("run_inputs", "run_outputs", "evaluations", "lineage_edges")
+
+_READ_PRAGMAS = {"table_info", "table_xinfo", "table_list", "index_list", "index_info", "index_xinfo",
+                 "foreign_key_list"}
+_ACTION_NAMES = {
+    sqlite3.SQLITE_INSERT: "INSERT", sqlite3.SQLITE_UPDATE: "UPDATE", sqlite3.SQLITE_DELETE: "DELETE",
+    sqlite3.SQLITE_CREATE_TABLE: "CREATE TABLE", sqlite3.SQLITE_DROP_TABLE: "DROP TABLE",
+    sqlite3.SQLITE_ATTACH: "ATTACH", sqlite3.SQLITE_DETACH: "DETACH",
+    sqlite3.SQLITE_ALTER_TABLE: "ALTER TABLE", sqlite3.SQLITE_TRANSACTION: "a transaction",
+    sqlite3.SQLITE_PRAGMA: "this PRAGMA",
+}
+
+
+class ReadOnlyError(UsageError):
+    """A statement given to ``lineage query`` would write."""
+
+
+@dataclass(frozen=True)
+class QueryResult:
+    columns: tuple[str, ...]
+    rows: tuple[tuple[Any, ...], ...]
+    truncated: bool = False
+
+    def records(self) -> list[dict[str, Any]]:
+        """Rows as objects; a repeated column name gets a ``:2``, ``:3`` suffix."""
+        keys: list[str] = []
+        seen: dict[str, int] = {}
+        for c in self.columns:
+            seen[c] = seen.get(c, 0) + 1
+            keys.append(c if seen[c] == 1 else f"{c}:{seen[c]}")
+        return [dict(zip(keys, (_plain(v) for v in row))) for row in self.rows]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"columns": list(self.columns), "rows": self.records(), "row_count": len(self.rows),
+                "truncated": self.truncated}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> QueryResult:
+        cols = tuple(d["columns"])
+        keys = list(d["rows"][0].keys()) if d["rows"] else list(cols)
+        return cls(cols, tuple(tuple(r[k] for k in keys) for r in d["rows"]), bool(d.get("truncated")))
+
+
+def _plain(value: Any) -> Any:
+    return value.hex() if isinstance(value, (bytes, bytearray, memoryview)) else value
+
+
+def query(db_path: Path, sql: str, params: Sequence[Any] = (), *, limit: int | None = None) -> QueryResult:
+    """Run one read-only statement; a write is refused with ``ReadOnlyError``."""
+    if not sql or not sql.strip():
+        raise UsageError("empty SQL statement")
+    if limit is not None and limit < 0:
+        raise UsageError("--limit must be zero or more")
+    if not db_path.exists():
+        raise LineageError(f"no lineage database at {db_path}")
+    conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, isolation_level=None)
+    denied: list[str] = []
+
+    def authorize(action: int, arg1: Any, arg2: Any, _db: Any, _trigger: Any) -> int:
+        if action in (sqlite3.SQLITE_SELECT, sqlite3.SQLITE_READ, sqlite3.SQLITE_FUNCTION,
+                      sqlite3.SQLITE_RECURSIVE):
+            return sqlite3.SQLITE_OK
+        if action == sqlite3.SQLITE_PRAGMA and (arg1 in _READ_PRAGMAS or
+                                                (arg1 in ("user_version", "query_only") and arg2 is None)):
+            return sqlite3.SQLITE_OK
+        denied.append(_ACTION_NAMES.get(action, "a statement that writes"))
+        return sqlite3.SQLITE_DENY
+
+    try:
+        conn.execute("PRAGMA query_only = ON")
+        conn.execute("PRAGMA busy_timeout = 30000")
+        conn.set_authorizer(authorize)
+        try:
+            cur = conn.execute(sql, tuple(params))
+            columns = tuple(d[0] for d in cur.description or ())
+            if limit is None:
+                rows = cur.fetchall()
+                truncated = False
+            else:
+                rows = cur.fetchmany(limit + 1) if limit else []
+                truncated = len(rows) > limit or (limit == 0 and cur.fetchone() is not None)
+                rows = rows[:limit]
+        except sqlite3.DatabaseError as exc:
+            if denied:
+                raise ReadOnlyError(
+                    f"lineage query is read-only: {denied[0]} is not allowed (only SELECT statements)"
+                ) from None
+            message = str(exc)
+            if "readonly" in message or "query_only" in message:
+                raise ReadOnlyError("lineage query is read-only: the statement would write") from None
+            raise UsageError(f"SQL error: {message}") from None
+        except sqlite3.Warning as exc:  # e.g. more than one statement
+            raise UsageError(f"SQL error: {exc}") from None
+        except (sqlite3.InterfaceError, sqlite3.ProgrammingError, OverflowError) as exc:
+            raise UsageError(f"SQL error: {exc}") from None
+    finally:
+        conn.close()
+    return QueryResult(columns, tuple(tuple(r) for r in rows), truncated)
+
+
+def schema_objects(db_path: Path) -> list[tuple[str, str]]:
+    """(type, name) of every table and view a query can read, for documentation checks."""
+    result = query(db_path, "SELECT type, name FROM sqlite_master WHERE type IN ('table', 'view') "
+                            "AND name NOT LIKE 'sqlite_%' ORDER BY type, name")
+    return [(r[0], r[1]) for r in result.rows]
