@@ -1,0 +1,188 @@
+"""push, fetch and pull against a local folder and a real S3 server (SeaweedFS)."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pytest
+
+from conftest import write_tree
+from lineage import snapshots, transfer
+from lineage.errors import CorruptObjectError, UsageError
+from lineage.store.packs import PackIndex
+
+
+def _dataset(root: Path, n_small: int = 40, seed: int = 1) -> Path:
+    rng = random.Random(seed)
+    files: dict[str, bytes | str] = {f"part/{i:03}.bin": rng.randbytes(rng.randint(1, 5000))
+                                     for i in range(n_small)}
+    files["big.bin"] = rng.randbytes(700_000)  # above the pack threshold: sent on its own
+    files["sub/file.csv"] = "a,b\n1,2\n"
+    files["empty.txt"] = ""
+    return write_tree(root, files)
+
+
+def _tree(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes()
+            for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def _idx(env, pack_path: str) -> PackIndex:
+    return PackIndex.decode(env.fs.cat_file(pack_path))
+
+
+def test_push_then_pull_into_fresh_clone_gives_identical_bytes(remote_env, make_clone):
+    a = make_clone("a", remote_env)
+    data = _dataset(a.root / "data")
+    snap = snapshots.create(a, data, name="train")
+    pushed = transfer.push(a)
+    distinct = snap.files + 1  # every file differs, plus the manifest
+    assert pushed.objects_sent == distinct and pushed.events_sent >= 1
+    assert pushed.packs_sent >= 1 and pushed.not_in_local_store == 0
+    # the large file travels alone, the small ones in packs with an index each
+    assert len(remote_env.files("objects")) == 1
+    idx_files = [p for p in remote_env.files("packs") if p.endswith(".idx")]
+    assert sum(len(_idx(remote_env, p).entries) for p in idx_files) == distinct - 1
+
+    b = make_clone("b", remote_env)
+    pulled = transfer.pull(b)
+    assert pulled.events_received == a.graph.count_events()
+    assert pulled.objects_received == distinct and not pulled.missing_on_remote
+    assert _tree(b.root / "data") == _tree(data)
+    assert [e.to_dict() for e in snapshots.log(b)] == [e.to_dict() for e in snapshots.log(a)]
+    assert snapshots.show(b, "train").to_dict() == snapshots.show(a, "train").to_dict()
+
+
+def test_second_push_sends_nothing(remote_env, make_clone):
+    a = make_clone("a", remote_env)
+    snapshots.create(a, _dataset(a.root / "data"), name="train")
+    first = transfer.push(a)
+    assert first.objects_sent > 0
+    before = remote_env.files("")
+    again = transfer.push(a)
+    assert (again.objects_sent, again.bytes_sent, again.packs_sent, again.events_sent) == (0, 0, 0, 0)
+    assert again.objects_present == first.objects_sent
+    assert remote_env.files("") == before
+    # "what the remote has" costs a handful of requests, not one per object
+    assert again.requests <= 12
+
+
+def test_push_only_named_snapshot_and_fetch_after_more_data(remote_env, make_clone):
+    a = make_clone("a", remote_env)
+    s1 = snapshots.create(a, write_tree(a.root / "one", {"x.txt": "one\n"}), name="one")
+    s2 = snapshots.create(a, write_tree(a.root / "two", {"y.txt": "two\n"}), name="two")
+    r = transfer.push(a, [s1.id[:10]])
+    assert r.objects_sent == 2  # manifest and x.txt, not two's
+    b = make_clone("b", remote_env)
+    f = transfer.fetch(b)
+    # the log names two's objects, which the remote lacks: reported, not fatal
+    assert set(f.missing_on_remote) == {s2.id, snapshots.load_manifest(a, s2.id).entries[0].digest}
+    transfer.push(a)
+    assert transfer.fetch(b).objects_received == 2
+
+
+def test_partial_pull_fetches_only_that_file(remote_env, make_clone):
+    a = make_clone("a", remote_env)
+    snap = snapshots.create(a, _dataset(a.root / "data", n_small=200), name="train")
+    transfer.push(a)
+    b = make_clone("b", remote_env)
+    r = transfer.pull(b, ["train"], paths=["sub/file.csv"])
+    wanted = snapshots.load_manifest(a, snap.id).by_path()["sub/file.csv"].digest
+    assert r.objects_received == 2  # the file and the snapshot's manifest
+    assert _tree(b.root / "data") == {"sub/file.csv": b"a,b\n1,2\n"}
+    assert r.checked_out[0]["id"] == snap.id
+    assert set(b.store.iter_digests()) == {wanted, snap.id}  # nothing else came down
+    with pytest.raises(Exception, match="none of"):
+        transfer.fetch(b, ["train"], paths=["nope.txt"])
+    with pytest.raises(UsageError):
+        transfer.fetch(b, paths=["sub/file.csv"])
+
+
+def test_corrupt_object_on_remote_is_refused_and_named(remote_env, make_clone):
+    a = make_clone("a", remote_env)
+    snap = snapshots.create(a, _dataset(a.root / "data"), name="train")
+    transfer.push(a)
+    target = snapshots.load_manifest(a, snap.id).by_path()["part/007.bin"]
+    idx_path = next(p for p in remote_env.files("packs") if p.endswith(".idx")
+                    and _idx(remote_env, p).find(target.digest))
+    entry = _idx(remote_env, idx_path).find(target.digest)
+    pack_path = idx_path[:-4] + ".pack"
+    blob = bytearray(remote_env.fs.cat_file(pack_path))
+    blob[entry.offset] ^= 0xFF
+    remote_env.fs.pipe_file(pack_path, bytes(blob))
+
+    b = make_clone("b", remote_env)
+    with pytest.raises(CorruptObjectError) as err:
+        transfer.pull(b)
+    message = str(err.value)
+    assert snap.id[:12] in message and "part/007.bin" in message
+    assert not b.store.exists(target.digest)  # never stored unverified
+    assert not (b.root / "data").exists()
+
+    report = transfer.verify_remote(b)
+    assert not report.ok
+    [problem] = report.objects
+    assert problem.digest == target.digest and problem.problem == "corrupt"
+    assert problem.snapshots == [snap.id] and problem.files == ["part/007.bin"]
+
+
+def test_missing_object_on_remote_is_reported_by_verify(remote_env, make_clone):
+    a = make_clone("a", remote_env)
+    snap = snapshots.create(a, _dataset(a.root / "data"), name="train")
+    transfer.push(a)
+    [loose] = remote_env.files("objects")
+    remote_env.fs.rm(loose)
+    report = transfer.verify_remote(a)
+    assert [(p.problem, p.files) for p in report.objects] == [("missing", ["big.bin"])]
+    assert report.objects[0].snapshots == [snap.id]
+    assert transfer.push(a).objects_sent == 1  # and push repairs it
+    assert transfer.verify_remote(a).ok
+
+
+def test_two_clones_merge_histories(remote_env, make_clone):
+    from lineage import verification
+
+    a = make_clone("a", remote_env)
+    b = make_clone("b", remote_env)
+    snapshots.create(a, write_tree(a.root / "shared", {"x.txt": "from a\n"}), name="from-a")
+    transfer.push(a)
+    transfer.pull(b)
+    # both record new events without talking to each other
+    snapshots.create(a, write_tree(a.root / "more-a", {"m.txt": "a2\n"}), name="a2")
+    snapshots.create(b, write_tree(b.root / "more-b", {"n.txt": "b2\n"}), name="b2")
+    transfer.push(a)
+    transfer.push(b)
+    transfer.pull(a)
+    transfer.pull(b)
+    assert a.graph.event_ids() == b.graph.event_ids()
+    assert [e.to_dict() for e in snapshots.log(a)] == [e.to_dict() for e in snapshots.log(b)]
+    assert {e.dataset for e in snapshots.log(a)} == {"from-a", "a2", "b2"}
+    assert (b.root / "more-a" / "m.txt").read_text() == "a2\n"
+    assert (a.root / "more-b" / "n.txt").read_text() == "b2\n"
+    for repo in (a, b):
+        report = verification.verify(repo)
+        assert report.ok, report.to_dict()
+    # the next event on a merged clone joins both branches
+    assert len(a.graph.heads()) == 2
+    snapshots.create(a, write_tree(a.root / "after", {"z.txt": "z\n"}), name="after")
+    assert len(a.graph.heads()) == 1
+    transfer.push(a)
+    transfer.pull(b)
+    assert transfer.verify_remote(b).ok
+
+
+def test_pull_does_not_clobber_local_changes(local_remote, make_clone):
+    from lineage.errors import ConflictError
+
+    a = make_clone("a", local_remote)
+    snapshots.create(a, write_tree(a.root / "d", {"x.txt": "v1\n"}), name="d")
+    transfer.push(a)
+    b = make_clone("b", local_remote)
+    write_tree(b.root / "d", {"x.txt": "mine\n"})
+    transfer.pull(b)  # no IDs: only datasets missing from the workspace are written
+    assert (b.root / "d" / "x.txt").read_text() == "mine\n"
+    with pytest.raises(ConflictError):
+        transfer.pull(b, ["d"])
+    transfer.pull(b, ["d"], force=True)
+    assert (b.root / "d" / "x.txt").read_text() == "v1\n"
