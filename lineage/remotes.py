@@ -233,7 +233,7 @@ def filesystem(remote: Remote) -> tuple[Any, str]:
     except ValueError as exc:
         raise ConfigError(f"cannot open remote {remote.name!r}: {exc}") from None
     if scheme in ("s3", "s3a"):
-        fs.retries = max(1, int(opts.get("retries", 4)) + 1)  # s3fs's own retry loop
+        fs.retries = 1  # botocore retries (config above); s3fs's loop on top would multiply them
     root = remote.url.split("://", 1)[1]
     return fs, root
 
@@ -262,6 +262,11 @@ def describe_error(remote: Remote, exc: BaseException) -> RemoteError:
     """A one-line, credential-free RemoteError for a backend exception."""
     kind = type(exc).__name__
     text = str(exc).splitlines()[0] if str(exc) else kind
+    if "Connect" in kind or isinstance(exc, (ConnectionError, TimeoutError)):
+        attempts = int(remote.options.get("retries", 4)) + 1
+        where = remote.options.get("endpoint_url") or remote.url
+        return RemoteError(f"cannot reach remote {remote.name!r} ({where}) after {attempts} attempt(s): "
+                           f"{kind}; check the URL, the endpoint and the network")
     # botocore messages may echo a signed URL; keep only what precedes a query string
     text = re.sub(r"\?[^\s]*", "", text)
     text = re.sub(r"(?i)(AKIA|ASIA)[A-Z0-9]{12,}", "***", text)
