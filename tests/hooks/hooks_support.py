@@ -24,6 +24,14 @@ def git(cwd: Path, *args: str, check: bool = True, env: dict[str, str] | None = 
     return subprocess.run(["git", *args], cwd=cwd, check=check, capture_output=True, text=True, env=env)
 
 
+def _shared(tmp_path_factory: pytest.TempPathFactory, name: str) -> Path:
+    """A folder every xdist worker of this run shares (pre-commit locks its own store)."""
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        base = base.parent
+    return base / name
+
+
 @pytest.fixture(scope="session")
 def lineage_checkout(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     """A git repository holding this working tree as one commit, and that commit.
@@ -31,7 +39,17 @@ def lineage_checkout(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, st
     Like ``pre-commit try-repo`` on a dirty tree: tracked and untracked files that
     are not ignored. Being clean, it lets pre-commit cache one environment.
     """
-    src = tmp_path_factory.mktemp("lineage-src")
+    from filelock import FileLock
+
+    src = _shared(tmp_path_factory, "lineage-src")
+    with FileLock(str(src) + ".lock"):
+        if not (src / ".git").is_dir():
+            _copy_tree(src)
+    sha = git(src, "rev-parse", "HEAD").stdout.strip()
+    return src, sha
+
+
+def _copy_tree(src: Path) -> None:
     listed = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=ROOT,
                             check=True, capture_output=True).stdout.decode().split("\0")
     for rel in filter(None, listed):
@@ -45,14 +63,13 @@ def lineage_checkout(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, st
     git(src, "add", "-A", env=env)
     git(src, "-c", "user.name=Lineage Tests", "-c", "user.email=tests@example.com",
         "-c", "commit.gpgsign=false", "commit", "-q", "-m", "working tree", env=env)
-    sha = git(src, "rev-parse", "HEAD", env=env).stdout.strip()
-    return src, sha
 
 
 @pytest.fixture(scope="session")
 def precommit_home(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    """Environment variables shared by every pre-commit call of the session."""
-    home = tmp_path_factory.mktemp("pre-commit-home")
+    """Environment variables shared by every pre-commit call of the run."""
+    home = _shared(tmp_path_factory, "pre-commit-home")
+    home.mkdir(parents=True, exist_ok=True)
     # the tests' HOME is a fresh folder; keep pip's download cache in the user's real one
     real_home = pwd.getpwuid(os.getuid()).pw_dir
     cache = os.environ.get("PIP_CACHE_DIR") or os.path.join(real_home, ".cache", "pip")
