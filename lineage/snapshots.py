@@ -114,6 +114,8 @@ class SnapshotResult:
     time: str | None
     git: dict[str, Any]
     event_id: str | None = None
+    #: files that could not be fingerprinted, and other remarks (the CLI prints them on stderr)
+    warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -270,10 +272,20 @@ def create(
     current_decl = row.declarations if row else {}
     new_decl = {k: v for k, v in columns.items() if current_decl.get(k) != v}
     git = repo.git_state()
+    # -- tabular metadata (lineage.tabular): schema, profiles, row fingerprints of the
+    # tabular files not yet processed; their events are appended with the snapshot's.
+    from lineage.tabular import compute as _tabular
+
+    tabular = _tabular.process(repo, [(repo.relpath(f.abspath), f.abspath, digests[f.abspath])
+                                      for f in files], {**current_decl, **columns}, progress=progress)
+    # ----------------------------------------------------------------------------------
     if row and row.latest_snapshot == sid and not new_decl and row.path == rel and not extra:
+        with graph.transaction():
+            for tab_body in tabular.events:
+                graph.append("tabular.file", tab_body, actor=repo.user)
         return SnapshotResult(sid, dataset, row.latest_version, rel, kind, len(files),
                               manifest.total_size, len(updates), new_objects, True, store, None,
-                              git.to_dict())
+                              git.to_dict(), warnings=tabular.warnings)
     known = queries.snapshot_known(graph, sid)
     body: dict[str, Any] = {
         "snapshot_id": sid, "dataset": dataset, "path": rel, "message": message,
@@ -287,10 +299,13 @@ def create(
         if new_decl:
             graph.append("dataset.declare", {"name": dataset, "path": rel, "columns": new_decl},
                          actor=repo.user)
+        for tab_body in tabular.events:  # tabular metadata (see above)
+            graph.append("tabular.file", tab_body, actor=repo.user)
         ev = graph.append("snapshot", body, actor=repo.user)
     version = queries.version_of_record(graph, ev.id)
     return SnapshotResult(sid, dataset, version, rel, kind, len(files), manifest.total_size,
-                          len(updates), new_objects, False, store, ev.time, git.to_dict(), ev.id)
+                          len(updates), new_objects, False, store, ev.time, git.to_dict(), ev.id,
+                          warnings=tabular.warnings)
 
 
 # -- resolving references ---------------------------------------------------------

@@ -126,6 +126,7 @@ PROJECTION_TABLES: list[str] = ["snapshots", "snapshot_records", "files", "datas
 #: Modules that register further migrations with ``@migration`` (one per area).
 MIGRATION_MODULES: list[str] = [
     "lineage.graph.m0002_runs",
+    "lineage.graph.m0003_tabular",
     "lineage.graph.m0005_aliases",
 ]
 _loaded = False

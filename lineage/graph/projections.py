@@ -22,6 +22,7 @@ _PROJECTORS: dict[str, list[Projector]] = {}
 PROJECTOR_MODULES = [
     "lineage.graph.projections",
     "lineage.graph.proj_runs",
+    "lineage.graph.proj_tabular",
     "lineage.graph.aliases",
 ]
 _loaded = False

@@ -1,0 +1,263 @@
+"""Tabular awareness: schemas, column profiles, stable row fingerprints, MinHash signatures.
+
+The loading API below is what audit rules build on; it is stable (see docs/tabular.md).
+
+    >>> fps = load_fingerprints(repo, "train@latest")       # doctest: +SKIP
+    >>> fps.column_names
+    ['file', 'row', 'fp', 'fp_features', 'group', 'time', 'label']
+
+Every file of a snapshot contributes rows: a tabular file one per data row, any other
+file (or a tabular file that could not be read) exactly one row whose fingerprint is
+the first 16 bytes of its BLAKE3 content digest. Metadata missing for the current
+scheme or declarations is computed on demand from the stored bytes and recorded.
+Heavy modules (pyarrow, numpy, datasketch) are imported inside the functions.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lineage.tabular.rowhash import SCHEME, SCHEME_NAME
+
+__all__ = [
+    "SCHEME",
+    "SCHEME_NAME",
+    "TabularFile",
+    "describe",
+    "file_records",
+    "is_tabular",
+    "jensen_shannon",
+    "ks_from_profiles",
+    "load_fingerprints",
+    "load_minhash",
+    "load_profiles",
+    "merge_profiles",
+    "psi",
+    "snapshot_declarations",
+    "wasserstein_from_profiles",
+]
+
+
+def is_tabular(path: str) -> bool:
+    """Whether ``path`` is read as a table (by its name: .parquet, .csv, .tsv, .jsonl, .arrow, ...)."""
+    from lineage.tabular.readers import detect
+
+    return detect(path) is not None
+
+
+def snapshot_declarations(repo: Any, sid: str) -> dict[str, str]:
+    """Declared columns that apply to a snapshot: those of the dataset that recorded it last."""
+    from lineage.graph import queries
+
+    records = queries.records_of_snapshot(repo.graph, sid)
+    for rec in reversed(records):
+        if rec.get("dataset"):
+            ds = queries.dataset(repo.graph, rec["dataset"])
+            if ds is not None:
+                from lineage.tabular.compute import relevant
+
+                return relevant(ds.declarations)
+    return {}
+
+
+class TabularFile:
+    """One file of a snapshot with its tabular record (``record`` is None for other files)."""
+
+    __slots__ = ("path", "digest", "size", "record")
+
+    def __init__(self, path: str, digest: str, size: int, record: Any) -> None:
+        self.path, self.digest, self.size, self.record = path, digest, size, record
+
+    @property
+    def ok(self) -> bool:
+        return self.record is not None and self.record.status == "ok"
+
+
+def _resolve(repo: Any, ref: str) -> str:
+    from lineage import snapshots
+
+    return snapshots.resolve(repo, ref)
+
+
+def file_records(repo: Any, ref: str, *, declarations: dict[str, str] | None = None,
+                 compute: bool = True) -> tuple[str, list[TabularFile]]:
+    """(snapshot ID, files with their tabular records), computing missing records when the
+    bytes are available (stored object, or the unchanged workspace file)."""
+    from lineage import snapshots
+    from lineage.graph import tabular as gtab
+    from lineage.tabular.compute import process, relevant
+    from lineage.tabular.readers import detect
+
+    sid = _resolve(repo, ref)
+    manifest = snapshots.load_manifest(repo, sid)
+    decl = relevant(declarations if declarations is not None else snapshot_declarations(repo, sid))
+    g = repo.graph
+    missing: list[tuple[str, str, str]] = []
+    for e in manifest.entries:
+        if detect(e.path) is not None and gtab.record(g, e.digest, SCHEME, decl) is None:
+            source = _source_path(repo, sid, e)
+            if source is not None and compute:
+                missing.append((e.path, source, e.digest))
+    if missing:
+        outcome = process(repo, missing, decl)
+        if outcome.events:
+            with g.transaction():
+                for body in outcome.events:
+                    g.append("tabular.file", body, actor=repo.user)
+    out = []
+    for e in manifest.entries:
+        rec = gtab.record(g, e.digest, SCHEME, decl) if detect(e.path) is not None else None
+        out.append(TabularFile(e.path, e.digest, e.size, rec))
+    return sid, out
+
+
+def _source_path(repo: Any, sid: str, entry: Any) -> str | None:
+    """Where the bytes of ``entry`` can be read: the store, else the workspace if unchanged."""
+    import os
+
+    if repo.store.exists(entry.digest):
+        return str(repo.store.path(entry.digest))
+    from lineage.graph import queries
+
+    rel = queries.last_recorded_path(repo.graph, sid)
+    if rel is None:
+        return None
+    base = repo.abspath(rel)
+    candidate = base / entry.path if base.is_dir() else base
+    if not os.path.isfile(candidate):
+        return None
+    from lineage.hashing import hash_file
+
+    return str(candidate) if hash_file(candidate) == entry.digest else None
+
+
+def _fingerprint_frame(repo: Any, f: TabularFile):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    fp16 = pa.binary(16)
+    if f.ok and f.record.fingerprints and repo.store.exists(f.record.fingerprints):
+        t = pq.read_table(repo.store.path(f.record.fingerprints))
+        t = t.replace_schema_metadata(None)
+        return t.add_column(0, "file", pa.array([f.path] * t.num_rows, pa.string()))
+    whole = bytes.fromhex(f.digest)[:16]
+    return pa.table({
+        "file": pa.array([f.path], pa.string()),
+        "row": pa.array([0], pa.int64()),
+        "fp": pa.array([whole], fp16),
+        "fp_features": pa.nulls(1, fp16),
+        "group": pa.nulls(1, fp16),
+        "time": pa.nulls(1, pa.timestamp("us", "UTC")),
+        "label": pa.nulls(1, pa.string()),
+    })
+
+
+def load_fingerprints(repo: Any, snapshot_id: str, *, declarations: dict[str, str] | None = None):
+    """Row fingerprints of every file of a snapshot, as a ``pyarrow.Table``.
+
+    Columns: ``file`` (path in the snapshot), ``row`` (index within the file), ``fp``
+    (fixed_size_binary(16), all columns), ``fp_features`` (all but the declared label;
+    null without a label), ``group`` (hash of the declared group key), ``time``
+    (timestamp[us, UTC], or float64 for a numeric time column) and ``label`` (canonical
+    text). Non-tabular files give one row each (``fp`` = first 16 bytes of the digest).
+    """
+    import pyarrow as pa
+
+    _sid, files = file_records(repo, snapshot_id, declarations=declarations)
+    frames = [_fingerprint_frame(repo, f) for f in files]
+    if not frames:
+        return _empty_fingerprints()
+    time_types = {fr.schema.field("time").type for fr in frames if fr.column("time").null_count < fr.num_rows}
+    if len(time_types) == 1:
+        target = time_types.pop()
+        frames = [fr if fr.schema.field("time").type == target else
+                  fr.set_column(fr.schema.get_field_index("time"), "time",
+                                pa.nulls(fr.num_rows, target)) if fr.column("time").null_count == fr.num_rows
+                  else fr for fr in frames]
+    try:
+        return pa.concat_tables(frames, promote_options="permissive")
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        # numeric time in some files, time stamps in others: keep the time stamps
+        frames = [fr if pa.types.is_timestamp(fr.schema.field("time").type) else
+                  fr.set_column(fr.schema.get_field_index("time"), "time",
+                                pa.nulls(fr.num_rows, pa.timestamp("us", "UTC"))) for fr in frames]
+        return pa.concat_tables(frames, promote_options="permissive")
+
+
+def _empty_fingerprints():
+    import pyarrow as pa
+
+    fp16 = pa.binary(16)
+    return pa.table({"file": pa.array([], pa.string()), "row": pa.array([], pa.int64()),
+                     "fp": pa.array([], fp16), "fp_features": pa.array([], fp16),
+                     "group": pa.array([], fp16), "time": pa.array([], pa.timestamp("us", "UTC")),
+                     "label": pa.array([], pa.string())})
+
+
+def load_profiles(repo: Any, snapshot_id: str) -> dict[str, dict[str, dict[str, Any]]]:
+    """Column profiles of every readable tabular file: ``{file: {column: profile}}``.
+
+    Use ``merge_profiles(list(result.values()))`` for one profile of a folder of part files.
+    """
+    import json
+
+    _sid, files = file_records(repo, snapshot_id)
+    out: dict[str, dict[str, dict[str, Any]]] = {}
+    for f in files:
+        if f.ok and f.record.profile:
+            out[f.path] = json.loads(repo.store.read_bytes(f.record.profile))
+    return out
+
+
+def load_minhash(repo: Any, snapshot_id: str):
+    """MinHash signatures of the declared text column: a ``pyarrow.Table`` with ``file``,
+    ``row``, ``sig`` (128 × uint64) and ``text`` (normalised), or None without a text column."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    _sid, files = file_records(repo, snapshot_id)
+    frames = []
+    for f in files:
+        if f.ok and f.record.minhash and repo.store.exists(f.record.minhash):
+            t = pq.read_table(repo.store.path(f.record.minhash)).replace_schema_metadata(None)
+            frames.append(t.add_column(0, "file", pa.array([f.path] * t.num_rows, pa.string())))
+    if not frames:
+        return None
+    return pa.concat_tables(frames)
+
+
+def describe(repo: Any, ref: str, *, profile: bool = False):
+    """Schema, row counts and (optionally) column profiles of a snapshot's tabular files."""
+    from lineage.tabular.report import describe as _describe
+
+    return _describe(repo, ref, profile=profile)
+
+
+def merge_profiles(profiles: list[dict[str, dict[str, Any]]]) -> dict[str, dict[str, Any]]:
+    from lineage.tabular.profile import merge_profiles as _merge
+
+    return _merge(profiles)
+
+
+def ks_from_profiles(a: dict[str, Any], b: dict[str, Any]) -> float:
+    from lineage.tabular.drift import ks_from_profiles as _ks
+
+    return _ks(a, b)
+
+
+def wasserstein_from_profiles(a: dict[str, Any], b: dict[str, Any]) -> float:
+    from lineage.tabular.drift import wasserstein_from_profiles as _w
+
+    return _w(a, b)
+
+
+def psi(a: dict[str, Any], b: dict[str, Any], bins: int = 10) -> float:
+    from lineage.tabular.drift import psi as _psi
+
+    return _psi(a, b, bins=bins)
+
+
+def jensen_shannon(a: dict[str, Any], b: dict[str, Any]) -> float:
+    from lineage.tabular.drift import jensen_shannon as _js
+
+    return _js(a, b)

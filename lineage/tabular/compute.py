@@ -1,0 +1,415 @@
+"""Compute a tabular file's metadata in one streaming pass, and store it as derived objects.
+
+One pass over the record batches gives the schema, the row count, the column profiles,
+the row fingerprints (features+label, features only, group-key hash, time value,
+canonical label) written batch by batch to a Parquet file, and MinHash signatures of a
+declared text column. Memory stays bounded by the batch size whatever the file size.
+The results are stored in the object store, keyed by the file's content digest, the
+fingerprint scheme and the declarations, and recorded as ``tabular.file`` events.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from lineage import _canonical
+from lineage.tabular import rowhash
+from lineage.tabular.readers import BatchReader, Format, TabularReadError, TypesChanged, detect
+
+Progress = Callable[[int, int], None]
+
+#: Signature length of MinHash (permutations) and the character shingle size.
+NUM_PERM = 128
+MINHASH_SEED = 1
+SHINGLE = 5
+#: Keys of declarations that change a file's derived data.
+DECLARATION_KEYS = ("label", "group", "time", "text")
+
+
+def relevant(declarations: dict[str, str] | None) -> dict[str, str]:
+    return {k: str(declarations[k]) for k in DECLARATION_KEYS if declarations and declarations.get(k)}
+
+
+@dataclass(frozen=True)
+class FileMetadata:
+    """What one pass over a tabular file yields (paths point to temporary files)."""
+
+    format: str
+    rows: int
+    columns: list[dict[str, str]]
+    profile: dict[str, dict[str, Any]]
+    fingerprints_path: str
+    minhash_path: str | None
+    notes: list[str] = field(default_factory=list)
+
+
+# -- text normalisation and shingles (shared with neardup) --------------------------
+
+def normalise_text_array(arr):
+    """NFC, lower case, runs of whitespace collapsed to one space, trimmed."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
+        arr = arr.cast(pa.large_string())
+    arr = pc.utf8_normalize(arr, form="NFC")
+    arr = pc.utf8_lower(arr)
+    arr = pc.replace_substring_regex(arr, pattern=r"\s+", replacement=" ")
+    return pc.utf8_trim_whitespace(arr)
+
+
+def shingles(text: str | None, k: int = SHINGLE) -> set[str]:
+    """Character k-grams of normalised text (the whole text when shorter than k)."""
+    if not text:
+        return set()
+    if len(text) <= k:
+        return {text}
+    return {text[i:i + k] for i in range(len(text) - k + 1)}
+
+
+def minhash_signature(text: str | None):
+    from datasketch import MinHash
+
+    m = MinHash(num_perm=NUM_PERM, seed=MINHASH_SEED)
+    sh = shingles(text)
+    if sh:
+        m.update_batch([s.encode("utf-8") for s in sh])
+    return m.hashvalues
+
+
+# -- canonical label text and time values -------------------------------------------
+
+def label_text(arr):
+    """A readable canonical text of each label: integral numbers without ".0", NFC strings."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    t = arr.type
+    if pa.types.is_dictionary(t):
+        arr = arr.dictionary_decode()
+        t = arr.type
+    if pa.types.is_floating(t) or pa.types.is_decimal(t):
+        f = arr.cast(pa.float64(), safe=False)
+        integral = pc.and_(pc.is_finite(f), pc.equal(pc.floor(f), f))
+        integral = pc.and_(integral, pc.less(pc.abs(f), 2.0 ** 53))
+        as_int = pc.cast(pc.if_else(integral, f, 0.0), pa.int64()).cast(pa.string())
+        return pc.if_else(integral, as_int, f.cast(pa.string()))
+    if pa.types.is_string(t) or pa.types.is_large_string(t):
+        return pc.utf8_normalize(arr.cast(pa.string()), form="NFC")
+    try:
+        return arr.cast(pa.string())
+    except (pa.ArrowNotImplementedError, pa.ArrowInvalid):
+        return pa.array([rowhash.nested_json(v) for v in arr.to_pylist()], pa.string())
+
+
+def time_type(t):
+    """Arrow type of the stored ``time`` column for a declared time column of type ``t``."""
+    import pyarrow as pa
+
+    if pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t):
+        return pa.float64()
+    return pa.timestamp("us", "UTC")
+
+
+def time_values(arr, target, notes: list[str], name: str):
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    if pa.types.is_dictionary(arr.type):
+        arr = arr.dictionary_decode()
+    if pa.types.is_floating(target):
+        return arr.cast(pa.float64(), safe=False)
+    t = arr.type
+    try:
+        if pa.types.is_timestamp(t):
+            if t.tz is None:
+                arr = pc.assume_timezone(arr, "UTC")
+            return arr.cast(target, safe=False)
+        if pa.types.is_date(t):
+            return pc.assume_timezone(arr.cast(pa.timestamp("us")), "UTC")
+        if pa.types.is_string(t) or pa.types.is_large_string(t):
+            try:
+                return arr.cast(target)
+            except pa.ArrowInvalid:
+                return pc.assume_timezone(arr.cast(pa.timestamp("us")), "UTC")
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        pass
+    msg = f"time column {name!r} is not a date, time stamp or number; its values are not recorded"
+    if msg not in notes:
+        notes.append(msg)
+    return pa.nulls(len(arr), target)
+
+
+# -- the pass -------------------------------------------------------------------------
+
+def fingerprint_schema(time_t):
+    import pyarrow as pa
+
+    fp16 = pa.binary(16)
+    return pa.schema([
+        pa.field("row", pa.int64(), nullable=False),
+        pa.field("fp", fp16, nullable=False),
+        pa.field("fp_features", fp16),
+        pa.field("group", fp16),
+        pa.field("time", time_t),
+        pa.field("label", pa.string()),
+    ], metadata={b"lineage.scheme": rowhash.SCHEME_NAME.encode()})
+
+
+def minhash_schema():
+    import pyarrow as pa
+
+    return pa.schema([
+        pa.field("row", pa.int64(), nullable=False),
+        pa.field("sig", pa.list_(pa.uint64(), NUM_PERM), nullable=False),
+        pa.field("text", pa.large_string()),
+    ], metadata={b"lineage.minhash": f"datasketch num_perm={NUM_PERM} seed={MINHASH_SEED} "
+                                      f"char-{SHINGLE}-grams".encode()})
+
+
+def compute_file(path: str, fmt: Format, declarations: dict[str, str], *, display: str,
+                 tmpdir: str, on_progress: Callable[[float], None] | None = None) -> FileMetadata:
+    """Stream ``path`` once; raise ``TabularReadError`` (naming ``display``) if unreadable."""
+    overrides: dict[str, Any] = {}
+    notes: list[str] = []
+    for _attempt in range(256):
+        reader = BatchReader(path, fmt, display, overrides=overrides)
+        try:
+            result = _one_pass(reader, declarations, display, tmpdir, on_progress)
+        except TypesChanged as change:
+            overrides = change.overrides
+            notes.extend(n for n in reader.notes if n not in notes)
+            continue
+        notes.extend(n for n in reader.notes if n not in notes)
+        notes.extend(n for n in result.notes if n not in notes)
+        return FileMetadata(result.format, result.rows, result.columns, result.profile,
+                            result.fingerprints_path, result.minhash_path, notes)
+    raise TabularReadError(f"{display}: the column types could not be settled")
+
+
+def _one_pass(reader: BatchReader, declarations: dict[str, str], display: str, tmpdir: str,
+              on_progress: Callable[[float], None] | None) -> FileMetadata:
+    import uuid
+
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from lineage.tabular.profile import ColumnProfiler, column_kind
+
+    notes: list[str] = []
+    label = declarations.get("label")
+    group = declarations.get("group")
+    timec = declarations.get("time")
+    textc = declarations.get("text")
+    fp_path = os.path.join(tmpdir, f"{uuid.uuid4().hex}.fp.parquet")
+    mh_path = os.path.join(tmpdir, f"{uuid.uuid4().hex}.mh.parquet") if textc else None
+    writer = mh_writer = None
+    profilers: dict[str, ColumnProfiler] = {}
+    names: list[str] = []
+    ordered: list[str] = []
+    features: list[str] = []
+    schema = None
+    rows = 0
+    total_rows = None
+    try:
+        for batch in reader:
+            if schema is None:
+                schema = batch.schema
+                names = list(schema.names)
+                if len(set(names)) != len(names):
+                    dup = sorted({n for n in names if names.count(n) > 1})
+                    raise TabularReadError(f"{display}: duplicate column name(s) {', '.join(map(repr, dup))}")
+                ordered = rowhash.ordered_columns(names)
+                for key, col in (("label", label), ("group", group), ("time", timec), ("text", textc)):
+                    if col and col not in names:
+                        notes.append(f"declared {key} column {col!r} is not in the file")
+                features = [c for c in ordered if c != label] if label in names else []
+                for f in schema:
+                    profilers[f.name] = ColumnProfiler(f.name, str(f.type), column_kind(f.type))
+                tt = time_type(schema.field(timec).type) if timec in names else pa.timestamp("us", "UTC")
+                writer = pq.ParquetWriter(fp_path, fingerprint_schema(tt), compression="zstd",
+                                          write_statistics=False)
+                if mh_path and textc in names:
+                    mh_writer = pq.ParquetWriter(mh_path, minhash_schema(), compression="zstd",
+                                                 write_statistics=False)
+                if reader.fmt.kind == "parquet":
+                    import pyarrow.parquet as _pq
+
+                    total_rows = _pq.ParquetFile(reader.path).metadata.num_rows
+            elif batch.schema.names != names:
+                raise TabularReadError(f"{display}: the columns change part-way through the file")
+            n = batch.num_rows
+            hashes: dict[str, tuple[Any, Any]] = {}
+            for name in names:
+                arr = batch.column(name)
+                v0, v1 = rowhash.value_hashes(arr)
+                hashes[name] = (v0, v1)
+                profilers[name].update(arr, v0)
+            h0, h1 = rowhash.combine([(c, *hashes[c]) for c in ordered], n)
+            fp = rowhash.to_fixed16(h0, h1)
+            if features:
+                f0, f1 = rowhash.combine([(c, *hashes[c]) for c in features], n)
+                fpf = rowhash.to_fixed16(f0, f1)
+            else:
+                fpf = pa.nulls(n, pa.binary(16))
+            if group in hashes:
+                g0, g1 = rowhash.combine([(group, *hashes[group])], n)
+                garr = rowhash.to_fixed16(g0, g1)
+                gcol = batch.column(group)
+                if gcol.null_count:
+                    garr = pa.compute.if_else(gcol.is_valid(), garr, pa.nulls(n, pa.binary(16)))
+            else:
+                garr = pa.nulls(n, pa.binary(16))
+            tt = writer.schema.field("time").type
+            tarr = time_values(batch.column(timec), tt, notes, timec) if timec in hashes else pa.nulls(n, tt)
+            larr = label_text(batch.column(label)) if label in hashes else pa.nulls(n, pa.string())
+            rowcol = pa.array(np.arange(rows, rows + n, dtype=np.int64))
+            writer.write_batch(pa.record_batch([rowcol, fp, fpf, garr, tarr, larr], schema=writer.schema))
+            if mh_writer is not None:
+                texts = normalise_text_array(batch.column(textc)).to_pylist()
+                sigs = np.stack([minhash_signature(t) for t in texts]) if texts else np.zeros((0, NUM_PERM), np.uint64)
+                sig_arr = pa.FixedSizeListArray.from_arrays(pa.array(sigs.reshape(-1).astype(np.uint64)), NUM_PERM)
+                mh_writer.write_batch(pa.record_batch(
+                    [rowcol, sig_arr, pa.array(texts, pa.large_string())], schema=mh_writer.schema))
+            rows += n
+            if on_progress is not None:
+                if total_rows:
+                    on_progress(min(1.0, rows / total_rows))
+                elif reader.fmt.kind == "arrow":
+                    on_progress(0.5)
+    except BaseException:
+        for w in (writer, mh_writer):
+            if w is not None:
+                w.close()
+        for p in (fp_path, mh_path):
+            if p and os.path.exists(p):
+                os.unlink(p)
+        raise
+    if schema is None:
+        schema = reader.schema
+        if schema is None:
+            raise TabularReadError(f"{display}: no rows and no columns")
+        names = list(schema.names)
+        for f in schema:
+            profilers[f.name] = ColumnProfiler(f.name, str(f.type), column_kind(f.type))
+        writer = pq.ParquetWriter(fp_path, fingerprint_schema(pa.timestamp("us", "UTC")),
+                                  compression="zstd", write_statistics=False)
+        if mh_path and textc in names:
+            mh_writer = pq.ParquetWriter(mh_path, minhash_schema(), compression="zstd",
+                                         write_statistics=False)
+    writer.close()
+    if mh_writer is not None:
+        mh_writer.close()
+    elif mh_path:
+        mh_path = None
+    columns = [{"name": f.name, "type": str(f.type), "kind": profilers[f.name].kind} for f in schema]
+    profile = {name: profilers[name].result() for name in names}
+    return FileMetadata(reader.fmt.name, rows, columns, profile, fp_path, mh_path, notes)
+
+
+# -- recording ---------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Outcome:
+    """Bodies of ``tabular.file`` events to append, and warnings for the user."""
+
+    events: list[dict[str, Any]]
+    warnings: list[str]
+
+
+def _store_file(repo: Any, path: str) -> str:
+    from lineage.hashing import hash_file
+
+    digest = hash_file(path)
+    try:
+        repo.store.put_file(path, digest)
+    finally:
+        os.unlink(path)
+    return digest
+
+
+def process(repo: Any, files: list[tuple[str, str, str]], declarations: dict[str, str] | None, *,
+            progress: Progress | None = None) -> Outcome:
+    """Metadata of the tabular files among ``(rel, abspath, digest)`` not yet recorded.
+
+    Each distinct content is read once per fingerprint scheme and set of declarations;
+    what is already recorded is reused. Unreadable files give a warning (the snapshot
+    still succeeds). Returns the event bodies for the caller to append in its own
+    transaction.
+    """
+    from lineage.graph import tabular as gtab
+
+    decl = relevant(declarations)
+    g = repo.graph
+    todo: list[tuple[str, str, str, Format]] = []
+    seen: set[str] = set()
+    warnings: list[str] = []
+    for rel, abspath, digest in files:
+        fmt = detect(rel)
+        if fmt is None or digest in seen:
+            continue
+        seen.add(digest)
+        rec = gtab.record(g, digest, rowhash.SCHEME, decl)
+        if rec is None:
+            todo.append((rel, abspath, digest, fmt))
+        elif rec.status != "ok":
+            warnings.append(f"{rel}: could not be fingerprinted: {rec.error}")
+        else:
+            warnings.extend(f"{rel}: {n}" for n in rec.notes)
+    events: list[dict[str, Any]] = []
+    if not todo:
+        return Outcome(events, warnings)
+    repo.store.ensure()
+    tmpdir = str(repo.store.tmp)
+    total = sum(max(1, os.path.getsize(a)) for _, a, _, _ in todo)
+    done = 0
+    for rel, abspath, digest, fmt in todo:
+        size = max(1, os.path.getsize(abspath))
+
+        def tick(fraction: float, _base: int = done, _size: int = size) -> None:
+            if progress:
+                progress(_base + int(_size * fraction), total)
+
+        body: dict[str, Any] = {"digest": digest, "scheme": rowhash.SCHEME, "declarations": decl,
+                                "path": rel, "format": fmt.name}
+        try:
+            meta = compute_file(abspath, fmt, decl, display=rel, tmpdir=tmpdir, on_progress=tick)
+        except TabularReadError as exc:
+            body.update({"status": "error", "error": str(exc).split(": ", 1)[-1]})
+            warnings.append(f"{rel}: could not be fingerprinted: {body['error']}")
+        except MemoryError:
+            body.update({"status": "error", "error": "out of memory while reading"})
+            warnings.append(f"{rel}: could not be fingerprinted: out of memory while reading")
+        else:
+            fp_digest = _store_file(repo, meta.fingerprints_path)
+            mh_digest = _store_file(repo, meta.minhash_path) if meta.minhash_path else None
+            prof_digest = repo.store.put_bytes(_canonical.dumps(_json_safe(meta.profile)))
+            body.update({"status": "ok", "format": meta.format, "rows": meta.rows,
+                         "columns": meta.columns, "notes": meta.notes,
+                         "fingerprints": fp_digest, "profile": prof_digest, "minhash": mh_digest})
+            warnings.extend(f"{rel}: {n}" for n in meta.notes)
+        events.append(body)
+        done += size
+        if progress:
+            progress(done, total)
+    return Outcome(events, warnings)
+
+
+def _json_safe(value: Any) -> Any:
+    import math
+
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    return value

@@ -1,0 +1,334 @@
+"""Column profiles for drift: streaming accumulators, their JSON form, and merging.
+
+A numeric (or temporal) column keeps count, nulls, NaN/inf counts, min, max, mean,
+standard deviation, a distinct-count estimate and 257 quantiles (0, 1/256, ..., 1)
+from a mergeable quantile summary. A categorical column keeps the top-k values with
+their counts, the count of the rest, and the distinct count (exact while small,
+HyperLogLog beyond). That is enough for KS, Wasserstein, PSI and Jensen-Shannon
+between two snapshots without reading the data again (see ``lineage.tabular.drift``).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+QUANTILES = 257
+SUMMARY_POINTS = 4096
+TOP_K = 50
+EXACT_DISTINCT = 100_000
+HLL_P = 12
+
+
+def _np():
+    import numpy as np
+
+    return np
+
+
+# -- quantile summary -------------------------------------------------------------
+
+def _compress(values, weights, k: int):
+    """At most ``k`` points of equal weight at evenly spaced ranks of a weighted sample."""
+    np = _np()
+    if len(values) <= k:
+        return values, weights
+    cw = np.cumsum(weights)
+    total = cw[-1]
+    targets = (np.arange(k) + 0.5) * (total / k)
+    idx = np.searchsorted(cw, targets, side="left")
+    idx = np.minimum(idx, len(values) - 1)
+    return values[idx], np.full(k, total / k)
+
+
+class QuantileSummary:
+    """Mergeable weighted sample; levels merged pairwise so rank error stays O(log n / k)."""
+
+    def __init__(self, k: int = SUMMARY_POINTS) -> None:
+        self.k = k
+        self.levels: list[tuple[Any, Any] | None] = []
+
+    def add(self, values) -> None:
+        np = _np()
+        if len(values) == 0:
+            return
+        v = np.sort(np.asarray(values, dtype=np.float64))
+        item = _compress(v, np.ones(len(v)), self.k)
+        level = 0
+        while True:
+            if level == len(self.levels):
+                self.levels.append(item)
+                return
+            if self.levels[level] is None:
+                self.levels[level] = item
+                return
+            item = self._merge(self.levels[level], item)
+            self.levels[level] = None
+            level += 1
+
+    def _merge(self, a, b):
+        np = _np()
+        v = np.concatenate([a[0], b[0]])
+        w = np.concatenate([a[1], b[1]])
+        order = np.argsort(v, kind="stable")
+        return _compress(v[order], w[order], self.k)
+
+    def points(self):
+        np = _np()
+        items = [x for x in self.levels if x is not None]
+        if not items:
+            return np.zeros(0), np.zeros(0)
+        v = np.concatenate([x[0] for x in items])
+        w = np.concatenate([x[1] for x in items])
+        order = np.argsort(v, kind="stable")
+        return v[order], w[order]
+
+
+def weighted_quantiles(values, weights, n: int = QUANTILES) -> list[float]:
+    """Quantiles at 0, 1/(n-1), ..., 1 of a sorted weighted sample (inverse of the step CDF,
+    so discrete data keeps its values)."""
+    np = _np()
+    if len(values) == 0:
+        return []
+    cw = np.cumsum(weights)
+    cdf = cw / cw[-1]
+    probs = np.linspace(0.0, 1.0, n)
+    idx = np.minimum(np.searchsorted(cdf, probs - 1e-12, side="left"), len(values) - 1)
+    q = np.asarray(values, dtype=np.float64)[idx]
+    q[0], q[-1] = values[0], values[-1]
+    return [float(x) for x in q]
+
+
+# -- HyperLogLog ------------------------------------------------------------------
+
+def hll_add(registers, hashes) -> None:
+    np = _np()
+    if len(hashes) == 0:
+        return
+    h = np.asarray(hashes, dtype=np.uint64)
+    idx = (h >> np.uint64(64 - HLL_P)).astype(np.int64)
+    rest = (h << np.uint64(HLL_P)) | np.uint64(1 << (HLL_P - 1))
+    _, exp = np.frexp(rest.astype(np.float64))
+    rho = (65 - exp).astype(np.uint8)
+    np.maximum.at(registers, idx, rho)
+
+
+def hll_estimate(registers) -> int:
+    np = _np()
+    m = len(registers)
+    alpha = 0.7213 / (1 + 1.079 / m)
+    est = alpha * m * m / float(np.sum(np.power(2.0, -registers.astype(np.float64))))
+    zeros = int(np.count_nonzero(registers == 0))
+    if est <= 2.5 * m and zeros:
+        est = m * math.log(m / zeros)
+    return int(round(est))
+
+
+# -- accumulators -----------------------------------------------------------------
+
+def column_kind(t) -> str:
+    import pyarrow as pa
+
+    if pa.types.is_dictionary(t):
+        return column_kind(t.value_type)
+    if pa.types.is_boolean(t):
+        return "categorical"
+    if pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t):
+        return "numeric"
+    if pa.types.is_timestamp(t) or pa.types.is_date(t):
+        return "temporal"
+    if (pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t)
+            or pa.types.is_binary(t) or pa.types.is_large_binary(t)):
+        return "categorical"
+    return "other"
+
+
+class ColumnProfiler:
+    """Streams one column's batches into a profile dict."""
+
+    def __init__(self, name: str, type_str: str, kind: str) -> None:
+        np = _np()
+        self.name, self.type, self.kind = name, type_str, kind
+        self.rows = 0
+        self.nulls = 0
+        self.registers = np.zeros(1 << HLL_P, np.uint8)
+        # numeric
+        self.n = 0
+        self.nan = 0
+        self.inf = 0
+        self.mean = 0.0
+        self.m2 = 0.0
+        self.min: float | None = None
+        self.max: float | None = None
+        self.summary = QuantileSummary()
+        # categorical
+        self.counts: dict[str, int] = {}
+        self.exact = True
+
+    def update(self, arr, v0) -> None:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        np = _np()
+        if isinstance(arr, pa.ChunkedArray):
+            arr = arr.combine_chunks()
+        self.rows += len(arr)
+        self.nulls += arr.null_count
+        valid = arr.is_valid().to_numpy(zero_copy_only=False) if arr.null_count else None
+        hll_add(self.registers, v0 if valid is None else v0[valid])
+        if self.kind in ("numeric", "temporal"):
+            x = _as_float(arr)
+            if valid is not None:
+                x = x[valid]
+            finite = np.isfinite(x)
+            self.nan += int(np.isnan(x).sum())
+            self.inf += int((~finite).sum()) - int(np.isnan(x).sum())
+            x = x[finite]
+            if len(x):
+                bn = len(x)
+                bmean = float(x.mean())
+                bm2 = float(((x - bmean) ** 2).sum())
+                tot = self.n + bn
+                delta = bmean - self.mean
+                self.mean += delta * bn / tot
+                self.m2 += bm2 + delta * delta * self.n * bn / tot
+                self.n = tot
+                lo, hi = float(x.min()), float(x.max())
+                self.min = lo if self.min is None else min(self.min, lo)
+                self.max = hi if self.max is None else max(self.max, hi)
+                self.summary.add(x)
+        elif self.kind == "categorical":
+            if pa.types.is_dictionary(arr.type):
+                arr = arr.dictionary_decode()
+            if pa.types.is_binary(arr.type) or pa.types.is_large_binary(arr.type):
+                arr = pc.binary_length(arr)  # bytes have no readable categories; profile lengths
+            vc = pc.value_counts(arr.cast(pa.string()) if not pa.types.is_string(arr.type) else arr)
+            values = vc.field("values").to_pylist()
+            counts = vc.field("counts").to_pylist()
+            c = self.counts
+            for v, k in zip(values, counts):
+                if v is not None:
+                    c[v] = c.get(v, 0) + k
+            if len(c) > EXACT_DISTINCT:
+                # keep the heaviest; counts of the rest become approximate
+                keep = sorted(c.items(), key=lambda kv: (-kv[1], kv[0]))[: EXACT_DISTINCT // 10]
+                self.counts = dict(keep)
+                self.exact = False
+
+    def result(self) -> dict[str, Any]:
+        base: dict[str, Any] = {"name": self.name, "type": self.type, "kind": self.kind,
+                                "count": self.rows, "nulls": self.nulls}
+        if self.kind in ("numeric", "temporal"):
+            v, w = self.summary.points()
+            base.update({
+                "nan": self.nan, "inf": self.inf, "valid": self.n,
+                "min": self.min, "max": self.max,
+                "mean": self.mean if self.n else None,
+                "std": math.sqrt(self.m2 / (self.n - 1)) if self.n > 1 else (0.0 if self.n else None),
+                "distinct": hll_estimate(self.registers), "distinct_exact": False,
+                "quantiles": weighted_quantiles(v, w),
+            })
+        elif self.kind == "categorical":
+            items = sorted(self.counts.items(), key=lambda kv: (-kv[1], kv[0]))
+            top = items[:TOP_K]
+            non_null = self.rows - self.nulls
+            distinct = len(self.counts) if self.exact else hll_estimate(self.registers)
+            base.update({
+                "distinct": distinct, "distinct_exact": self.exact,
+                "top": [[k, v] for k, v in top],
+                "other": non_null - sum(v for _, v in top),
+                "top_exact": self.exact,
+            })
+        else:
+            base.update({"distinct": hll_estimate(self.registers), "distinct_exact": False})
+        return base
+
+
+def _as_float(arr):
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    np = _np()
+    t = arr.type
+    if pa.types.is_timestamp(t) or pa.types.is_date(t):
+        arr = pc.cast(arr, pa.timestamp("us", "UTC") if pa.types.is_timestamp(t) and t.tz
+                      else pa.timestamp("us")).cast(pa.int64())
+    elif pa.types.is_decimal(t):
+        arr = arr.cast(pa.float64(), safe=False)
+    if arr.null_count:
+        arr = pc.fill_null(arr, pa.scalar(0, arr.type))
+    return np.asarray(arr.to_numpy(zero_copy_only=False), dtype=np.float64)
+
+
+# -- merging ------------------------------------------------------------------------
+
+def merge_profiles(profiles: list[dict[str, dict[str, Any]]]) -> dict[str, dict[str, Any]]:
+    """Merge per-file profiles ({column: profile}) into one, e.g. for a folder of part files.
+
+    Counts add up; mean and standard deviation are pooled exactly; quantiles are
+    recomputed from the files' quantiles weighted by their counts; top-k counts add up
+    (the "other" count absorbs values that fall out of the top k).
+
+    >>> merge_profiles([load_profiles(repo, sid)[f] for f in files])   # doctest: +SKIP
+    """
+    np = _np()
+    out: dict[str, dict[str, Any]] = {}
+    columns: dict[str, list[dict[str, Any]]] = {}
+    for prof in profiles:
+        for name, p in prof.items():
+            columns.setdefault(name, []).append(p)
+    for name, parts in columns.items():
+        first = parts[0]
+        kinds = {p["kind"] for p in parts}
+        kind = first["kind"] if len(kinds) == 1 else ("numeric" if kinds <= {"numeric", "temporal"} else "other")
+        merged: dict[str, Any] = {"name": name, "type": first["type"] if len({p["type"] for p in parts}) == 1
+                                  else "mixed", "kind": kind,
+                                  "count": sum(p["count"] for p in parts),
+                                  "nulls": sum(p["nulls"] for p in parts)}
+        if kind in ("numeric", "temporal"):
+            valid = [p for p in parts if p.get("valid")]
+            n = sum(p["valid"] for p in valid)
+            mean = sum(p["mean"] * p["valid"] for p in valid) / n if n else None
+            m2 = sum((p["std"] or 0.0) ** 2 * (p["valid"] - 1) + p["valid"] * (p["mean"] - mean) ** 2
+                     for p in valid) if n else 0.0
+            vals, wts = [], []
+            for p in valid:
+                q = p["quantiles"]
+                if q:
+                    vals.append(np.asarray(q, dtype=np.float64))
+                    wts.append(np.full(len(q), p["valid"] / len(q)))
+            if vals:
+                v = np.concatenate(vals)
+                w = np.concatenate(wts)
+                order = np.argsort(v, kind="stable")
+                quantiles = weighted_quantiles(v[order], w[order])
+            else:
+                quantiles = []
+            merged.update({
+                "nan": sum(p.get("nan", 0) for p in parts), "inf": sum(p.get("inf", 0) for p in parts),
+                "valid": n,
+                "min": min((p["min"] for p in valid), default=None),
+                "max": max((p["max"] for p in valid), default=None),
+                "mean": mean, "std": math.sqrt(m2 / (n - 1)) if n > 1 else (0.0 if n else None),
+                "distinct": max(p.get("distinct", 0) for p in parts), "distinct_exact": False,
+                "quantiles": quantiles,
+            })
+        elif kind == "categorical":
+            counts: dict[str, int] = {}
+            for p in parts:
+                for k, v in p.get("top", []):
+                    counts[k] = counts.get(k, 0) + v
+            items = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP_K]
+            non_null = merged["count"] - merged["nulls"]
+            exact = all(p.get("top_exact") and p.get("other", 0) == 0 for p in parts)
+            merged.update({
+                "distinct": len(counts) if exact else max(p.get("distinct", 0) for p in parts),
+                "distinct_exact": exact and len(counts) <= TOP_K,
+                "top": [[k, v] for k, v in items],
+                "other": non_null - sum(v for _, v in items),
+                "top_exact": exact,
+            })
+        else:
+            merged.update({"distinct": max(p.get("distinct", 0) for p in parts), "distinct_exact": False})
+        out[name] = merged
+    return out
