@@ -29,6 +29,7 @@ COMMAND_MODULES = [
     "lineage.cli.core",
     "lineage.cli.hooks",
     "lineage.cli.remotes",
+    "lineage.cli.interop",
 ]
 
 _state: dict[str, str | None] = {"repo": None}

@@ -49,17 +49,19 @@ def has_alias(g: Graph, scheme: str, value: str, snapshot_id: str) -> bool:
     ).fetchone() is not None
 
 
-def snapshots_with_alias(g: Graph, scheme: str, value: str, *, prefix: bool = False,
-                         limit: int = 10) -> list[str]:
-    """Snapshot IDs carrying this alias (or an alias starting with ``value``), oldest first."""
-    if prefix:
-        rows = g.conn.execute(
-            "SELECT DISTINCT snapshot_id FROM snapshot_aliases WHERE scheme = ? AND value >= ? "
-            "AND value < ? ORDER BY snapshot_id LIMIT ?", (scheme, value, value + "\uffff", limit))
-    else:
-        rows = g.conn.execute(
-            "SELECT snapshot_id FROM snapshot_aliases WHERE scheme = ? AND value = ? "
-            "ORDER BY time, snapshot_id LIMIT ?", (scheme, value, limit))
+def snapshots_with_alias(g: Graph, scheme: str, value: str, limit: int = 10) -> list[str]:
+    """Snapshot IDs carrying this alias, oldest record first."""
+    rows = g.conn.execute(
+        "SELECT snapshot_id FROM snapshot_aliases WHERE scheme = ? AND value = ? "
+        "ORDER BY time, snapshot_id LIMIT ?", (scheme, value, limit))
+    return [r[0] for r in rows]
+
+
+def values_with_prefix(g: Graph, scheme: str, prefix: str, limit: int = 3) -> list[str]:
+    """Distinct alias values of ``scheme`` that start with ``prefix``."""
+    rows = g.conn.execute(
+        "SELECT DISTINCT value FROM snapshot_aliases WHERE scheme = ? AND value >= ? AND value < ? "
+        "ORDER BY value LIMIT ?", (scheme, prefix, prefix + "\uffff", limit))
     return [r[0] for r in rows]
 
 

@@ -1,0 +1,481 @@
+"""Import a DVC repository: tracked outputs become snapshots, dvc.lock stages become runs.
+
+DVC names content by md5 (``<md5>`` for a file, ``<md5>.dir`` for a folder). For every
+output of a ``.dvc`` file or a ``dvc.lock`` stage whose bytes are in the workspace, the
+import recomputes DVC's md5 to be sure the workspace still holds what DVC recorded,
+snapshots the path with lineage's own hashing, and records an ``alias`` event
+(scheme ``dvc-md5``) so ``lineage show md5:<hash>`` finds the snapshot. Each stage of
+``dvc.lock`` becomes a run whose inputs are the stage's deps and whose outputs are its
+outs; the run ID is derived from the stage's recorded content, so importing the same
+lock file twice records nothing new.
+
+Paths that DVC tracks but that are absent (or changed) in the workspace are reported,
+never guessed: no snapshot can be made of bytes that are not there.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import posixpath
+import re
+import uuid
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lineage.errors import AmbiguousRefError, PathError, UnknownRefError, UsageError
+from lineage.repo import Repo
+
+ALIAS_SCHEME = "dvc-md5"
+#: Namespace of the UUIDs given to imported dvc.lock stages (uuid5 of their content).
+STAGE_NAMESPACE = uuid.UUID("6f1c3f2e-5b7d-5c1a-9a57-3d0c2b1e8a44")
+_SKIP = frozenset({".dvc", ".git", ".lineage", ".hg", ".svn", "__pycache__", ".venv", "node_modules"})
+_MD5 = re.compile(r"^[0-9a-f]{32}(\.dir)?$")
+#: Dependencies with these suffixes are code or configuration, never a data split.
+_CODE_SUFFIXES = frozenset({".py", ".ipynb", ".sh", ".r", ".jl", ".scala", ".java", ".sql", ".js",
+                            ".ts", ".rb", ".go", ".rs", ".c", ".cpp", ".yaml", ".yml", ".toml",
+                            ".cfg", ".ini"})
+
+Progress = Callable[[int, int], None]
+
+
+# -- results ----------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ImportedOutput:
+    """One path DVC tracks, and what the import made of it."""
+
+    path: str                 # relative to the lineage workspace (absolute when outside it)
+    source: str               # the .dvc file, or dvc.lock:STAGE, relative to the DVC root
+    md5: str | None           # as DVC recorded it (``.dir`` suffix for folders)
+    status: str               # imported | unchanged | missing | modified | no-hash
+    snapshot_id: str | None = None
+    dataset: str | None = None
+    version: int | None = None
+    message: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ImportedOutput:
+        return cls(**d)
+
+
+@dataclass(frozen=True)
+class ImportedStage:
+    """One dvc.lock stage recorded as a run."""
+
+    name: str
+    lock_file: str
+    run_id: str | None
+    kind: str
+    command: str | None
+    inputs: list[dict[str, Any]] = field(default_factory=list)    # {path, role, snapshot_id}
+    outputs: list[dict[str, Any]] = field(default_factory=list)   # {path, snapshot_id}
+    params: dict[str, Any] = field(default_factory=dict)
+    status: str = "imported"  # imported | unchanged | incomplete
+    missing: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ImportedStage:
+        return cls(**d)
+
+
+@dataclass(frozen=True)
+class DvcImport:
+    """What ``lineage import dvc`` did."""
+
+    dvc_root: str
+    dvc_files: list[str]
+    lock_files: list[str]
+    outputs: list[ImportedOutput]
+    stages: list[ImportedStage]
+
+    @property
+    def problems(self) -> list[ImportedOutput]:
+        return [o for o in self.outputs if o.status in ("missing", "modified", "no-hash")]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "dvc_root": self.dvc_root,
+            "dvc_files": list(self.dvc_files),
+            "lock_files": list(self.lock_files),
+            "outputs": [o.to_dict() for o in self.outputs],
+            "stages": [s.to_dict() for s in self.stages],
+            "summary": {
+                "outputs": len(self.outputs),
+                "imported": sum(o.status == "imported" for o in self.outputs),
+                "unchanged": sum(o.status == "unchanged" for o in self.outputs),
+                "missing": sum(o.status == "missing" for o in self.outputs),
+                "modified": sum(o.status == "modified" for o in self.outputs),
+                "no_hash": sum(o.status == "no-hash" for o in self.outputs),
+                "stages": len(self.stages),
+                "runs_recorded": sum(s.status == "imported" for s in self.stages),
+            },
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> DvcImport:
+        return cls(d["dvc_root"], list(d["dvc_files"]), list(d["lock_files"]),
+                   [ImportedOutput.from_dict(o) for o in d["outputs"]],
+                   [ImportedStage.from_dict(s) for s in d["stages"]])
+
+
+# -- naming conventions -----------------------------------------------------------
+
+def _tokens(text: str) -> list[str]:
+    return [t for t in re.split(r"[^a-z0-9]+", text.lower()) if t]
+
+
+def role_for_path(path: str) -> str:
+    """The input role a dependency's path suggests (documented in docs/interop.md).
+
+    Code and configuration files are ``other``. Otherwise the last path component
+    naming a split decides: test/testing/holdout -> test; val/valid/validation/dev
+    -> validation; train/training -> train; model/models/checkpoint -> model.
+    """
+    p = path.rstrip("/")
+    if posixpath.splitext(p)[1].lower() in _CODE_SUFFIXES:
+        return "other"
+    found = "other"
+    for part in p.split("/"):
+        for tok in _tokens(part):
+            if tok in ("test", "testing", "holdout"):
+                found = "test"
+            elif tok in ("val", "valid", "validation", "dev"):
+                found = "validation"
+            elif tok in ("train", "training"):
+                found = "train"
+            elif tok in ("model", "models", "checkpoint", "checkpoints"):
+                found = "model"
+    return found
+
+
+_KIND_WORDS = [
+    ("split", ("split", "splits", "partition")),
+    ("tune", ("tune", "tuning", "hyperopt", "hpo", "sweep", "search")),
+    ("evaluate", ("evaluate", "eval", "evaluation", "score", "scoring", "metrics", "test")),
+    ("train", ("train", "training")),
+    ("fit", ("fit", "scale", "scaler", "normalize", "vocab", "vocabulary", "select", "oversample")),
+    ("transform", ("transform", "featurize", "features", "preprocess", "prepare", "clean", "encode")),
+]
+
+
+def kind_for_stage(name: str) -> str:
+    """The run kind a stage name suggests; ``other`` when it suggests none."""
+    tokens = set(_tokens(name.split("@")[0]))
+    for kind, words in _KIND_WORDS:
+        if tokens & set(words):
+            return kind
+    return "other"
+
+
+# -- DVC's md5 --------------------------------------------------------------------
+
+def _md5_file(path: str, dos2unix: bool = False) -> str:
+    h = hashlib.md5(usedforsecurity=False)
+    with open(path, "rb") as fh:
+        if dos2unix:
+            h.update(fh.read().replace(b"\r\n", b"\n"))
+        else:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                h.update(chunk)
+    return h.hexdigest()
+
+
+def dvc_md5(path: Path, *, legacy: bool = False) -> str:
+    """DVC's md5 of a file, or ``<md5>.dir`` of a folder (its sorted {md5, relpath} list).
+
+    ``legacy`` (DVC 2 files without ``hash: md5``) accepts the CRLF-normalised md5
+    DVC 2 gave text files; the caller compares both.
+    """
+    if path.is_file():
+        return _md5_file(str(path))
+    entries = []
+    for folder, dirs, files in os.walk(path):
+        dirs[:] = [d for d in dirs if d not in (".git", ".dvc")]
+        for name in files:
+            full = os.path.join(folder, name)
+            if not os.path.isfile(full):
+                continue
+            rel = os.path.relpath(full, path).replace(os.sep, "/")
+            entries.append({"md5": _md5_file(full), "relpath": rel})
+    entries.sort(key=lambda e: e["relpath"])
+    listing = json.dumps(entries, sort_keys=True).encode("utf-8")
+    return hashlib.md5(listing, usedforsecurity=False).hexdigest() + ".dir"
+
+
+# -- reading the DVC repository ---------------------------------------------------
+
+def find_root(path: str | os.PathLike[str] | None) -> Path:
+    """The DVC repository holding ``path``: the nearest folder with a ``.dvc/`` inside."""
+    start = Path(os.path.abspath(path or os.getcwd()))
+    if not start.exists():
+        raise PathError(f"no such folder: {start}")
+    if start.is_file():
+        start = start.parent
+    for folder in (start, *start.parents):
+        if (folder / ".dvc").is_dir():
+            return folder
+    raise UsageError(f"not a DVC repository: {start} (no .dvc/ folder here or above; run 'dvc init')")
+
+
+def _load_yaml(path: Path) -> Any:
+    try:
+        import yaml
+    except ImportError:
+        raise UsageError("reading DVC files needs PyYAML: install lineage[interop]") from None
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return yaml.safe_load(fh)
+    except OSError as exc:
+        raise PathError(f"cannot read {path}: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark is not None else ""
+        raise UsageError(f"{path} is not valid YAML{where}") from None
+
+
+def _walk(root: Path) -> tuple[list[Path], list[Path]]:
+    dvc_files, locks = [], []
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if d not in _SKIP)
+        for name in sorted(files):
+            if name.endswith(".dvc") and name != ".dvc":
+                dvc_files.append(Path(folder) / name)
+            elif name == "dvc.lock":
+                locks.append(Path(folder) / name)
+    return dvc_files, locks
+
+
+@dataclass(frozen=True)
+class _Out:
+    path: Path          # absolute
+    md5: str | None
+    legacy: bool
+    source: str
+
+
+def _entries(items: Any, base: Path, source: str, where: Path) -> list[_Out]:
+    if items is None:
+        return []
+    if not isinstance(items, list):
+        raise UsageError(f"{where}: expected a list of outputs/deps, found {type(items).__name__}")
+    found = []
+    for item in items:
+        if not isinstance(item, dict) or not isinstance(item.get("path"), str):
+            raise UsageError(f"{where}: an entry has no 'path'")
+        md5 = item.get("md5")
+        if not isinstance(md5, str):
+            md5 = None
+        legacy = item.get("hash") != "md5"
+        found.append(_Out(Path(os.path.normpath(base / item["path"])), md5, legacy, source))
+    return found
+
+
+# -- the import -------------------------------------------------------------------
+
+class _Importer:
+    def __init__(self, repo: Repo, root: Path, progress: Progress | None):
+        self.repo = repo
+        self.root = root
+        self.progress = progress
+        self.results: dict[Path, ImportedOutput] = {}
+
+    def rel_to_dvc(self, p: Path) -> str:
+        try:
+            return p.relative_to(self.root).as_posix()
+        except ValueError:
+            return p.as_posix()
+
+    def output(self, out: _Out) -> ImportedOutput:
+        """Snapshot one tracked path (once per import, however many files name it)."""
+        done = self.results.get(out.path)
+        if done is not None and done.md5 == out.md5:
+            return done
+        result = self._output(out)
+        self.results[out.path] = result
+        return result
+
+    def _output(self, out: _Out) -> ImportedOutput:
+        from lineage import snapshots
+        from lineage.graph import aliases
+
+        rel = self.repo.relpath(out.path)
+        if out.md5 is None or not _MD5.match(out.md5):
+            return ImportedOutput(rel, out.source, out.md5, "no-hash",
+                                  message="DVC recorded no md5 for it (not committed, or not an md5 remote)")
+        if not out.path.exists():
+            return ImportedOutput(rel, out.source, out.md5, "missing",
+                                  message="not in the workspace; run 'dvc pull' or 'dvc checkout' first")
+        try:
+            actual = dvc_md5(out.path)
+            if actual != out.md5 and out.legacy and out.path.is_file():
+                actual = _md5_file(str(out.path), dos2unix=True)
+        except OSError as exc:
+            raise PathError(f"cannot read {out.path}: {exc.strerror}") from None
+        if actual != out.md5:
+            return ImportedOutput(rel, out.source, out.md5, "modified", message=(
+                f"workspace md5 {actual[:12]} differs from DVC's {out.md5[:12]}; "
+                "run 'dvc checkout' or 'dvc commit' first"))
+        snap = snapshots.create(self.repo, out.path)
+        graph = self.repo.graph
+        new_alias = not aliases.has_alias(graph, ALIAS_SCHEME, out.md5, snap.id)
+        if new_alias:
+            graph.append(aliases.EVENT_TYPE,
+                         {"snapshot_id": snap.id, "scheme": ALIAS_SCHEME, "value": out.md5},
+                         actor=self.repo.user)
+        status = "unchanged" if snap.unchanged and not new_alias else "imported"
+        return ImportedOutput(rel, out.source, out.md5, status, snap.id, snap.dataset, snap.version)
+
+
+def _params(raw: Any) -> dict[str, Any]:
+    """Flatten dvc.lock params: keys of params.yaml as they are, others as FILE:KEY."""
+    out: dict[str, Any] = {}
+    if not isinstance(raw, dict):
+        return out
+    for file, values in sorted(raw.items()):
+        if not isinstance(values, dict):
+            continue
+        for key, value in sorted(values.items()):
+            out[key if file == "params.yaml" else f"{file}:{key}"] = value
+    return out
+
+
+def _command(cmd: Any) -> str | None:
+    if cmd is None:
+        return None
+    if isinstance(cmd, list):
+        return " && ".join(str(c) for c in cmd)
+    return str(cmd)
+
+
+def stage_run_id(lock_rel: str, name: str, cmd: str | None, deps: list[_Out], outs: list[_Out]) -> str:
+    """A UUID that names this stage's recorded execution: same lock content, same ID."""
+    key = json.dumps({"lock": lock_rel, "stage": name, "cmd": cmd,
+                      "deps": sorted((str(d.path), d.md5 or "") for d in deps),
+                      "outs": sorted((str(o.path), o.md5 or "") for o in outs)}, sort_keys=True)
+    return str(uuid.uuid5(STAGE_NAMESPACE, key))
+
+
+def import_repo(repo: Repo, path: str | os.PathLike[str] | None = None, *,
+                progress: Progress | None = None) -> DvcImport:
+    """Register a DVC repository's tracked outputs as snapshots and its stages as runs.
+
+    >>> lineage.interop.dvc.import_repo(repo, ".")          # doctest: +SKIP
+    """
+    root = find_root(path)
+    dvc_files, locks = _walk(root)
+    imp = _Importer(repo, root, progress)
+
+    plain: list[_Out] = []
+    for f in dvc_files:
+        doc = _load_yaml(f)
+        if doc is None:
+            continue
+        if not isinstance(doc, dict):
+            raise UsageError(f"{f} is not a DVC file (expected a mapping with 'outs')")
+        plain += _entries(doc.get("outs"), f.parent, imp.rel_to_dvc(f), f)
+
+    stages: list[tuple[str, str, Path, dict[str, Any], list[_Out], list[_Out]]] = []
+    for lock in locks:
+        doc = _load_yaml(lock) or {}
+        raw_stages = doc.get("stages") if isinstance(doc, dict) else None
+        if raw_stages is None and isinstance(doc, dict) and "schema" not in doc:
+            raw_stages = doc  # DVC 1 lock files: stages at the top level
+        if not isinstance(raw_stages, dict):
+            raise UsageError(f"{lock} is not a dvc.lock file (no 'stages' mapping)")
+        lock_rel = imp.rel_to_dvc(lock)
+        for name, stage in raw_stages.items():
+            if not isinstance(stage, dict):
+                raise UsageError(f"{lock}: stage {name!r} is not a mapping")
+            source = f"{lock_rel}:{name}"
+            deps = _entries(stage.get("deps"), lock.parent, source, lock)
+            outs = _entries(stage.get("outs"), lock.parent, source, lock)
+            stages.append((str(name), lock_rel, lock, stage, deps, outs))
+
+    total = len(plain) + sum(len(s[4]) + len(s[5]) for s in stages)
+    done = 0
+
+    def tick() -> None:
+        nonlocal done
+        done += 1
+        if progress:
+            progress(done, total)
+
+    for out in plain:
+        imp.output(out)
+        tick()
+
+    imported_stages: list[ImportedStage] = []
+    for name, lock_rel, _lock, stage, deps, outs in stages:
+        dep_results = []
+        for d in deps:
+            dep_results.append((d, imp.output(d)))
+            tick()
+        out_results = []
+        for o in outs:
+            out_results.append((o, imp.output(o)))
+            tick()
+        imported_stages.append(_record_stage(repo, name, lock_rel, stage, dep_results, out_results))
+
+    return DvcImport(str(root), [imp.rel_to_dvc(f) for f in dvc_files], [imp.rel_to_dvc(x) for x in locks],
+                     list(imp.results.values()), imported_stages)
+
+
+def _record_stage(repo: Repo, name: str, lock_rel: str, stage: dict[str, Any],
+                  deps: list[tuple[_Out, ImportedOutput]],
+                  outs: list[tuple[_Out, ImportedOutput]]) -> ImportedStage:
+    from lineage.interop import _runs
+
+    cmd = _command(stage.get("cmd"))
+    kind = kind_for_stage(name)
+    params = _params(stage.get("params"))
+    inputs = [{"path": r.path, "role": role_for_path(r.path), "snapshot_id": r.snapshot_id,
+               "dataset": r.dataset} for _, r in deps]
+    outputs = [{"path": r.path, "snapshot_id": r.snapshot_id, "dataset": r.dataset} for _, r in outs]
+    missing = [r.path for _, r in deps + outs if r.snapshot_id is None]
+    run_id = stage_run_id(lock_rel, name, cmd, [d for d, _ in deps], [o for o, _ in outs])
+    if _runs.run_exists(repo, run_id):
+        status = "unchanged"
+    else:
+        _runs.record_imported_run(
+            repo, run_id, kind=kind, command=cmd, params=params,
+            inputs=[i for i in inputs if i["snapshot_id"]],
+            outputs=[o for o in outputs if o["snapshot_id"]],
+            note=f"imported from {lock_rel} stage {name}",
+        )
+        status = "imported"
+    if missing and status == "imported":
+        status = "incomplete"
+    return ImportedStage(name, lock_rel, run_id, kind, cmd, inputs, outputs, params, status, missing)
+
+
+# -- md5: references --------------------------------------------------------------
+
+def resolve_md5(repo: Repo, value: str) -> str:
+    """The snapshot whose DVC md5 is ``value`` (full, with or without ``.dir``, or a prefix)."""
+    from lineage.graph import aliases
+
+    value = value.strip().lower()
+    if not re.fullmatch(r"[0-9a-f]{4,32}(\.dir)?", value):
+        raise UsageError(f"not an md5: {value!r} (expected hex digits, optionally ending in .dir)")
+    g = repo.graph
+    if len(value.split(".")[0]) == 32:
+        candidates = [value] if value.endswith(".dir") else [value, value + ".dir"]
+    else:
+        candidates = aliases.values_with_prefix(g, ALIAS_SCHEME, value)
+        if len(candidates) > 1:
+            raise AmbiguousRefError(f"md5 prefix {value!r} matches several DVC md5s; give more characters")
+    for v in candidates:
+        found = aliases.snapshots_with_alias(g, ALIAS_SCHEME, v)
+        if found:
+            return found[-1]  # the latest import of that content
+    raise UnknownRefError(f"no snapshot has DVC md5 {value}; run 'lineage import dvc' first")
