@@ -91,10 +91,11 @@ def resolve_node(repo: Repo, ref: str) -> tuple[str, str]:
     if not ref:
         raise UsageError("empty reference")
     run_id = runs.try_resolve(repo, ref)
+    missing: UnknownRefError | None = None
     try:
         sid: str | None = snapshots.resolve(repo, ref)
-    except UnknownRefError:
-        sid = None
+    except UnknownRefError as exc:
+        sid, missing = None, exc
     except AmbiguousRefError:
         if run_id is None:
             raise
@@ -106,7 +107,17 @@ def resolve_node(repo: Repo, ref: str) -> tuple[str, str]:
         return run_id, RUN
     if sid is not None:
         return sid, SNAPSHOT
-    raise UnknownRefError(f"no snapshot, dataset or run matches {ref!r}")
+    if missing is not None and "matches" not in str(missing):
+        raise missing  # the more precise reason: "no dataset named ...", "has no version ..."
+    raise UnknownRefError(f"no snapshot or dataset matches {ref!r}, and no run does")
+
+
+def describe(repo: Repo, ref: str) -> Any:
+    """What ``lineage show`` prints: a run's ``RunRecord`` or a snapshot's ``SnapshotInfo``."""
+    from lineage import runs, snapshots
+
+    node, node_type = resolve_node(repo, ref)
+    return runs.get(repo, node) if node_type == RUN else snapshots.show(repo, node)
 
 
 def provenance(repo: Repo, ref: str, *, max_edges: int = 1_000_000) -> Provenance:

@@ -737,13 +737,15 @@ def run_command(
     params: dict[str, Any] | None = None,
     run_id: str | None = None,
     on_start: Callable[[str], None] | None = None,
+    stdout: int | None = None,
 ) -> CommandResult:
     """Snapshot the inputs, run ``argv`` with ``LINEAGE_RUN_ID`` set, snapshot the outputs.
 
     The run is recorded as started before the command runs. A non-zero exit records
     ``failed``; SIGINT/SIGTERM (forwarded to the command) records ``aborted``. Outputs
     are snapshotted only when the command succeeds; a declared output that was not
-    written makes the run ``failed``.
+    written makes the run ``failed``. ``stdout`` redirects the command's standard
+    output (a file descriptor), e.g. to keep JSON on the real stdout clean.
     """
     argv = [os.fspath(a) for a in argv]
     if not argv:
@@ -768,7 +770,7 @@ def run_command(
     finished = False
     try:
         try:
-            proc = subprocess.Popen(argv, env=env)
+            proc = subprocess.Popen(argv, env=env, stdout=stdout)
         except FileNotFoundError:
             exit_code, error = 127, f"command not found: {argv[0]}"
         except PermissionError:

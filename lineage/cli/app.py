@@ -27,6 +27,7 @@ app = typer.Typer(
 #: Modules whose ``register(app)`` adds commands, in help order.
 COMMAND_MODULES = [
     "lineage.cli.core",
+    "lineage.cli.runs",
     "lineage.cli.hooks",
     "lineage.cli.remotes",
     "lineage.cli.interop",

@@ -70,26 +70,40 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def log(
         name: Optional[str] = typer.Argument(None, help="Dataset name (default: every snapshot)."),
+        list_runs: bool = typer.Option(False, "--runs", help="List runs instead (those that read or wrote NAME)."),
         as_json: bool = JSON,
     ) -> None:
-        """A dataset's history of snapshots, newest first."""
+        """A dataset's history of snapshots (or with --runs, the runs), newest first."""
         from lineage import snapshots as snap
 
+        if list_runs:
+            from lineage import runs
+            from lineage.cli.runs import render_runs
+
+            with open_repo() as repo:
+                items = runs.list_runs(repo, name)
+            out.emit({"runs": items}, as_json, lambda d: render_runs(d["runs"]))
+            return
         with open_repo() as repo:
             entries = snap.log(repo, name)
         out.emit({"snapshots": entries}, as_json, lambda d: _render_log(d["snapshots"]))
 
     @app.command()
     def show(
-        ref: str = typer.Argument(..., help="Snapshot ID, prefix, NAME, NAME@N or NAME@latest."),
+        ref: str = typer.Argument(..., help="Snapshot ID, prefix, NAME, NAME@N, NAME@latest, or a run ID."),
         as_json: bool = JSON,
     ) -> None:
-        """A snapshot's files, sizes and the commits it was recorded at."""
-        from lineage import snapshots as snap
+        """A snapshot's files, sizes and the commits it was recorded at (or a run's record)."""
+        from lineage import provenance
 
         with open_repo() as repo:
-            info = snap.show(repo, ref)
-        out.emit(info, as_json, _render_show)
+            info = provenance.describe(repo, ref)
+        if getattr(info, "run_id", None):
+            from lineage.cli.runs import render_run
+
+            out.emit(info, as_json, render_run)
+        else:
+            out.emit(info, as_json, _render_show)
 
     @app.command()
     def diff(

@@ -102,8 +102,9 @@ def query(db_path: Path, sql: str, params: Sequence[Any] = (), *, limit: int | N
                 rows = rows[:limit]
         except sqlite3.DatabaseError as exc:
             if denied:
+                verb = sql.split(None, 1)[0].upper() if sql.split() else denied[0]
                 raise ReadOnlyError(
-                    f"lineage query is read-only: {denied[0]} is not allowed (only SELECT statements)"
+                    f"lineage query is read-only: {verb} is refused ({denied[0]}); use SELECT"
                 ) from None
             message = str(exc)
             if "readonly" in message or "query_only" in message:

@@ -1,0 +1,394 @@
+"""Run commands: ``run`` (wrapper and start/input/output/param/metric/finish),
+``provenance``, ``used-by`` and ``query``."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any, Optional
+
+import typer
+
+from lineage.cli import output as out
+from lineage.cli.app import open_repo
+
+JSON = typer.Option(False, "--json", help="Print machine-readable JSON on stdout.")
+
+
+def _group_class():
+    from typer.core import TyperGroup
+
+    class RunGroup(TyperGroup):
+        """``lineage run`` is a command (the wrapper) and a group (start, finish, ...).
+
+        The first word decides: a subcommand name runs the subcommand; anything else
+        (options, ``--``, a program) is the wrapped command line.
+        """
+
+        def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+            if not args or args[0] in self.commands or args[0] in ("-h", "--help"):
+                return super().parse_args(ctx, args)
+            # parse as a plain command (click's Command, vendored or not): no subcommand name
+            command = next(c for c in type(self).__mro__ if c.__name__ == "Command")
+            rest = command.parse_args(self, ctx, args)
+            ctx._protected_args = []
+            return rest
+
+    return RunGroup
+
+
+def _run_app() -> typer.Typer:
+    run_app = typer.Typer(
+        cls=_group_class(), invoke_without_command=True, no_args_is_help=True,
+        help="Record a run: wrap a command, or start/finish one for an orchestrator.",
+        context_settings={"help_option_names": ["-h", "--help"]},
+    )
+
+    @run_app.callback()
+    def wrapper(
+        ctx: typer.Context,
+        kind: Optional[str] = typer.Option(None, "--kind", "-k", help="split, fit, transform, train, tune, evaluate or other."),
+        inputs: list[str] = typer.Option([], "--input", "-i", help="ROLE=PATH or ROLE=SNAPSHOT (ID, prefix, NAME, NAME@N); repeat."),
+        outputs: list[str] = typer.Option([], "--output", "-o", help="A path the command writes; snapshotted after it succeeds. Repeat."),
+        params: list[str] = typer.Option([], "--param", "-p", help="KEY=VALUE (numbers and true/false are typed). Repeat."),
+        run_id: Optional[str] = typer.Option(None, "--id", help="Run ID (default: $LINEAGE_RUN_ID when new, else a UUIDv7)."),
+        as_json: bool = typer.Option(False, "--json", help="Print the run record as JSON on stdout (the command's stdout goes to stderr)."),
+    ) -> None:
+        """Run COMMAND as a recorded run: lineage run --kind train --input train=data/train -- python train.py"""
+        if ctx.invoked_subcommand is not None:
+            return
+        from lineage import runs
+        from lineage.errors import UsageError
+
+        argv = list(ctx.args)
+        if kind is None:
+            raise UsageError("lineage run needs --kind (split, fit, transform, train, tune, evaluate or other)")
+        pairs = [runs.parse_input(i) for i in inputs]
+        values = _params(params)
+
+        def started(rid: str) -> None:
+            out.note(f"[dim]lineage: run {rid} ({kind}) started[/]")
+
+        with open_repo() as repo:
+            result = runs.run_command(repo, argv, kind=kind, inputs=pairs, outputs=outputs, params=values,
+                                      run_id=run_id, on_start=started,
+                                      stdout=sys.stderr.fileno() if as_json else None)
+        if as_json:
+            out.emit_json(result)
+        else:
+            _render_finished(result.record)
+        if result.missing_outputs:
+            out.error(f"the command succeeded but did not write {', '.join(result.missing_outputs)}; "
+                      "the run is recorded as failed")
+        raise typer.Exit(result.exit_code)
+
+    @run_app.command("start")
+    def start(
+        kind: str = typer.Option(..., "--kind", "-k", help="split, fit, transform, train, tune, evaluate or other."),
+        inputs: list[str] = typer.Option([], "--input", "-i", help="ROLE=PATH or ROLE=SNAPSHOT; repeat."),
+        params: list[str] = typer.Option([], "--param", "-p", help="KEY=VALUE; repeat."),
+        run_id: Optional[str] = typer.Option(None, "--id", help="Run ID (default: $LINEAGE_RUN_ID when new, else a UUIDv7)."),
+        command: Optional[list[str]] = typer.Argument(None, help="The command being run, recorded as is (after --)."),
+        as_json: bool = JSON,
+    ) -> None:
+        """Record the start of a run and print its ID (for orchestrators)."""
+        from lineage import runs
+
+        with open_repo() as repo:
+            rid = runs.start(repo, kind, run_id=run_id, command=command or None, params=_params(params),
+                             inputs=[runs.parse_input(i) for i in inputs])
+            record = runs.get(repo, rid)
+        out.emit(record, as_json, lambda r: out.print(r.run_id))
+
+    @run_app.command("input")
+    def add_input(
+        run: str = typer.Argument(..., help="Run ID or prefix."),
+        inputs: list[str] = typer.Argument(..., help="ROLE=PATH or ROLE=SNAPSHOT; several allowed."),
+        as_json: bool = JSON,
+    ) -> None:
+        """Record inputs of a running run (paths are snapshotted now)."""
+        from lineage import runs
+
+        with open_repo() as repo:
+            rid = runs.resolve(repo, run)
+            added = [runs.add_input(repo, rid, value, role) for role, value in map(runs.parse_input, inputs)]
+        out.emit({"run_id": rid, "inputs": added}, as_json, lambda d: [
+            out.print(f"{out.short(i.snapshot_id)} {i.role:10} {out.escape(i.dataset or i.path or '')}")
+            for i in d["inputs"]])
+
+    @run_app.command("output")
+    def add_output(
+        run: str = typer.Argument(..., help="Run ID or prefix."),
+        paths: list[str] = typer.Argument(..., help="Paths the run wrote; snapshotted now."),
+        as_json: bool = JSON,
+    ) -> None:
+        """Snapshot paths and record them as outputs of a running run."""
+        from lineage import runs
+
+        with open_repo() as repo:
+            rid = runs.resolve(repo, run)
+            added = [runs.add_output(repo, rid, p) for p in paths]
+        out.emit({"run_id": rid, "outputs": added}, as_json, lambda d: [
+            out.print(f"{out.short(o.snapshot_id)} {out.escape(o.dataset or o.path or '')}") for o in d["outputs"]])
+
+    @run_app.command("param")
+    def add_param(
+        run: str = typer.Argument(..., help="Run ID or prefix."),
+        params: list[str] = typer.Argument(..., help="KEY=VALUE; several allowed."),
+        as_json: bool = JSON,
+    ) -> None:
+        """Record parameters of a running run."""
+        from lineage import runs
+
+        with open_repo() as repo:
+            rid = runs.resolve(repo, run)
+            recorded = runs.log_params(repo, rid, _params(params))
+        out.emit({"run_id": rid, "params": recorded}, as_json, lambda d: [
+            out.print(f"{out.escape(k)} = {out.escape(repr(v))}") for k, v in d["params"].items()])
+
+    @run_app.command("metric")
+    def add_metric(
+        run: str = typer.Argument(..., help="Run ID or prefix."),
+        name: str = typer.Argument(..., help="Metric name, e.g. accuracy."),
+        value: str = typer.Argument(..., help="A finite number."),
+        split: Optional[str] = typer.Option(None, "--split", "-s", help="train, validation, test or other."),
+        step: Optional[int] = typer.Option(None, "--step", help="Step or epoch."),
+        as_json: bool = JSON,
+    ) -> None:
+        """Record a metric of a running run, with the split it was computed on."""
+        from lineage import runs
+
+        with open_repo() as repo:
+            rid = runs.resolve(repo, run)
+            metric = runs.log_metric(repo, rid, name, _number(value), split=split, step=step)
+        out.emit({"run_id": rid, "metrics": [metric]}, as_json, lambda d: out.print(
+            f"{out.escape(metric.name)} = {metric.value:g}" + (f" on {metric.split}" if metric.split else "")))
+
+    @run_app.command("finish")
+    def finish(
+        run: str = typer.Argument(..., help="Run ID or prefix."),
+        status: Optional[str] = typer.Option(None, "--status", help="succeeded, failed or aborted (default: from --exit-code)."),
+        exit_code: Optional[int] = typer.Option(None, "--exit-code", help="The command's exit code."),
+        error: Optional[str] = typer.Option(None, "--error", help="A one-line reason for a failure."),
+        as_json: bool = JSON,
+    ) -> None:
+        """Record the end of a run."""
+        from lineage import runs
+
+        with open_repo() as repo:
+            record = runs.finish(repo, run, status=status, exit_code=exit_code, error=error)
+        out.emit(record, as_json, _render_finished)
+
+    return run_app
+
+
+def _params(items: list[str]) -> dict[str, Any]:
+    from lineage import runs
+
+    values: dict[str, Any] = {}
+    for item in items:
+        key, value = runs.parse_assignment(item, "--param")
+        values[key] = runs.parse_value(value)
+    return values
+
+
+def _number(text: str) -> float:
+    from lineage.errors import UsageError
+
+    try:
+        return float(text)
+    except ValueError:
+        raise UsageError(f"metric value must be a number, not {text!r}") from None
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(_run_app(), name="run")
+
+    @app.command()
+    def provenance(
+        ref: str = typer.Argument(..., help="Snapshot (ID, prefix, NAME, NAME@N, path) or run ID."),
+        fmt: str = typer.Option("text", "--format", "-f", help="text, json, mermaid or dot."),
+        as_json: bool = JSON,
+    ) -> None:
+        """The full upstream tree of a model or snapshot: runs, inputs with roles, commits."""
+        from lineage import provenance as prov
+        from lineage.errors import UsageError
+
+        fmt = "json" if as_json else fmt
+        if fmt not in ("text", "json", "mermaid", "dot"):
+            raise UsageError(f"unknown format {fmt!r}; use text, json, mermaid or dot")
+        with open_repo() as repo:
+            result = prov.provenance(repo, ref)
+        if fmt == "mermaid":
+            sys.stdout.write(prov.to_mermaid(result))
+        elif fmt == "dot":
+            sys.stdout.write(prov.to_dot(result))
+        else:
+            out.emit(result, fmt == "json", _render_provenance)
+
+    @app.command("used-by")
+    def used_by(
+        ref: str = typer.Argument(..., help="Snapshot ID, prefix, NAME, NAME@N or tracked path."),
+        downstream: bool = typer.Option(False, "--downstream", help="Also list runs that read anything derived from it."),
+        as_json: bool = JSON,
+    ) -> None:
+        """Every run that read this snapshot, a copy of its content, or its dataset, by role."""
+        from lineage import provenance as prov
+
+        with open_repo() as repo:
+            result = prov.used_by(repo, ref, downstream=downstream)
+        out.emit(result, as_json, _render_used_by)
+
+    @app.command()
+    def query(
+        sql: str = typer.Argument(..., help="One SELECT statement (tables and views: docs/queries.md)."),
+        params: list[str] = typer.Option([], "--param", "-p", help="A value bound to the next '?'; repeat."),
+        limit: Optional[int] = typer.Option(None, "--limit", "-n", help="At most this many rows."),
+        as_json: bool = JSON,
+    ) -> None:
+        """Read-only SQL over the lineage graph, for auditors; writes are refused."""
+        from lineage.graph import readonly
+
+        with open_repo() as repo:
+            result = readonly.query(repo.db_path, sql, params, limit=limit)
+        out.emit(result, as_json, _render_query)
+
+
+# -- renderers ----------------------------------------------------------------------
+
+def _git_text(git: dict[str, Any] | None) -> str:
+    if not git or not git.get("commit"):
+        return "no git commit"
+    return f"commit {git['commit'][:10]}" + (" (dirty)" if git.get("dirty") else "")
+
+
+_STATUS_COLOUR = {"succeeded": "green", "failed": "red", "aborted": "yellow", "running": "cyan"}
+
+
+def _render_finished(r: Any) -> None:
+    colour = _STATUS_COLOUR.get(r.status, "white")
+    code = "" if r.exit_code is None else f", exit code {r.exit_code}"
+    out.note(f"run [bold]{r.run_id}[/] ({r.kind}) [{colour}]{r.status}[/]{code}: "
+             f"{len(r.inputs)} input(s), {len(r.outputs)} output(s); {_git_text(r.git)}"
+             + (f" — {out.escape(r.error)}" if r.error else ""))
+
+
+def _render_run(r: Any) -> None:
+    colour = _STATUS_COLOUR.get(r.status, "white")
+    out.print(f"[bold]run {r.run_id}[/] ({r.kind}) [{colour}]{r.status}[/]"
+              + ("" if r.exit_code is None else f", exit code {r.exit_code}"))
+    if r.error:
+        out.print(f"  error:    {out.escape(r.error)}")
+    if r.command:
+        out.print(f"  command:  {out.escape(' '.join(r.command))}")
+    out.print(f"  by:       {out.escape(r.user or '?')} on {out.escape(r.host or '?')}")
+    out.print(f"  started:  {r.started[:19]}   ended: {(r.ended or '-')[:19]}")
+    out.print(f"  code:     {_git_text(r.git)}" + (f" (diff {r.git['diff_digest'][:12]})"
+                                                   if r.git.get("diff_digest") else ""))
+    if r.env.get("python"):
+        out.print(f"  python:   {r.env['python']} ({len(r.env.get('packages') or {})} packages recorded)")
+    if r.parent_run:
+        out.print(f"  parent:   {r.parent_run}")
+    for k, v in r.params.items():
+        out.print(f"  param     {out.escape(k)} = {out.escape(repr(v))}")
+    for i in r.inputs:
+        out.print(f"  input     {i.role:10} {out.short(i.snapshot_id)} {out.escape(i.dataset or i.path or '')}")
+    for o in r.outputs:
+        out.print(f"  output    {'':10} {out.short(o.snapshot_id)} {out.escape(o.dataset or o.path or '')}")
+    for m in r.metrics:
+        out.print(f"  metric    {out.escape(m.name)} = {m.value:g}" + (f" on {m.split}" if m.split else "")
+                  + (f" (step {m.step})" if m.step is not None else ""))
+
+
+def render_run(r: Any) -> None:
+    """Used by ``lineage show RUN``."""
+    _render_run(r)
+
+
+def render_runs(items: list[Any]) -> None:
+    """Used by ``lineage log --runs``."""
+    if not items:
+        out.print("No runs yet. Record one with 'lineage run --kind KIND -- COMMAND'.")
+        return
+    t = out.table("run", "kind", "status", "started (UTC)", "user", "commit", "command", wrap=("command",))
+    for r in items:
+        colour = _STATUS_COLOUR.get(r.status, "white")
+        commit = (r.git_commit or "")[:8] + ("*" if r.git_dirty else "")
+        t.add_row(r.run_id, r.kind, f"[{colour}]{r.status}[/]", r.started[:16].replace("T", " "),
+                  out.escape(out.person(r.user)), commit, out.escape(" ".join(r.command or [])[:80]))
+    out.print(t)
+
+
+def _snapshot_text(n: Any) -> str:
+    names = ", ".join(f"{d['dataset']}@{d['version']}" for d in n.attrs.get("datasets") or [])
+    where = names or n.attrs.get("path") or "snapshot"
+    return f"[bold]{out.escape(where)}[/] {out.short(n.id)}"
+
+
+def _run_text(n: Any) -> str:
+    a = n.attrs
+    colour = _STATUS_COLOUR.get(a.get("status"), "white")
+    when = (a.get("started") or "")[:16].replace("T", " ")
+    return (f"[magenta]{a.get('kind')}[/] run {n.id} [{colour}]{a.get('status')}[/] by "
+            f"{out.escape(out.person(a.get('user')))} at {when}, {_git_text(a.get('git'))}")
+
+
+def _render_provenance(p: Any) -> None:
+    from rich.tree import Tree
+
+    seen: set[str] = set()
+
+    def label(node_id: str, role: str | None) -> str:
+        n = p.node(node_id)
+        if n is None:
+            return out.escape(node_id)
+        text = _snapshot_text(n) if n.type == "snapshot" else _run_text(n)
+        return (f"[cyan]{role}[/] " if role else "") + text
+
+    def grow(tree: Any, node_id: str) -> None:
+        if node_id in seen:
+            return
+        seen.add(node_id)
+        for e in p.parents(node_id):
+            if e.parent in seen:
+                tree.add(label(e.parent, e.role) + " [dim](shown above)[/]")
+                continue
+            branch = tree.add(label(e.parent, e.role))
+            grow(branch, e.parent)
+
+    root = Tree(label(p.root, None))
+    grow(root, p.root)
+    out.print(root)
+    if not p.edges:
+        out.print("[dim]No recorded run produced this; it was snapshotted directly.[/]")
+    for c in p.commits:
+        out.print(f"code: commit {c['commit'][:10]}" + (" (dirty" + (f", diff {c['diff_digest'][:12]}" if c.get("diff_digest") else "") + ")" if c["dirty"] else "")
+                  + f" used by {len(c['runs'])} run(s)")
+    if p.truncated:
+        out.warning("the graph was cut at the edge limit; use --format json for what was read")
+
+
+def _render_used_by(u: Any) -> None:
+    out.print(f"[bold]snapshot {u.snapshot_id}[/]" + (f" ({', '.join(u.datasets)})" if u.datasets else ""))
+    if u.copies:
+        out.print(f"  same content also recorded as: {', '.join(out.short(c) for c in u.copies)}")
+    if not u.uses:
+        out.print("No run has read it.")
+        return
+    t = out.table("run", "kind", "status", "role", "read", "match", "time (UTC)")
+    for x in u.uses:
+        t.add_row(x.run_id, x.kind or "?", x.status or "?", x.role or "", out.escape(
+            f"{x.dataset or x.path or ''} {out.short(x.snapshot_id, 10)}"), x.match, x.time[:16].replace("T", " "))
+    out.print(t)
+
+
+def _render_query(r: Any) -> None:
+    if not r.columns:
+        out.print("(no result columns)")
+        return
+    t = out.table(*r.columns, wrap=tuple(r.columns))
+    for row in r.rows[:1000]:
+        t.add_row(*("" if v is None else out.escape(str(v)) for v in row))
+    out.print(t)
+    more = len(r.rows) - 1000
+    out.note(f"{len(r.rows)} row(s)" + (f", first 1000 shown (use --json for all)" if more > 0 else "")
+             + (" (cut at --limit)" if r.truncated else ""))
