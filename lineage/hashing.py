@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import blake3
 
@@ -58,9 +58,11 @@ def hash_file(path: str | os.PathLike[str], size_hint: int | None = None) -> str
         raise PathError(f"cannot read {os.fspath(path)}: {exc.strerror or exc}") from None
 
 
-@dataclass(frozen=True)
-class FileStat:
-    """The stat fields that decide whether a file may have changed."""
+class FileStat(NamedTuple):
+    """The stat fields that decide whether a file may have changed.
+
+    A tuple, not a dataclass: status compares tens of thousands of them.
+    """
 
     dev: int
     ino: int

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import posixpath
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from lineage import _canonical
 from lineage.errors import IntegrityError, UnsafePathError
@@ -20,8 +20,10 @@ from lineage.hashing import hash_bytes
 FORMAT = "lineage.manifest/1"
 
 
-@dataclass(frozen=True)
-class Entry:
+class Entry(NamedTuple):
+    """One file of a manifest. An immutable tuple rather than a frozen dataclass:
+    manifests hold hundreds of thousands of entries and tuples build ~5x faster."""
+
     path: str
     size: int
     digest: str
@@ -55,9 +57,14 @@ class Manifest:
     kind: str
     entries: tuple[Entry, ...]
 
-    def __post_init__(self) -> None:
+    def validate(self) -> Manifest:
         for e in self.entries:
             check_path(e.path)
+        return self
+
+    def __post_init__(self) -> None:
+        if not getattr(self, "_unchecked", False):
+            self.validate()
 
     @classmethod
     def build(cls, kind: str, entries: list[Entry]) -> Manifest:
@@ -76,12 +83,20 @@ class Manifest:
         return _canonical.dumps(self.to_dict())
 
     @classmethod
-    def decode(cls, data: bytes) -> Manifest:
+    def decode(cls, data: bytes, *, check_paths: bool = True) -> Manifest:
         try:
             raw = _canonical.loads(data)
         except ValueError:
             raise IntegrityError("manifest is not valid JSON") from None
-        return cls.from_dict(raw)
+        if check_paths:
+            return cls.from_dict(raw)
+        if raw.get("format") != FORMAT:
+            raise IntegrityError(f"unknown manifest format {raw.get('format')!r}")
+        entries = tuple(Entry(f["path"], f["size"], f["digest"], f["executable"]) for f in raw["files"])
+        unchecked = object.__new__(_UncheckedManifest)
+        object.__setattr__(unchecked, "kind", raw["kind"])
+        object.__setattr__(unchecked, "entries", entries)
+        return unchecked
 
     @property
     def id(self) -> str:
@@ -93,3 +108,9 @@ class Manifest:
 
     def by_path(self) -> dict[str, Entry]:
         return {e.path: e for e in self.entries}
+
+
+class _UncheckedManifest(Manifest):
+    """A manifest read for comparison only; its paths were not validated."""
+
+    _unchecked = True

@@ -12,12 +12,11 @@ from __future__ import annotations
 import os
 import re
 import stat as _stat
-import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import blake3
 
@@ -49,8 +48,7 @@ REF_SCHEMES: dict[str, str] = {"md5": "lineage.interop.dvc:resolve_md5"}
 
 # -- walking ----------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class FoundFile:
+class FoundFile(NamedTuple):
     rel: str        # path inside the snapshot
     abspath: str
     stat: FileStat
@@ -91,9 +89,39 @@ def scan(path: Path) -> tuple[str, list[FoundFile]]:
                 raise PathError(f"file vanished while scanning: {de.path}") from None
             except OSError as exc:
                 raise PathError(f"cannot read {de.path}: {exc.strerror}") from None
-            if _stat.S_ISREG(est.st_mode):
-                found.append(FoundFile(rel, de.path, FileStat.of(est), bool(est.st_mode & 0o111)))
+            if est.st_mode & 0o170000 == 0o100000:  # S_ISREG, inlined: this loop runs per file
+                found.append(FoundFile(rel, de.path, FileStat(est.st_dev, est.st_ino, est.st_size,
+                                                              est.st_mtime_ns),
+                                       bool(est.st_mode & 0o111)))
     return "folder", found
+
+
+def stat_key(files: list[FoundFile]) -> str:
+    """One digest of every (path, device, inode, size, mtime, executable) in a scan.
+
+    When it equals the key recorded for a snapshot of the same root, no file can have
+    changed (by the stat cache's own standard), so status and re-snapshot answer
+    without loading the cache or the manifest.
+    """
+    import marshal
+
+    rows = sorted((f.rel, *f.stat, f.executable) for f in files)
+    return blake3.blake3(marshal.dumps(rows)).hexdigest()
+
+
+_NOT_STORED = "/digests-only"
+
+
+def _tree_matches(repo: Repo, target: Path, key: str, sid: str, *, need_stored: bool) -> bool:
+    """Does the recorded tree state say ``target`` is exactly snapshot ``sid``?
+
+    ``need_stored`` also requires that the bytes were stored when it was recorded
+    (not a --no-store snapshot, nor a status check).
+    """
+    known = repo.stat_cache.tree(str(target))
+    if known is None or known[1] != sid:
+        return False
+    return known[0] == key or (not need_stored and known[0] == key + _NOT_STORED)
 
 
 # -- results ----------------------------------------------------------------------
@@ -131,7 +159,13 @@ def _digests(
     progress: Progress | None,
     counter: HashCounter | None,
 ) -> tuple[dict[str, str], int, list[tuple[str, FileStat, str]]]:
-    """Digest of every file (stat cache first), storing new objects in one batch."""
+    """Digest of every file (stat cache first), storing new objects in one batch.
+
+    Small files are read once, hashed and appended to the batch's pack in this
+    thread: for files of a few KB the work is per-call overhead that threads only
+    add to. Large files are hashed in parallel (BLAKE3 and reads release the GIL)
+    and copied in the kernel.
+    """
     cache = repo.stat_cache
     known: dict[str, tuple[FileStat, str]] = {}
     if files:
@@ -147,59 +181,56 @@ def _digests(
             misses.append(f)
     link = repo.link_mode
     total = sum(f.stat.size for f in files)
-    done = sum(f.stat.size for f in files) - sum(f.stat.size for f in misses)
-    lock = threading.Lock()
+    done = total - sum(f.stat.size for f in misses)
     updates: list[tuple[str, FileStat, str]] = []
     ostore = repo.store
-    need_store = store
+    small = [f for f in misses if f.stat.size <= SMALL_FILE]
+    large = [f for f in misses if f.stat.size > SMALL_FILE]
+    if progress and total:
+        progress(done, total)
 
     with ostore.batch() as batch:
         # cache hits whose object is missing (e.g. after --no-store) still need storing
-        if need_store:
+        if store:
             for f in files:
                 d = digests.get(f.abspath)
                 if d is not None and not ostore.exists(d):
                     batch.put_file(f.abspath, d, link)
 
+        for i, f in enumerate(small):
+            try:
+                with open(f.abspath, "rb") as fh:
+                    data = fh.read()
+            except FileNotFoundError:
+                raise PathError(f"file vanished while hashing: {f.abspath}") from None
+            except OSError as exc:
+                raise PathError(f"cannot read {f.abspath}: {exc.strerror}") from None
+            digest = blake3.blake3(data).hexdigest()
+            if store:
+                batch.put_bytes(data, digest)
+            digests[f.abspath] = digest
+            updates.append((f.abspath, f.stat, digest))
+            done += f.stat.size
+            if progress and i % 256 == 0:
+                progress(done, total)
+
         def one(f: FoundFile) -> tuple[FoundFile, str]:
-            if f.stat.size <= SMALL_FILE:
-                try:
-                    with open(f.abspath, "rb") as fh:
-                        data = fh.read()
-                except FileNotFoundError:
-                    raise PathError(f"file vanished while hashing: {f.abspath}") from None
-                except OSError as exc:
-                    raise PathError(f"cannot read {f.abspath}: {exc.strerror}") from None
-                digest = blake3.blake3(data).hexdigest()
-                if need_store:
-                    with lock:
-                        batch.put_bytes(data, digest)
-            else:
-                digest = hash_file(f.abspath, f.stat.size)
-                if need_store:
-                    batch.put_file(f.abspath, digest, link)
+            digest = hash_file(f.abspath, f.stat.size)
+            if store:
+                batch.put_file(f.abspath, digest, link)
             return f, digest
 
-        if progress and total:
-            progress(done, total)
-        if len(misses) > 1:
-            workers = min(8, (os.cpu_count() or 1) * 2)
+        if large:
+            workers = min(4, os.cpu_count() or 1, len(large))
             with ThreadPoolExecutor(max_workers=workers) as pool:
-                results = pool.map(one, misses, chunksize=32)
-                for f, digest in results:
+                for f, digest in pool.map(one, large):
                     digests[f.abspath] = digest
                     updates.append((f.abspath, f.stat, digest))
                     done += f.stat.size
                     if progress:
                         progress(done, total)
-        else:
-            for f in misses:
-                f, digest = one(f)
-                digests[f.abspath] = digest
-                updates.append((f.abspath, f.stat, digest))
-                done += f.stat.size
-                if progress:
-                    progress(done, total)
+        if progress and total:
+            progress(total, total)
     if counter is not None:
         counter.files += len(misses)
         counter.bytes += sum(f.stat.size for f in misses)
@@ -254,6 +285,19 @@ def create(
     if name is not None and (not name.strip() or "@" in name):
         raise UsageError(f"invalid dataset name {name!r} (it must be non-empty and contain no '@')")
     kind, files = scan(target)
+    key = stat_key(files)
+    graph = repo.graph
+    dataset = name or dataset_for_path(repo, rel) or default_name(repo, rel)
+    columns = _declared_columns(repo, dataset, {"label": label_column, "group": group_column,
+                                                "time": time_column, "text": text_column})
+    row = queries.dataset(graph, dataset)
+    current_decl = row.declarations if row else {}
+    new_decl = {k: v for k, v in columns.items() if current_decl.get(k) != v}
+    if (row and row.path == rel and not new_decl and not extra and row.latest_snapshot
+            and _tree_matches(repo, target, key, row.latest_snapshot, need_stored=store)):
+        return SnapshotResult(row.latest_snapshot, dataset, row.latest_version, rel, kind,
+                              len(files), sum(f.stat.size for f in files), 0, 0, True, store,
+                              None, repo.git_state().to_dict())
     digests, new_objects, updates = _digests(repo, files, store=store, progress=progress,
                                              counter=counter)
     manifest = Manifest.build(
@@ -263,14 +307,7 @@ def create(
     sid = blake3.blake3(encoded).hexdigest()
     repo.store.put_bytes(encoded, sid)  # manifests are always kept, even with --no-store
     repo.stat_cache.update(updates)
-
-    graph = repo.graph
-    dataset = name or dataset_for_path(repo, rel) or default_name(repo, rel)
-    columns = _declared_columns(repo, dataset, {"label": label_column, "group": group_column,
-                                                "time": time_column, "text": text_column})
-    row = queries.dataset(graph, dataset)
-    current_decl = row.declarations if row else {}
-    new_decl = {k: v for k, v in columns.items() if current_decl.get(k) != v}
+    repo.stat_cache.set_tree(str(target), key if store else key + _NOT_STORED, sid)
     git = repo.git_state()
     # -- tabular metadata (lineage.tabular): schema, profiles, row fingerprints of the
     # tabular files not yet processed; their events are appended with the snapshot's.
@@ -347,10 +384,14 @@ def resolve(repo: Repo, ref: str) -> str:
     raise UnknownRefError(f"no snapshot or dataset matches {ref!r}")
 
 
-def load_manifest(repo: Repo, sid: str) -> Manifest:
-    """The manifest of snapshot ``sid``: from the store (verified), else from the graph."""
+def load_manifest(repo: Repo, sid: str, *, check_paths: bool = True) -> Manifest:
+    """The manifest of snapshot ``sid``: from the store (verified), else from the graph.
+
+    ``check_paths=False`` skips path validation for callers that only compare
+    entries and never write files (status).
+    """
     if repo.store.exists(sid):
-        return Manifest.decode(repo.store.read_bytes(sid))
+        return Manifest.decode(repo.store.read_bytes(sid), check_paths=check_paths)
     kind, rows = queries.snapshot_files(repo.graph, sid)
     if kind is None or not rows:
         raise MissingObjectError(f"manifest of snapshot {sid[:12]} is not available locally; run 'lineage pull'")
@@ -384,8 +425,10 @@ def _status_one(repo: Repo, name: str, rel: str, sid: str | None, version: int) 
     kind, files = scan(target)
     if sid is None:
         return DatasetStatus(name, rel, None, version, "untracked", added=sorted(f.rel for f in files))
-    manifest = load_manifest(repo, sid)
-    recorded = manifest.by_path()
+    key = stat_key(files)
+    if _tree_matches(repo, target, key, sid, need_stored=False):
+        return DatasetStatus(name, rel, sid, version, "clean")
+    recorded = load_manifest(repo, sid, check_paths=False).by_path()
     cache = repo.stat_cache.load(str(target))
     unknown: list[FoundFile] = []
     current: dict[str, str] = {}
@@ -408,6 +451,8 @@ def _status_one(repo: Repo, name: str, rel: str, sid: str | None, version: int) 
     removed = sorted(p for p in recorded if p not in current)
     modified = sorted(p for p, d in current.items() if p in recorded and recorded[p].digest != d)
     state = "changed" if (added or removed or modified) else "clean"
+    if state == "clean" and repo.stat_cache.tree(str(target)) is None:
+        repo.stat_cache.set_tree(str(target), key + _NOT_STORED, sid)
     return DatasetStatus(name, rel, sid, version, state, added, removed, modified)
 
 

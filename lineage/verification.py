@@ -55,7 +55,7 @@ def verify(repo: Repo, *, progress: Callable[[int, int], None] | None = None) ->
     """Rehash every local object and check the event log; returns what is wrong."""
     store = repo.store
     digests = list(store.iter_digests())
-    sizes = {d: os.path.getsize(store.path(d)) for d in digests}
+    sizes = {d: store.size(d) for d in digests}
     total = sum(sizes.values())
     done = 0
     problems: list[ObjectProblem] = []

@@ -87,3 +87,55 @@ def test_hardlink_mode_makes_the_file_read_only(store, tmp_path):
 def test_put_file_refuses_a_vanished_file(store, tmp_path):
     with pytest.raises(PathError):
         store.put_file(tmp_path / "nope", "0" * 64)
+
+
+def test_small_objects_in_a_batch_share_one_pack(store):
+    blobs = [f"small {i}".encode() for i in range(500)]
+    with store.batch() as batch:
+        for b in blobs:
+            batch.put_bytes(b, hash_bytes(b))
+        batch.put_bytes(b"x" * (2 << 20), hash_bytes(b"x" * (2 << 20)))  # large: loose
+    assert len(list(store.packs_dir.glob("*.idx"))) == 1
+    assert len(list(store.objects.rglob("*"))) == 2  # one fan-out folder, one loose object
+    fresh = ObjectStore(store.root)  # another process sees the pack
+    for b in blobs:
+        assert fresh.exists(hash_bytes(b)) and fresh.read_bytes(hash_bytes(b)) == b
+    assert len(set(fresh.iter_digests())) == 501
+    # a second batch of the same objects writes nothing
+    with fresh.batch() as batch:
+        for b in blobs:
+            batch.put_bytes(b, hash_bytes(b))
+    assert batch.written == 0
+
+
+def test_removing_packed_objects_repacks_the_rest(store):
+    blobs = [f"obj {i}".encode() for i in range(10)]
+    with store.batch() as batch:
+        for b in blobs:
+            batch.put_bytes(b, hash_bytes(b))
+    freed = store.remove([hash_bytes(blobs[0]), hash_bytes(blobs[1])])
+    assert freed == len(blobs[0]) + len(blobs[1])
+    assert not store.exists(hash_bytes(blobs[0]))
+    assert all(store.read_bytes(hash_bytes(b)) == b for b in blobs[2:])
+    assert len(list(store.packs_dir.glob("*.idx"))) == 1
+
+
+def test_a_pack_without_its_index_is_invisible(store):
+    with pytest.raises(RuntimeError):
+        with store.batch() as batch:
+            batch.put_bytes(b"a", hash_bytes(b"a"))
+            raise RuntimeError("killed before commit")
+    assert not store.exists(hash_bytes(b"a"))
+    assert list(store.packs_dir.glob("*")) == [] if store.packs_dir.exists() else True
+
+
+def test_corrupt_packed_object_is_detected(store):
+    with store.batch() as batch:
+        batch.put_bytes(b"precious", hash_bytes(b"precious"))
+    [pack] = store.packs_dir.glob("*.pack")
+    os.chmod(pack, 0o644)
+    pack.write_bytes(pack.read_bytes().replace(b"precious", b"precioua"))
+    fresh = ObjectStore(store.root)
+    assert fresh.verify(hash_bytes(b"precious")) is False
+    with pytest.raises(CorruptObjectError):
+        fresh.read_bytes(hash_bytes(b"precious"))

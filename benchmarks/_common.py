@@ -1,0 +1,84 @@
+"""Shared helpers for the benchmark scripts: timing, data generation, peers."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+BIN = Path(sys.executable).parent
+
+
+def tool(name: str) -> str:
+    """A console script of this environment (lineage, dvc), else from PATH."""
+    local = BIN / name
+    if local.exists():
+        return str(local)
+    found = shutil.which(name)
+    if not found:
+        raise SystemExit(f"{name} is not installed (pip install -e '.[dev]')")
+    return found
+
+
+def run(cmd: list[str], cwd: Path, env: dict[str, str] | None = None) -> float:
+    """Run ``cmd`` and return its wall time in seconds; fail loudly on error."""
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True,
+                          env={**os.environ, **(env or {})})
+    elapsed = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stderr[-2000:]}")
+    return elapsed
+
+
+def best_of(n: int, fn) -> float:
+    return min(fn() for _ in range(n))
+
+
+def median_of(n: int, fn) -> float:
+    return statistics.median(fn() for _ in range(n))
+
+
+def git_init(path: Path) -> None:
+    path.mkdir(parents=True, exist_ok=True)
+    for args in (["init", "-q", "-b", "main"], ["config", "user.name", "Bench"],
+                 ["config", "user.email", "bench@localhost"]):
+        subprocess.run(["git", *args], cwd=path, check=True)
+    (path / "README").write_text("bench\n")
+    subprocess.run(["git", "add", "README"], cwd=path, check=True)
+    subprocess.run(["git", "commit", "-q", "-m", "init"], cwd=path, check=True)
+
+
+def make_small_files(root: Path, count: int, size: int, seed: int = 0) -> None:
+    """``count`` files of ``size`` random bytes, 1,000 to a folder."""
+    rng = __import__("random").Random(seed)
+    for i in range(count):
+        folder = root / f"d{i // 1000:03d}"
+        if i % 1000 == 0:
+            folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"f{i:06d}.bin").write_bytes(rng.randbytes(size))
+
+
+def make_large_files(root: Path, count: int, size: int) -> None:
+    root.mkdir(parents=True, exist_ok=True)
+    block = os.urandom(1 << 20)
+    for i in range(count):
+        with open(root / f"big{i}.bin", "wb") as fh:
+            for j in range(size // len(block)):
+                # vary each block so no two blocks (or files) are identical
+                fh.write(j.to_bytes(8, "little") + i.to_bytes(8, "little") + block[16:])
+
+
+def drop_caches_hint() -> str:
+    return "page cache warm (files just written), same for both tools"
+
+
+def table(rows: list[tuple[str, float, float]]) -> str:
+    out = [f"{'operation':44} {'lineage':>10} {'peer':>10} {'ratio':>8}"]
+    for name, ours, theirs in rows:
+        out.append(f"{name:44} {ours:9.3f}s {theirs:9.3f}s {theirs / ours:7.1f}x")
+    return "\n".join(out)
