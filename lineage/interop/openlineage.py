@@ -135,30 +135,33 @@ def strip_credentials(url: str) -> str:
 # -- tabular schema (optional) ----------------------------------------------------
 
 def _schema_fields(repo: Repo, snapshot_id: str) -> list[dict[str, Any]] | None:
-    """Column names and types of a tabular snapshot, when the tabular profile is recorded."""
+    """Columns (name, type) of a tabular snapshot, as the tabular profile recorded them.
+
+    Read-only: nothing is computed for the export. A folder's tables contribute the
+    union of their columns; a column typed differently in two files keeps no type.
+    None when no tabular record exists (or the tabular package is unavailable).
+    """
     try:
         from lineage import tabular
     except ImportError:
         return None
-    loader = getattr(tabular, "schema_of", None)
-    if loader is None:
-        return None
     try:
-        columns = loader(repo, snapshot_id)
-    except Exception:  # noqa: BLE001 - a missing profile only leaves the facet out
+        _sid, files = tabular.file_records(repo, snapshot_id, compute=False)
+    except Exception:  # noqa: BLE001 - a missing or unreadable profile only leaves the facet out
         return None
-    if not columns:
+    fields: dict[str, str | None] = {}
+    for f in files:
+        if not f.ok:
+            continue
+        for col in f.record.columns:
+            name, typ = str(col.get("name")), col.get("type")
+            if name not in fields:
+                fields[name] = None if typ is None else str(typ)
+            elif fields[name] != typ:
+                fields[name] = None
+    if not fields:
         return None
-    fields = []
-    for col in columns:
-        if isinstance(col, dict):
-            name, typ = col.get("name"), col.get("type")
-        else:
-            name, typ = getattr(col, "name", None), getattr(col, "type", None)
-        if name is not None:
-            fields.append({k: v for k, v in {"name": str(name), "type": None if typ is None else str(typ)}.items()
-                           if v is not None})
-    return fields or None
+    return [{"name": n} if t is None else {"name": n, "type": t} for n, t in fields.items()]
 
 
 # -- events -------------------------------------------------------------------------

@@ -61,6 +61,13 @@ def dataset_qn(name: str) -> str:
     return f"{NAMESPACE_PREFIX}:dataset/{quote(name, safe='')}"
 
 
+def _rel(kind: str, *parts: str) -> str:
+    """A stable identifier for a relation, so the same graph always exports the same document."""
+    from lineage.hashing import hash_bytes
+
+    return f"{NAMESPACE_PREFIX}:{kind}/{hash_bytes(chr(0).join(parts).encode())[:32]}"
+
+
 def _attrs(values: dict[str, Any]) -> dict[str, Any]:
     """Namespaced attributes, dropping unknowns (PROV has no null)."""
     out: dict[str, Any] = {}
@@ -138,7 +145,8 @@ def build(repo: Repo, run_ids: list[str] | None = None):
             "recorded": s.get("time"),
         }))
         if s.get("user"):
-            doc.wasAttributedTo(snapshot_qn(sid), user_qn(s["user"]))
+            doc.wasAttributedTo(snapshot_qn(sid), user_qn(s["user"]),
+                                identifier=_rel("attribution", sid, s["user"]))
 
     for name in sorted(versions):
         chain = sorted(set(versions[name]))
@@ -146,10 +154,13 @@ def build(repo: Repo, run_ids: list[str] | None = None):
         previous: str | None = None
         for _version, sid in chain:
             if sid not in seen:
-                doc.specializationOf(snapshot_qn(sid), dataset_qn(name))
+                doc.new_record(pm.PROV_SPECIALIZATION, _rel("specialization", sid, name), {
+                    pm.PROV_ATTR_SPECIFIC_ENTITY: snapshot_qn(sid),
+                    pm.PROV_ATTR_GENERAL_ENTITY: dataset_qn(name)})
                 seen.add(sid)
             if previous is not None and previous != sid:
-                doc.wasRevisionOf(snapshot_qn(sid), snapshot_qn(previous))
+                doc.wasRevisionOf(snapshot_qn(sid), snapshot_qn(previous),
+                                  identifier=_rel("revision", sid, previous))
             previous = sid
 
     for rec in sorted(records, key=lambda r: (r.run["started"], r.run_id)):
@@ -166,18 +177,20 @@ def build(repo: Repo, run_ids: list[str] | None = None):
             "params": rec.params or None, "parentRun": run.get("parent_run"),
         }))
         if run.get("user"):
-            doc.wasAssociatedWith(rq, user_qn(run["user"]))
+            doc.wasAssociatedWith(rq, user_qn(run["user"]),
+                                  identifier=_rel("association", rec.run_id, run["user"]))
         for i in rec.inputs:
             doc.used(rq, snapshot_qn(i["snapshot_id"]), _time(i.get("time")),
-                     other_attributes=_attrs({"prov:role": i["role"], "path": i.get("path")}))
+                     identifier=_rel("usage", i["event_id"]), other_attributes=_attrs({"prov:role": i["role"], "path": i.get("path")}))
         for o in rec.outputs:
             doc.wasGeneratedBy(snapshot_qn(o["snapshot_id"]), rq, _time(o.get("time")),
-                               other_attributes=_attrs({"path": o.get("path")}))
+                               identifier=_rel("generation", o["event_id"]), other_attributes=_attrs({"path": o.get("path")}))
         inputs = sorted({i["snapshot_id"] for i in rec.inputs})
         for out_sid in sorted({o["snapshot_id"] for o in rec.outputs}):
             for in_sid in inputs:
                 if in_sid != out_sid:
-                    doc.wasDerivedFrom(snapshot_qn(out_sid), snapshot_qn(in_sid), rq)
+                    doc.wasDerivedFrom(snapshot_qn(out_sid), snapshot_qn(in_sid), rq,
+                                       identifier=_rel("derivation", rec.run_id, out_sid, in_sid))
     return doc
 
 
