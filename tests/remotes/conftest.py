@@ -41,9 +41,17 @@ class RemoteEnv:
             args += ["--endpoint-url", self.options["endpoint_url"]]
         return args
 
+    def put(self, rel: str, data: bytes) -> None:
+        path = f"{self.root}/{rel}"
+        if self.kind == "local":
+            self.fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
+        self.fs.pipe_file(path, data)
+
     def files(self, sub: str) -> list[str]:
         try:
-            return sorted(self.fs.find(f"{self.root}/{sub}"))
+            top = f"{self.root}/{sub}".rstrip("/")
+            # SeaweedFS may list an emptied folder as a key of its own
+            return sorted(p for p in self.fs.find(top) if p.rstrip("/") != top)
         except FileNotFoundError:
             return []
 
