@@ -383,16 +383,17 @@ def check_verify(repo: Repo) -> HookResult:
 
 # -- audit ------------------------------------------------------------------------
 
-FAIL_LEVELS = ("critical", "error", "warning", "never")
+FAIL_LEVELS = ("critical", "error", "warning", "info", "never")
 
 
-def audit_args(root: Path, *, fail_on: str = "error", all_runs: bool = False,
+def audit_args(root: Path, *, fail_on: str | None = None, all_runs: bool = False,
                since: str | None = None, fmt: str = "text") -> list[str]:
     """The ``lineage audit`` arguments for a commit: the runs recorded since the last commit.
 
     Before the first commit there is nothing to be "since", so every run is audited.
+    Without ``fail_on`` the audit's configured level applies (default ``error``).
     """
-    if fail_on not in FAIL_LEVELS:
+    if fail_on is not None and fail_on not in FAIL_LEVELS:
         raise UsageError(f"--fail-on must be one of {', '.join(FAIL_LEVELS)}, not {fail_on!r}")
     args = ["audit"]
     if all_runs:
@@ -405,7 +406,8 @@ def audit_args(root: Path, *, fail_on: str = "error", all_runs: bool = False,
             raise UsageError(f"--since {since}: not a git commit")
         else:
             args.append("--all")
-    return args + ["--format", fmt, "--fail-on", fail_on]
+    args += ["--format", fmt]
+    return args + (["--fail-on", fail_on] if fail_on else [])
 
 
 # -- plain git hooks ----------------------------------------------------------------

@@ -51,8 +51,9 @@ def _parser() -> argparse.ArgumentParser:
     common(g)
 
     a = sub.add_parser("audit", help="Audit the runs recorded since the last commit.")
-    a.add_argument("--fail-on", default="error", choices=["critical", "error", "warning", "never"],
-                   help="Fail on findings at or above this severity (default: error).")
+    a.add_argument("--fail-on", choices=["critical", "error", "warning", "info", "never"],
+                   help="Fail on findings at or above this severity (default: the configured "
+                        "level, else error).")
     a.add_argument("--all", dest="all_runs", action="store_true", help="Audit every run, not only the new ones.")
     a.add_argument("--since", metavar="REF", help="Audit runs recorded since this git commit (default: HEAD).")
     a.add_argument("--format", default="text", choices=["text", "json", "sarif", "junit"])
