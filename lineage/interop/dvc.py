@@ -198,16 +198,20 @@ def dvc_md5(path: Path, *, legacy: bool = False) -> str:
     """
     if path.is_file():
         return _md5_file(str(path))
-    entries = []
+    found: list[tuple[str, str]] = []
     for folder, dirs, files in os.walk(path):
         dirs[:] = [d for d in dirs if d not in (".git", ".dvc")]
         for name in files:
             full = os.path.join(folder, name)
-            if not os.path.isfile(full):
-                continue
-            rel = os.path.relpath(full, path).replace(os.sep, "/")
-            entries.append({"md5": _md5_file(full), "relpath": rel})
-    entries.sort(key=lambda e: e["relpath"])
+            if os.path.isfile(full):
+                found.append((os.path.relpath(full, path).replace(os.sep, "/"), full))
+    # hashlib releases the GIL on large buffers: threads overlap reading and hashing
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=min(8, (os.cpu_count() or 1) * 2)) as pool:
+        digests = list(pool.map(_md5_file, [full for _, full in found], chunksize=32))
+    entries = sorted(({"md5": d, "relpath": rel} for (rel, _), d in zip(found, digests)),
+                     key=lambda e: e["relpath"])
     listing = json.dumps(entries, sort_keys=True).encode("utf-8")
     return hashlib.md5(listing, usedforsecurity=False).hexdigest() + ".dir"
 
@@ -304,6 +308,23 @@ class _Importer:
         self.results[out.path] = result
         return result
 
+    def _verified_before(self, rel: str, out: _Out) -> ImportedOutput | None:
+        """The unchanged result when an earlier import already tied this md5 to the path's
+        latest snapshot and the path is clean since (the stat cache vouches): no rehash."""
+        from lineage import snapshots
+        from lineage.graph import aliases, queries
+
+        g = self.repo.graph
+        ds = queries.dataset_by_path(g, rel)
+        if ds is None or not ds.latest_snapshot or not aliases.has_alias(g, ALIAS_SCHEME, out.md5 or "",
+                                                                         ds.latest_snapshot):
+            return None
+        state = [st for st in snapshots.status(self.repo, rel) if st.dataset == ds.name]
+        if not state or state[0].state != "clean":
+            return None
+        return ImportedOutput(rel, out.source, out.md5, "unchanged", ds.latest_snapshot, ds.name,
+                              ds.latest_version)
+
     def _output(self, out: _Out) -> ImportedOutput:
         from lineage import snapshots
         from lineage.graph import aliases
@@ -315,6 +336,9 @@ class _Importer:
         if not out.path.exists():
             return ImportedOutput(rel, out.source, out.md5, "missing",
                                   message="not in the workspace; run 'dvc pull' or 'dvc checkout' first")
+        known = self._verified_before(rel, out)
+        if known is not None:
+            return known
         try:
             actual = dvc_md5(out.path)
             if actual != out.md5 and out.legacy and out.path.is_file():

@@ -118,3 +118,12 @@ def test_empty_graph_exports_an_empty_document(cli):
     assert r.code == 0 and r.json == {"prefix": {"lineage": "https://lineage.dev/ns/"}}
     r = cli("export", "openlineage", "--all")
     assert r.code == 0 and r.stdout == ""
+
+
+def test_missing_prov_package_gives_the_extra_hint(cli, runs_recorded, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "prov.model", None)
+    monkeypatch.setitem(sys.modules, "prov", None)
+    r = cli("export", "prov", "--all")
+    assert r.code == 2 and "install lineage[interop]" in r.stderr
