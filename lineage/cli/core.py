@@ -51,6 +51,8 @@ def register(app: typer.Typer) -> None:
                                  group_column=group_column, time_column=time_column,
                                  text_column=text_column, store=not no_store, progress=bar)
         out.emit(result, as_json, _render_snapshot)
+        for warning in result.warnings:
+            out.warning(warning)
 
     @app.command()
     def status(
@@ -91,11 +93,21 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def show(
         ref: str = typer.Argument(..., help="Snapshot ID, prefix, NAME, NAME@N, NAME@latest, or a run ID."),
+        schema: bool = typer.Option(False, "--schema", help="Columns and row counts of the tabular files."),
+        profile: bool = typer.Option(False, "--profile", help="Column profiles of the tabular files (implies --schema)."),
         as_json: bool = JSON,
     ) -> None:
         """A snapshot's files, sizes and the commits it was recorded at (or a run's record)."""
         from lineage import provenance
 
+        if schema or profile:
+            from lineage.cli import tabular as tab_cli
+            from lineage.tabular import describe
+
+            with open_repo() as repo:
+                described = describe(repo, ref, profile=profile)
+            out.emit(described, as_json, tab_cli.render_profile if profile else tab_cli.render_schema)
+            return
         with open_repo() as repo:
             info = provenance.describe(repo, ref)
         if getattr(info, "run_id", None):
@@ -109,11 +121,20 @@ def register(app: typer.Typer) -> None:
     def diff(
         a: str = typer.Argument(..., help="Older snapshot."),
         b: str = typer.Argument(..., help="Newer snapshot."),
+        rows: bool = typer.Option(False, "--rows", help="Also count rows added, removed and unchanged (by fingerprint)."),
         as_json: bool = JSON,
     ) -> None:
-        """Files added, removed or changed between two snapshots."""
+        """Files added, removed or changed between two snapshots (and rows, with --rows)."""
         from lineage import snapshots as snap
 
+        if rows:
+            from lineage.cli import tabular as tab_cli
+            from lineage.tabular.report import row_diff
+
+            with open_repo() as repo:
+                with_rows = row_diff(repo, a, b)
+            out.emit(with_rows, as_json, tab_cli.render_row_diff(_render_diff))
+            return
         with open_repo() as repo:
             result = snap.diff(repo, a, b)
         out.emit(result, as_json, _render_diff)

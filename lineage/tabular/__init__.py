@@ -15,6 +15,7 @@ Heavy modules (pyarrow, numpy, datasketch) are imported inside the functions.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from lineage.tabular.rowhash import SCHEME, SCHEME_NAME
@@ -93,17 +94,25 @@ def file_records(repo: Any, ref: str, *, declarations: dict[str, str] | None = N
     decl = relevant(declarations if declarations is not None else snapshot_declarations(repo, sid))
     g = repo.graph
     missing: list[tuple[str, str, str]] = []
-    for e in manifest.entries:
-        if detect(e.path) is not None and gtab.record(g, e.digest, SCHEME, decl) is None:
-            source = _source_path(repo, sid, e)
-            if source is not None and compute:
-                missing.append((e.path, source, e.digest))
-    if missing:
-        outcome = process(repo, missing, decl)
-        if outcome.events:
-            with g.transaction():
-                for body in outcome.events:
-                    g.append("tabular.file", body, actor=repo.user)
+    temporary: list[str] = []
+    try:
+        for e in manifest.entries:
+            if compute and detect(e.path) is not None and gtab.record(g, e.digest, SCHEME, decl) is None:
+                source = _source_path(repo, sid, e, temporary)
+                if source is not None:
+                    missing.append((e.path, source, e.digest))
+        if missing:
+            outcome = process(repo, missing, decl)
+            if outcome.events:
+                with g.transaction():
+                    for body in outcome.events:
+                        g.append("tabular.file", body, actor=repo.user)
+    finally:
+        for tmp in temporary:
+            try:
+                os.unlink(tmp)
+            except FileNotFoundError:
+                pass
     out = []
     for e in manifest.entries:
         rec = gtab.record(g, e.digest, SCHEME, decl) if detect(e.path) is not None else None
@@ -111,12 +120,21 @@ def file_records(repo: Any, ref: str, *, declarations: dict[str, str] | None = N
     return sid, out
 
 
-def _source_path(repo: Any, sid: str, entry: Any) -> str | None:
-    """Where the bytes of ``entry`` can be read: the store, else the workspace if unchanged."""
-    import os
+def _source_path(repo: Any, sid: str, entry: Any, temporary: list[str]) -> str | None:
+    """Where the bytes of ``entry`` can be read: the store (a packed object is copied out to
+    a temporary file, listed in ``temporary``), else the workspace file if unchanged."""
+    import uuid
 
-    if repo.store.exists(entry.digest):
-        return str(repo.store.path(entry.digest))
+    store = repo.store
+    if store.is_loose(entry.digest):
+        return str(store.path(entry.digest))
+    if store.exists(entry.digest):
+        store.ensure()
+        suffix = entry.path.rsplit("/", 1)[-1]
+        tmp = str(store.tmp / f"{uuid.uuid4().hex}-{suffix}")
+        temporary.append(tmp)
+        store.copy_to(entry.digest, tmp)
+        return tmp
     from lineage.graph import queries
 
     rel = queries.last_recorded_path(repo.graph, sid)
@@ -131,13 +149,22 @@ def _source_path(repo: Any, sid: str, entry: Any) -> str | None:
     return str(candidate) if hash_file(candidate) == entry.digest else None
 
 
+def _object(repo: Any, digest: str):
+    """A derived object to read with pyarrow: its path when loose, else its (verified) bytes."""
+    import pyarrow as pa
+
+    if repo.store.is_loose(digest):
+        return str(repo.store.path(digest))
+    return pa.BufferReader(repo.store.read_bytes(digest))
+
+
 def _fingerprint_frame(repo: Any, f: TabularFile):
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     fp16 = pa.binary(16)
     if f.ok and f.record.fingerprints and repo.store.exists(f.record.fingerprints):
-        t = pq.read_table(repo.store.path(f.record.fingerprints))
+        t = pq.read_table(_object(repo, f.record.fingerprints))
         t = t.replace_schema_metadata(None)
         return t.add_column(0, "file", pa.array([f.path] * t.num_rows, pa.string()))
     whole = bytes.fromhex(f.digest)[:16]
@@ -219,7 +246,7 @@ def load_minhash(repo: Any, snapshot_id: str):
     frames = []
     for f in files:
         if f.ok and f.record.minhash and repo.store.exists(f.record.minhash):
-            t = pq.read_table(repo.store.path(f.record.minhash)).replace_schema_metadata(None)
+            t = pq.read_table(_object(repo, f.record.minhash)).replace_schema_metadata(None)
             frames.append(t.add_column(0, "file", pa.array([f.path] * t.num_rows, pa.string())))
     if not frames:
         return None

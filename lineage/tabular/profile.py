@@ -203,6 +203,10 @@ class ColumnProfiler:
             if pa.types.is_binary(arr.type) or pa.types.is_large_binary(arr.type):
                 arr = pc.binary_length(arr)  # bytes have no readable categories; profile lengths
             vc = pc.value_counts(arr.cast(pa.string()) if not pa.types.is_string(arr.type) else arr)
+            if not self.exact and len(vc) > TOP_K * 20:
+                # past the exact limit only a batch's heaviest values can reach the top k
+                keep = pc.select_k_unstable(vc.field("counts"), k=TOP_K * 20, sort_keys=[("dummy", "descending")])
+                vc = vc.take(keep)
             values = vc.field("values").to_pylist()
             counts = vc.field("counts").to_pylist()
             c = self.counts

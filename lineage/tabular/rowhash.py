@@ -235,7 +235,8 @@ def _ints(arr, dtype):
 
 def _float_payload(f):
     np = _np()
-    f = np.asarray(f, dtype=np.float64) + 0.0  # -0.0 + 0.0 == +0.0
+    with np.errstate(invalid="ignore"):
+        f = np.asarray(f, dtype=np.float64) + 0.0  # -0.0 + 0.0 == +0.0
     bits = f.view(np.uint64).copy()
     bits[np.isnan(f)] = np.uint64(CANONICAL_NAN)
     return bits
