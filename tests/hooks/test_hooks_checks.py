@@ -259,3 +259,37 @@ def test_hook_entry_point_stays_light() -> None:
             "print(sorted(heavy))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+# -- audit --------------------------------------------------------------------------
+
+needs_audit = pytest.mark.skipif(not __import__("hooks_support").audit_available(),
+                                 reason="lineage audit is not in this tree yet")
+
+
+def _leaky_history(workdir: Path, cli) -> None:
+    write_tree(workdir, {"data/train.csv": "id,x,label\n1,2,0\n3,4,1\n",
+                         "data/test.csv": "id,x,label\n5,6,0\n7,8,1\n"})
+    assert cli("snapshot", "data/train.csv", "--name", "train", "--label-column", "label").code == 0
+    assert cli("snapshot", "data/test.csv", "--name", "test", "--label-column", "label").code == 0
+
+
+@needs_audit
+def test_audit_hook_checks_the_runs_since_the_last_commit(workdir: Path, cli) -> None:
+    _leaky_history(workdir, cli)
+    assert hook(workdir, "audit").returncode == 0  # no runs yet
+    r = cli("run", "--kind", "train", "--input", "train=train", "--input", "test=test", "--",
+            sys.executable, "-c", "pass")
+    assert r.code == 0, r.stderr
+    blocked = hook(workdir, "audit")
+    assert blocked.returncode == 1, blocked.stdout + blocked.stderr
+    assert "train-read-heldout" in blocked.stdout + blocked.stderr
+    assert hook(workdir, "audit", "--fail-on", "never").returncode == 0
+    as_json = hook(workdir, "audit", "--format", "json")
+    assert as_json.returncode == 1
+    assert any(f["rule"] == "train-read-heldout" for f in json.loads(as_json.stdout)["findings"])
+    # a commit made after the run moves "since": the old run no longer blocks, --all still sees it
+    env = {**os.environ, "GIT_COMMITTER_DATE": "2100-01-01T00:00:00+00:00"}
+    subprocess.run(["git", "commit", "-q", "--allow-empty", "-m", "later"], cwd=workdir, check=True, env=env)
+    assert hook(workdir, "audit").returncode == 0
+    assert hook(workdir, "audit", "--all").returncode == 1

@@ -161,3 +161,18 @@ def test_hook_without_lineage_says_how_to_fix(project: Path) -> None:
     env["PATH"] = f"{Path(sys.executable).parent}:/usr/bin:/bin"
     r = subprocess.run(["git", "commit", "-q", "-m", "n"], cwd=project, capture_output=True, text=True, env=env)
     assert r.returncode == 0, r.stderr
+
+
+@pytest.mark.skipif(not audit_available(), reason="lineage audit is not in this tree yet")
+def test_audit_check_blocks_a_commit(project: Path, cli) -> None:
+    assert cli("install-hooks").code == 0  # the default: status, guard and audit
+    write_tree(project, {"data/test.csv": "id,x,label\n5,6,0\n"})
+    (project / ".gitignore").write_text("/data/\n")
+    git(project, "add", ".gitignore")
+    assert cli("snapshot", "data/test.csv", "--name", "test").code == 0
+    r = cli("run", "--kind", "train", "--input", "train=train", "--input", "test=test", "--",
+            sys.executable, "-c", "pass")
+    assert r.code == 0, r.stderr
+    blocked = commit(project, "train")
+    assert blocked.returncode == 1
+    assert "train-read-heldout" in blocked.stdout + blocked.stderr

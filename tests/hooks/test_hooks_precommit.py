@@ -171,3 +171,26 @@ def test_verify_hook_runs_in_the_manual_stage(project: Path, precommit_home) -> 
     write_tree(project, {"notes.md": "n\n"})
     git(project, "add", "notes.md")
     assert commit(project, "notes").returncode == 0
+
+
+@pytest.mark.skipif(not audit_available(), reason="lineage audit is not in this tree yet")
+def test_audit_hook_blocks_a_commit_after_a_leaky_run(project: Path) -> None:
+    import sys as _sys
+
+    from lineage.cli.app import main
+
+    write_tree(project, {"data/test.csv": "id,x,label\n5,6,0\n7,8,1\n"})
+    (project / ".gitignore").write_text("/data/train/\n/data/test.csv\n")
+    git(project, "add", ".gitignore")
+    old = __import__("os").getcwd()
+    __import__("os").chdir(project)
+    try:
+        assert main(["snapshot", "data/test.csv", "--name", "test", "--label-column", "label"]) == 0
+        assert main(["run", "--kind", "train", "--input", "train=train", "--input", "test=test", "--",
+                     _sys.executable, "-c", "pass"]) == 0
+    finally:
+        __import__("os").chdir(old)
+    r = commit(project, "train")
+    out = r.stdout + r.stderr
+    assert r.returncode != 0
+    assert "- hook id: lineage-audit" in out and "train-read-heldout" in out
