@@ -44,6 +44,9 @@ SPLITS = ("train", "validation", "test", "other")
 STATUSES = ("running", "succeeded", "failed", "aborted")
 FINAL_STATUSES = ("succeeded", "failed", "aborted")
 
+#: Seconds a command may take to exit after a forwarded Ctrl-C before it is terminated.
+ESCALATE_AFTER = 10.0
+
 #: The environment variable that carries a run ID into a command (and out of an orchestrator).
 ENV_RUN_ID = "LINEAGE_RUN_ID"
 
@@ -807,13 +810,25 @@ def run_command(
         if not finished:
             # a failure while snapshotting outputs: the run must not stay "running"
             finish(repo, new_id, status="failed", exit_code=exit_code, error=error or "recording the outputs failed")
-    if status == "aborted":
+    if missing:
+        code = 2  # the command "succeeded" without producing what it declared: bad input
+    elif status == "aborted":
         code = 128 + (received[0] if received else signal.SIGINT)
     elif status == "succeeded":
         code = 0
     else:
         code = exit_code if exit_code else 1
     return CommandResult(record, code, tuple(missing))
+
+
+def _grace() -> float:
+    """Seconds before a command that outlives a forwarded Ctrl-C is terminated (LINEAGE_RUN_GRACE)."""
+    text = os.environ.get("LINEAGE_RUN_GRACE")
+    try:
+        value = float(text) if text else ESCALATE_AFTER
+    except ValueError:
+        return ESCALATE_AFTER
+    return value if 0 < value < 3600 else ESCALATE_AFTER
 
 
 def _signal_name(number: int) -> str:
@@ -832,10 +847,23 @@ def _wait(proc: subprocess.Popen[bytes], received: list[int]) -> int:
     else:
         shared = _keyboard_shares_group()
 
+        grace = _grace()
+
+        def escalate() -> None:
+            # a command that ignores the signal is terminated, then killed
+            for step, wait in ((proc.terminate, grace), (proc.kill, grace / 2)):
+                try:
+                    proc.wait(wait)
+                    return
+                except subprocess.TimeoutExpired:
+                    step()
+
         def forward(signum: int, _frame: object) -> None:
             received.append(signum)
             if proc.poll() is not None:
                 return
+            if len(received) == 1:
+                threading.Thread(target=escalate, daemon=True).start()
             if len(received) > 2:
                 proc.kill()
             elif signum == signal.SIGINT and shared and len(received) == 1:

@@ -71,7 +71,7 @@ def _run_app() -> typer.Typer:
         with open_repo() as repo:
             result = runs.run_command(repo, argv, kind=kind, inputs=pairs, outputs=outputs, params=values,
                                       run_id=run_id, on_start=started,
-                                      stdout=sys.stderr.fileno() if as_json else None)
+                                      stdout=_stderr_fd() if as_json else None)
         if as_json:
             out.emit_json(result)
         else:
@@ -157,9 +157,10 @@ def _run_app() -> typer.Typer:
         """Record a metric of a running run, with the split it was computed on."""
         from lineage import runs
 
+        number = _number(value)
         with open_repo() as repo:
             rid = runs.resolve(repo, run)
-            metric = runs.log_metric(repo, rid, name, _number(value), split=split, step=step)
+            metric = runs.log_metric(repo, rid, name, number, split=split, step=step)
         out.emit({"run_id": rid, "metrics": [metric]}, as_json, lambda d: out.print(
             f"{out.escape(metric.name)} = {metric.value:g}" + (f" on {metric.split}" if metric.split else "")))
 
@@ -179,6 +180,13 @@ def _run_app() -> typer.Typer:
         out.emit(record, as_json, _render_finished)
 
     return run_app
+
+
+def _stderr_fd() -> int:
+    try:
+        return sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):  # a captured stream has no descriptor
+        return 2
 
 
 def _params(items: list[str]) -> dict[str, Any]:
