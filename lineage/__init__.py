@@ -39,10 +39,14 @@ __all__ = [
     "__version__",
     "checkout",
     "diff",
+    "fetch",
+    "gc",
     "init",
     "log",
     "open",
     "provenance_of",
+    "pull",
+    "push",
     "query",
     "run",
     "show",
@@ -154,3 +158,38 @@ def query(sql: str, params: tuple[Any, ...] = (), *, limit: int | None = None,
     from lineage.graph import readonly as _readonly
 
     return _with_repo(repo, lambda r: _readonly.query(r.db_path, sql, params, limit=limit))
+
+
+def push(ids: list[str] | None = None, *, remote: str | None = None, repo: Repo | None = None,
+         progress: Any = None):
+    """Send the objects and events a remote lacks.
+
+    >>> lineage.push(remote="origin").objects_sent                  # doctest: +SKIP
+    """
+    from lineage import transfer as _transfer
+
+    return _with_repo(repo, _transfer.push, ids, remote=remote, progress=progress)
+
+
+def fetch(ids: list[str] | None = None, *, remote: str | None = None, paths: list[str] | None = None,
+          repo: Repo | None = None, progress: Any = None):
+    """Merge a remote's events and download (verified) the objects asked for."""
+    from lineage import transfer as _transfer
+
+    return _with_repo(repo, _transfer.fetch, ids, remote=remote, paths=paths, progress=progress)
+
+
+def pull(ids: list[str] | None = None, *, remote: str | None = None, paths: list[str] | None = None,
+         dest: str | None = None, force: bool = False, repo: Repo | None = None, progress: Any = None):
+    """Fetch, then check out the snapshots named (or every missing tracked dataset)."""
+    from lineage import transfer as _transfer
+
+    return _with_repo(repo, _transfer.pull, ids, remote=remote, paths=paths, dest=dest, force=force,
+                      progress=progress)
+
+
+def gc(*, dry_run: bool = False, remote: str | None = None, repo: Repo | None = None):
+    """Remove objects nothing in the log references (locally, or on ``remote``)."""
+    from lineage import garbage as _gc
+
+    return _with_repo(repo, _gc.collect, dry_run=dry_run, remote=remote)

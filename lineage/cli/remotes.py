@@ -141,7 +141,7 @@ def register(app: typer.Typer) -> None:
         as_json: bool = JSON,
     ) -> None:
         """Remove objects no snapshot (or run) in the log references."""
-        from lineage import gc as _gc
+        from lineage import garbage as _gc
 
         with open_repo() as repo:
             r = _gc.collect(repo, dry_run=dry_run, remote=remote, remove_run_data=remove_run_data)

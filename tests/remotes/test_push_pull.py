@@ -186,3 +186,19 @@ def test_pull_does_not_clobber_local_changes(local_remote, make_clone):
         transfer.pull(b, ["d"])
     transfer.pull(b, ["d"], force=True)
     assert (b.root / "d" / "x.txt").read_text() == "v1\n"
+
+
+def test_public_api(local_remote, make_clone):
+    import lineage
+
+    a = make_clone("a", local_remote)
+    write_tree(a.root / "d", {"x.txt": "x\n"})
+    lineage.snapshot(a.root / "d", name="d", repo=a)
+    seen: list[tuple[int, int, int, int]] = []
+    assert lineage.push(repo=a, progress=lambda *args: seen.append(args)).objects_sent == 2
+    assert seen[-1][2:] == (2, 2) and seen[-1][0] == seen[-1][1]  # bytes and objects, complete
+    b = make_clone("b", local_remote)
+    assert lineage.fetch(repo=b).objects_received == 2
+    assert lineage.pull(["d"], repo=b, dest=str(b.root / "elsewhere")).checked_out[0]["written"] == 1
+    assert lineage.gc(repo=b, dry_run=True).removed == []
+    assert {"push", "pull", "fetch", "gc"} <= set(lineage.__all__)

@@ -13,7 +13,7 @@ import blake3
 import pytest
 
 from conftest import write_tree
-from lineage import gc, snapshots, transfer, verification
+from lineage import garbage as gc, snapshots, transfer, verification
 from lineage.errors import CorruptObjectError
 from lineage.store.packs import PACK_MAGIC, PackEntry, PackIndex, PackWriter, coalesce
 

@@ -9,7 +9,7 @@ are removed (index first, which hides the pack at once), packs that are mostly
 garbage are rewritten, and pack data left by an interrupted push is removed once
 it is older than an hour.
 
-    >>> lineage.gc.collect(repo, dry_run=True)          # doctest: +SKIP
+    >>> lineage.garbage.collect(repo, dry_run=True)          # doctest: +SKIP
 """
 
 from __future__ import annotations
