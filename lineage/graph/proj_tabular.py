@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Iterable
 
+from lineage.graph import Graph
 from lineage.graph.events import Event
 from lineage.graph.projections import projector
+from lineage.graph.references import reference_provider
 
 
 @projector("tabular.file")
@@ -32,3 +35,11 @@ def decl_key(declarations: dict[str, str]) -> str:
     """The declarations that shape a file's derived data, as a canonical string key."""
     relevant = {k: declarations[k] for k in ("label", "group", "time", "text") if declarations.get(k)}
     return json.dumps(relevant, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+@reference_provider("tabular")
+def _tabular_objects(graph: Graph) -> Iterable[str]:
+    """Derived objects of tabular records: fingerprint Parquet, profile JSON, MinHash Parquet."""
+    from lineage.graph.tabular import referenced_digests
+
+    return referenced_digests(graph)

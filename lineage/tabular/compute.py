@@ -24,6 +24,7 @@ Progress = Callable[[int, int], None]
 #: Signature length of MinHash (permutations) and the character shingle size.
 NUM_PERM = 128
 MINHASH_SEED = 1
+MINHASH_SCHEME = "affine32"  # datasketch's permutation scheme, named so it never changes under us
 SHINGLE = 5
 #: Keys of declarations that change a file's derived data.
 DECLARATION_KEYS = ("label", "group", "time", "text")
@@ -73,7 +74,7 @@ def shingles(text: str | None, k: int = SHINGLE) -> set[str]:
 def minhash_signature(text: str | None):
     from datasketch import MinHash
 
-    m = MinHash(num_perm=NUM_PERM, seed=MINHASH_SEED)
+    m = MinHash(num_perm=NUM_PERM, seed=MINHASH_SEED, scheme=MINHASH_SCHEME)
     sh = shingles(text)
     if sh:
         m.update_batch([s.encode("utf-8") for s in sh])
@@ -170,7 +171,7 @@ def minhash_schema():
         pa.field("row", pa.int64(), nullable=False),
         pa.field("sig", pa.list_(pa.uint64(), NUM_PERM), nullable=False),
         pa.field("text", pa.large_string()),
-    ], metadata={b"lineage.minhash": f"datasketch num_perm={NUM_PERM} seed={MINHASH_SEED} "
+    ], metadata={b"lineage.minhash": f"datasketch {MINHASH_SCHEME} num_perm={NUM_PERM} seed={MINHASH_SEED} "
                                       f"char-{SHINGLE}-grams".encode()})
 
 

@@ -54,7 +54,7 @@ def find_near_duplicates(sigs_a: Any, sigs_b: Any, threshold: float = 0.8, *,
     import numpy as np
     from datasketch import MinHash, MinHashLSH
 
-    from lineage.tabular.compute import MINHASH_SEED, NUM_PERM, shingles
+    from lineage.tabular.compute import MINHASH_SCHEME, MINHASH_SEED, NUM_PERM, shingles
 
     if not 0.0 < threshold <= 1.0:
         raise UsageError(f"threshold must be in (0, 1], not {threshold}")
@@ -68,7 +68,7 @@ def find_near_duplicates(sigs_a: Any, sigs_b: Any, threshold: float = 0.8, *,
                     dtype=np.uint64).reshape(-1, NUM_PERM)
     with lsh.insertion_session() as session:
         for i in range(len(sa)):
-            session.insert(i, MinHash(num_perm=NUM_PERM, seed=MINHASH_SEED, hashvalues=sa[i]),
+            session.insert(i, MinHash(num_perm=NUM_PERM, seed=MINHASH_SEED, hashvalues=sa[i], scheme=MINHASH_SCHEME),
                            check_duplication=False)
     texts_a = sigs_a.column("text").to_pylist()
     texts_b = sigs_b.column("text").to_pylist()
@@ -77,7 +77,7 @@ def find_near_duplicates(sigs_a: Any, sigs_b: Any, threshold: float = 0.8, *,
     cache_a: dict[int, set[str]] = {}
     out: list[NearDuplicate] = []
     for j in range(len(sb)):
-        mb = MinHash(num_perm=NUM_PERM, seed=MINHASH_SEED, hashvalues=sb[j])
+        mb = MinHash(num_perm=NUM_PERM, seed=MINHASH_SEED, hashvalues=sb[j], scheme=MINHASH_SCHEME)
         candidates = lsh.query(mb)
         if not candidates:
             continue

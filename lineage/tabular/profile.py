@@ -224,13 +224,16 @@ class ColumnProfiler:
                                 "count": self.rows, "nulls": self.nulls}
         if self.kind in ("numeric", "temporal"):
             v, w = self.summary.points()
+            quantiles = weighted_quantiles(v, w)
+            if quantiles:  # the summary keeps ranks, not extremes: pin them to the exact ones
+                quantiles[0], quantiles[-1] = self.min, self.max
             base.update({
                 "nan": self.nan, "inf": self.inf, "valid": self.n,
                 "min": self.min, "max": self.max,
                 "mean": self.mean if self.n else None,
                 "std": math.sqrt(self.m2 / (self.n - 1)) if self.n > 1 else (0.0 if self.n else None),
                 "distinct": hll_estimate(self.registers), "distinct_exact": False,
-                "quantiles": weighted_quantiles(v, w),
+                "quantiles": quantiles,
             })
         elif self.kind == "categorical":
             items = sorted(self.counts.items(), key=lambda kv: (-kv[1], kv[0]))

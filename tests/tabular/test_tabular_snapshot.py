@@ -293,3 +293,27 @@ def test_cli_diff_rows_exact_counts(cli, workdir: Path):
     assert {s["file"] for s in rows_json["sample_added"]} == {"v.csv"}
     text = cli("diff", "v@1", "v@2", "--rows")
     assert "5 added, 5 removed, 497 unchanged" in text.stdout
+
+
+def test_gc_keeps_derived_objects(workdir: Path, repo):
+    from lineage.garbage import collect
+    from lineage.graph.tabular import referenced_digests
+
+    (workdir / "g.csv").write_text("x,y\n1,2\n")
+    snap = lineage.snapshot(workdir / "g.csv", repo=repo, name="g", text_column="y")
+    refs = referenced_digests(repo.graph)
+    assert len(refs) == 3  # fingerprints, profile, minhash
+    repo.store.put_bytes(b"unreferenced")
+    result = collect(repo)
+    assert [r.digest for r in result.removed] != [] and not any(r.digest in refs for r in result.removed)
+    assert all(repo.store.exists(d) for d in refs)
+    assert load_fingerprints(repo, snap.id).num_rows == 1
+
+
+def test_rebuild_keeps_tabular_records(workdir: Path, repo):
+    (workdir / "k.csv").write_text("x\n1\n")
+    snap = lineage.snapshot(workdir / "k.csv", repo=repo, name="k")
+    before = load_profiles(repo, snap.id)
+    repo.graph.rebuild()
+    assert load_profiles(repo, snap.id) == before
+    assert len(tabular_events(repo)) == 1
