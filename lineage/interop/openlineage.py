@@ -123,6 +123,13 @@ def _git_remote(root: Path) -> str | None:
     return strip_credentials(url) if proc.returncode == 0 and url else None
 
 
+def _remote_url(repo: Repo, cache: dict[str, Any]) -> str:
+    """The git remote (asked once per export), else the workspace's file:// URI."""
+    if "\0remote" not in cache:
+        cache["\0remote"] = _git_remote(repo.root) or repo.root.as_uri()
+    return cache["\0remote"]
+
+
 def strip_credentials(url: str) -> str:
     """A URL without user:password@ (tokens in remote URLs must never be exported)."""
     parts = urlsplit(url)
@@ -198,7 +205,7 @@ def run_events(repo: Repo, run_id: str, *, namespace: str | None = None,
     job_facets: dict[str, Any] = {}
     if run.get("git_commit"):
         job_facets["sourceCodeLocation"] = _facet(
-            "sourceCodeLocation", type="git", url=_git_remote(repo.root) or repo.root.as_uri(),
+            "sourceCodeLocation", type="git", url=_remote_url(repo, cache),
             version=run["git_commit"], branch=run.get("git_branch"))
     if job_facets:
         job["facets"] = job_facets
@@ -280,6 +287,8 @@ def post(events: list[dict[str, Any]], url: str, *, endpoint: str = "api/v1/line
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise UsageError(f"not an http(s) URL: {url!r}")
+    if not timeout > 0 or retries < 0:
+        raise UsageError("--timeout must be above 0 seconds and retries at least 0")
     shown = strip_credentials(url)
     try:
         from openlineage.client.transport.http import HttpConfig, HttpTransport
