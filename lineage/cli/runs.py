@@ -38,7 +38,7 @@ def _group_class():
 
 def _run_app() -> typer.Typer:
     run_app = typer.Typer(
-        cls=_group_class(), invoke_without_command=True, no_args_is_help=True,
+        cls=_group_class(), invoke_without_command=True,
         help="Record a run: wrap a command, or start/finish one for an orchestrator.",
         context_settings={"help_option_names": ["-h", "--help"]},
     )
@@ -60,6 +60,9 @@ def _run_app() -> typer.Typer:
         from lineage.errors import UsageError
 
         argv = list(ctx.args)
+        if kind is None and not argv and not (inputs or outputs or params or run_id):
+            out.print(ctx.get_help(), markup=False)  # bare 'lineage run': help, as for other groups
+            return
         if kind is None:
             raise UsageError("lineage run needs --kind (split, fit, transform, train, tune, evaluate or other)")
         pairs = [runs.parse_input(i) for i in inputs]

@@ -152,7 +152,9 @@ def test_views_answer_auditor_questions(repo, pipeline):
     "PRAGMA user_version = 99",
     "WITH x AS (SELECT 1) DELETE FROM runs",
 ])
-def test_query_refuses_every_write(repo, pipeline, sql):
+def test_query_refuses_every_write(repo, workdir, sql):
+    runs.start(repo, "train", run_id="r-1")
+    runs.finish(repo, "r-1", exit_code=1)
     before = repo.graph.conn.execute("SELECT count(*), group_concat(status) FROM runs").fetchone()
     with pytest.raises(readonly.ReadOnlyError, match="read-only"):
         readonly.query(repo.db_path, sql)
