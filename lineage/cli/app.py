@@ -31,6 +31,7 @@ COMMAND_MODULES = [
     "lineage.cli.hooks",
     "lineage.cli.remotes",
     "lineage.cli.interop",
+    "lineage.cli.audit",
 ]
 
 _state: dict[str, str | None] = {"repo": None}

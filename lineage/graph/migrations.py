@@ -128,6 +128,7 @@ MIGRATION_MODULES: list[str] = [
     "lineage.graph.m0002_runs",
     "lineage.graph.m0003_tabular",
     "lineage.graph.m0005_aliases",
+    "lineage.graph.m0006_audit",
 ]
 _loaded = False
 

@@ -24,6 +24,7 @@ PROJECTOR_MODULES = [
     "lineage.graph.proj_runs",
     "lineage.graph.proj_tabular",
     "lineage.graph.aliases",
+    "lineage.graph.audit",
 ]
 _loaded = False
 
