@@ -208,10 +208,13 @@ def dvc_md5(path: Path, *, legacy: bool = False) -> str:
     # hashlib releases the GIL on large buffers: threads overlap reading and hashing
     from concurrent.futures import ThreadPoolExecutor
 
-    with ThreadPoolExecutor(max_workers=min(8, (os.cpu_count() or 1) * 2)) as pool:
-        digests = list(pool.map(_md5_file, [full for _, full in found], chunksize=32))
-    entries = sorted(({"md5": d, "relpath": rel} for (rel, _), d in zip(found, digests)),
-                     key=lambda e: e["relpath"])
+    workers = max(1, min(8, (os.cpu_count() or 1) * 2, len(found)))
+    # one task per worker (a future per file costs more than hashing a small file)
+    shares = [found[i::workers] for i in range(workers)]
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        results = pool.map(lambda share: [(rel, _md5_file(full)) for rel, full in share], shares)
+        entries = sorted(({"md5": d, "relpath": rel} for share in results for rel, d in share),
+                         key=lambda e: e["relpath"])
     listing = json.dumps(entries, sort_keys=True).encode("utf-8")
     return hashlib.md5(listing, usedforsecurity=False).hexdigest() + ".dir"
 
