@@ -222,25 +222,39 @@ def select_runs(repo: Repo, run_refs: list[str] | None = None, *, all_runs: bool
         return list(dict.fromkeys(_runs.resolve(repo, r) for r in run_refs))
     if all_runs:
         return gaudit.run_ids(repo.graph)
-    return gaudit.run_ids(repo.graph, since=_since_time(repo, since or ""))
+    return _since(repo, since or "")
 
 
-def _since_time(repo: Repo, ref: str) -> str:
-    """ISO UTC time of a git commit (``HEAD``, a branch, a SHA) or an ISO date/time."""
+def _since(repo: Repo, ref: str) -> list[str]:
+    """Runs recorded since ``ref``: an ISO date/time, or a git commit.
+
+    For a commit, a run belongs when it ran on that commit or a later one (``REF..HEAD``):
+    work recorded on top of the last commit is what a commit hook must check. Runs
+    recorded outside git count when they started after the commit.
+    """
     try:
         when = _dt.datetime.fromisoformat(ref.replace("Z", "+00:00"))
+    except ValueError:
+        when = None
+    if when is not None:
         if when.tzinfo is None:
             when = when.replace(tzinfo=_dt.timezone.utc)
-        return when.astimezone(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    except ValueError:
-        pass
+        return gaudit.run_ids(repo.graph, since=_iso(when))
     import subprocess
 
-    proc = subprocess.run(["git", "log", "-1", "--format=%cI", ref, "--"], cwd=repo.root,
-                          capture_output=True, text=True)
-    if proc.returncode != 0 or not proc.stdout.strip():
+    def git(*args: str) -> str | None:
+        proc = subprocess.run(["git", *args], cwd=repo.root, capture_output=True, text=True)
+        return proc.stdout.strip() if proc.returncode == 0 else None
+
+    sha = git("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
+    if not sha:
         raise UsageError(f"--since: {ref!r} is neither a git commit nor an ISO date")
-    when = _dt.datetime.fromisoformat(proc.stdout.strip())
+    later = set((git("rev-list", f"{sha}..HEAD") or "").split()) | {sha}
+    when = _dt.datetime.fromisoformat(git("log", "-1", "--format=%cI", sha) or "")
+    return gaudit.runs_on_commits(repo.graph, later, started_after=_iso(when))
+
+
+def _iso(when: _dt.datetime) -> str:
     return when.astimezone(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 

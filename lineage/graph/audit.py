@@ -41,6 +41,18 @@ def run_ids(g: Graph, *, since: str | None = None) -> list[str]:
     return [r[0] for r in rows]
 
 
+def runs_on_commits(g: Graph, commits: set[str], *, started_after: str) -> list[str]:
+    """Runs recorded on any of ``commits``, or outside git after ``started_after``."""
+    import json
+
+    rows = g.conn.execute(
+        "SELECT run_id FROM runs WHERE git_commit IN (SELECT value FROM json_each(?)) "
+        "OR (git_commit IS NULL AND started >= ?) ORDER BY started, run_id",
+        (json.dumps(sorted(commits)), started_after),
+    )
+    return [r[0] for r in rows]
+
+
 def final_scorings(g: Graph) -> list[dict[str, Any]]:
     """Every final scoring: an ``evaluate`` run with a ``test`` input, oldest first."""
     rows = g.conn.execute(
