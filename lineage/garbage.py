@@ -6,8 +6,9 @@ derived objects and the data recorded runs used). A dry run lists what a real ru
 would remove. On a remote, the remote's events are merged first, so objects another
 clone recorded are never taken for garbage; packs whose objects are all unreferenced
 are removed (index first, which hides the pack at once), packs that are mostly
-garbage are rewritten, and pack data left by an interrupted push is removed once
-it is older than an hour.
+garbage are rewritten, and pack data left by an interrupted push is removed. On a
+remote, unreferenced data younger than an hour (``grace``) is left alone: a push in
+progress uploads objects before the events that reference them.
 
     >>> lineage.garbage.collect(repo, dry_run=True)          # doctest: +SKIP
 """
@@ -23,8 +24,9 @@ from lineage.errors import MissingObjectError
 from lineage.graph.references import referenced_digests
 from lineage.repo import Repo
 
-#: Pack data without an index younger than this may belong to a push in progress.
-ORPHAN_AGE = 3600.0
+#: Unreferenced remote data younger than this may belong to a push in progress (a push
+#: uploads objects before the events that reference them), so it is left alone.
+GRACE = 3600.0
 
 
 @dataclass(frozen=True)
@@ -53,10 +55,18 @@ class GcResult:
 
 
 def collect(repo: Repo, *, dry_run: bool = False, remote: str | None = None,
-            remove_run_data: bool = False, remote_only: bool = False) -> GcResult:
-    """Remove unreferenced objects from the local store, or from ``remote``."""
-    if remote is not None or remote_only:
-        return _collect_remote(repo, remote, dry_run=dry_run, remove_run_data=remove_run_data)
+            remove_run_data: bool = False, grace: float = GRACE) -> GcResult:
+    """Remove unreferenced objects from the local store, or from ``remote``.
+
+    On a remote, unreferenced data younger than ``grace`` seconds is kept.
+    """
+    if grace < 0:
+        from lineage.errors import UsageError
+
+        raise UsageError("--grace must not be negative")
+    if remote is not None:
+        return _collect_remote(repo, remote, dry_run=dry_run, remove_run_data=remove_run_data,
+                               grace=grace)
     keep = referenced_digests(repo.graph, include_run_data=not remove_run_data)
     store = repo.store
     removed: list[Removed] = []
@@ -76,7 +86,8 @@ def collect(repo: Repo, *, dry_run: bool = False, remote: str | None = None,
     return GcResult("local", dry_run, removed, sum(r.size for r in removed), kept)
 
 
-def _collect_remote(repo: Repo, name: str | None, *, dry_run: bool, remove_run_data: bool) -> GcResult:
+def _collect_remote(repo: Repo, name: str | None, *, dry_run: bool, remove_run_data: bool,
+                    grace: float) -> GcResult:
     from lineage.store.packs import PackWriter
     from lineage.transfer import _fetch_events, _jobs, open_remote
 
@@ -87,8 +98,14 @@ def _collect_remote(repo: Repo, name: str | None, *, dry_run: bool, remove_run_d
     removed: list[Removed] = []
     kept = 0
     doomed_paths: list[str] = []
+    now = time.time()
+
+    def young(path: str) -> bool:
+        t = inv.mtimes.get(path)
+        return t is None or now - t < grace  # unknown age counts as young
+
     for d, size in sorted(inv.loose.items()):
-        if d in keep:
+        if d in keep or (grace and young(rs.object_path(d))):
             kept += 1
         else:
             removed.append(Removed(d, size, "object"))
@@ -100,7 +117,7 @@ def _collect_remote(repo: Repo, name: str | None, *, dry_run: bool, remove_run_d
         dead = [e for e in idx.entries if e not in live]
         seen_kept.update(e.digest for e in live)
         kept += len(live)
-        if not dead:
+        if not dead or (grace and young(rs.pack_path("packs", pid, "pack"))):
             continue
         garbage = sum(e.length for e in dead)
         if live and garbage * 2 < idx.pack_size:
@@ -120,10 +137,8 @@ def _collect_remote(repo: Repo, name: str | None, *, dry_run: bool, remove_run_d
             rewritten += 1
         rs.remove([rs.pack_path("packs", pid, "idx")])
         rs.remove([rs.pack_path("packs", pid, "pack")])
-    now = time.time()
     for path in inv.orphans:
-        mtime = rs.modified(path)
-        if mtime is not None and now - mtime < ORPHAN_AGE:
+        if grace and young(path):
             continue
         removed.append(Removed(os.path.basename(path), 0, "orphan"))
         doomed_paths.append(path)

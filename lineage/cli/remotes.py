@@ -138,13 +138,15 @@ def register(app: typer.Typer) -> None:
         dry_run: bool = typer.Option(False, "--dry-run", "-n", help="List what would be removed; remove nothing."),
         remote: Optional[str] = typer.Option(None, "--remote", "-r", help="Collect on this remote instead of locally."),
         remove_run_data: bool = typer.Option(False, "--remove-run-data", help="Also remove objects only recorded runs still use."),
+        grace: float = typer.Option(3600.0, "--grace", metavar="SECONDS", help="On a remote, keep unreferenced data younger than this (a push may be under way)."),
         as_json: bool = JSON,
     ) -> None:
         """Remove objects no snapshot (or run) in the log references."""
         from lineage import garbage as _gc
 
         with open_repo() as repo:
-            r = _gc.collect(repo, dry_run=dry_run, remote=remote, remove_run_data=remove_run_data)
+            r = _gc.collect(repo, dry_run=dry_run, remote=remote, remove_run_data=remove_run_data,
+                            grace=grace)
         out.emit(r, as_json, _render_gc)
 
 

@@ -49,6 +49,7 @@ class Inventory:
     packs: dict[str, PackIndex] = field(default_factory=dict)
     events: dict[str, PackIndex] = field(default_factory=dict)
     orphans: list[str] = field(default_factory=list)  # pack data or temporaries without an index
+    mtimes: dict[str, float] = field(default_factory=dict)  # remote path -> modified (epoch s)
 
     def __post_init__(self) -> None:
         self._where: dict[str, tuple[str, Any]] | None = None
@@ -158,6 +159,8 @@ class RemoteStore:
             names = {os.path.basename(e["name"].rstrip("/")): e for e in listing}
             ids = [m.group(1) for n in names if (m := _IDX_NAME.fullmatch(n))]
             for name, e in names.items():
+                if (t := _mtime(e)) is not None:
+                    inv.mtimes[e["name"]] = t
                 m = _PACK_NAME.fullmatch(name)
                 if (m and m.group(1) not in ids) or ".tmp-" in name:
                     inv.orphans.append(e["name"])
@@ -173,6 +176,8 @@ class RemoteStore:
             for path, info in found.items():
                 rel = path[len(prefix):] if path.startswith(prefix) else path
                 m = _OBJ_PATH.search(rel)
+                if (t := _mtime(info)) is not None:
+                    inv.mtimes[path] = t
                 if m:
                     inv.loose[m.group(1) + m.group(2)] = int(info.get("size") or 0)
                 elif ".tmp-" in rel:
@@ -292,15 +297,19 @@ class RemoteStore:
             info = self.call(self.fs.info, path)
         except FileNotFoundError:
             return None
-        value = info.get("mtime") or info.get("LastModified") or info.get("last_modified")
-        if value is None:
-            return None
-        if hasattr(value, "timestamp"):
-            return float(value.timestamp())
-        try:
-            return float(value)
-        except (TypeError, ValueError):
-            return None
+        return _mtime(info)
+
+
+def _mtime(info: dict[str, Any]) -> float | None:
+    value = info.get("mtime") or info.get("LastModified") or info.get("last_modified")
+    if value is None:
+        return None
+    if hasattr(value, "timestamp"):
+        return float(value.timestamp())
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
 
 
 def _lookup(blobs: Any, path: str) -> Any:

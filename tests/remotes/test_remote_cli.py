@@ -144,11 +144,12 @@ def test_push_pull_fetch_gc_verify_through_cli(two, tmp_path):
     assert r.json["removed_count"] == 1 and r.json["kept"] == 3
     with Repo.find(b.cwd) as repo:
         assert not repo.store.exists(junk)
-    r = b("gc", "--remote", "origin", "--dry-run", "--json")
+    r = b("gc", "--remote", "origin", "--dry-run", "--grace", "0", "--json")
     validate(r.json, "gc.schema.json")
     assert r.json["target"] == "origin" and r.json["removed_count"] == 0 and r.json["kept"] == 3
     r = b("gc")
     assert "Removed 0 object(s)" in r.stdout
+    assert "must not be negative" in b("gc", "--remote", "origin", "--grace", "-1").stderr
     assert b("verify").code == 0
 
 
