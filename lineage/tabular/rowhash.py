@@ -160,13 +160,16 @@ def _bytes_payload(data, offsets, lengths):
     return out
 
 
+_MASKS = None
+
+
 def _masked(np, words, rem):
-    """Keep only the first ``rem`` bytes (1..8+) of each little-endian word."""
+    """Keep only the first ``rem`` bytes (1..8, more means 8) of each little-endian word."""
+    global _MASKS
+    if _MASKS is None:
+        _MASKS = np.array([(1 << (8 * i)) - 1 for i in range(9)], dtype=np.uint64)
     words = words.astype(np.uint64)
-    partial = rem < 8
-    if partial.any():
-        shift = (rem[partial] * 8).astype(np.uint64)
-        words[partial] &= (np.uint64(1) << shift) - np.uint64(1)
+    words &= _MASKS[np.minimum(rem, 8)]
     return words
 
 
@@ -391,13 +394,34 @@ def _apply_nulls(tags, payload, valid):
 def value_hashes(arr):
     """(v0, v1): per-value 64-bit hashes in both lanes: v_L = mix(payload_L ^ K_L[tag])."""
     np = _np()
+    arr = _maybe_dictionary(arr)
     tags, payload = canonical(arr)
-    keys = [np.array([tag_key(lane, t) for t in range(13)], dtype=np.uint64) for lane in (0, 1)]
+    single = len(tags) > 0 and int(tags.min()) == int(tags.max())
     out = []
     for lane in (0, 1):
         p = payload[lane] if isinstance(payload, tuple) else payload
-        out.append(mix(p ^ keys[lane][tags]))
+        if single:  # one tag for the whole column (the usual case): no gather needed
+            out.append(_mix_inplace(np, p ^ np.uint64(tag_key(lane, int(tags[0]))), np.empty_like(p)))
+        else:
+            keys = np.array([tag_key(lane, t) for t in range(13)], dtype=np.uint64)
+            out.append(mix(p ^ keys[tags]))
     return out[0], out[1]
+
+
+def _maybe_dictionary(arr):
+    """Repetitive text columns are hashed once per distinct value (same result, less work)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    t = arr.type
+    if len(arr) < 4096 or not (pa.types.is_string(t) or pa.types.is_large_string(t)):
+        return arr
+    sample = arr.slice(0, 4096)
+    if len(pc.unique(sample)) * 4 > len(sample):
+        return arr
+    return pc.dictionary_encode(arr)
 
 
 def name_keys(names: list[str]) -> list[tuple[int, int]]:
