@@ -180,8 +180,16 @@ def compute_file(path: str, fmt: Format, declarations: dict[str, str], *, displa
     """Stream ``path`` once; raise ``TabularReadError`` (naming ``display``) if unreadable."""
     overrides: dict[str, Any] = {}
     notes: list[str] = []
+    size = max(1, os.path.getsize(path))
     for _attempt in range(256):
-        reader = BatchReader(path, fmt, display, overrides=overrides)
+        read = [0]
+
+        def on_bytes(n: int) -> None:  # text formats report the (compressed) bytes read
+            read[0] += n
+            if on_progress is not None:
+                on_progress(min(1.0, read[0] / size))
+
+        reader = BatchReader(path, fmt, display, overrides=overrides, on_bytes=on_bytes)
         try:
             result = _one_pass(reader, declarations, display, tmpdir, on_progress)
         except TypesChanged as change:
