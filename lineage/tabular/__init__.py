@@ -237,20 +237,64 @@ def load_profiles(repo: Any, snapshot_id: str) -> dict[str, dict[str, dict[str, 
 
 
 def load_minhash(repo: Any, snapshot_id: str):
-    """MinHash signatures of the declared text column: a ``pyarrow.Table`` with ``file``,
-    ``row``, ``sig`` (128 × uint64) and ``text`` (normalised), or None without a text column."""
+    """MinHash signatures of the declared text column, and of plain-text files (.txt, .text,
+    .md; one row each): a ``pyarrow.Table`` with ``file``, ``row``, ``sig`` (128 × uint64)
+    and ``text`` (normalised), or None when there is neither."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    _sid, files = file_records(repo, snapshot_id)
+    sid, files = file_records(repo, snapshot_id)
     frames = []
     for f in files:
         if f.ok and f.record.minhash and repo.store.exists(f.record.minhash):
             t = pq.read_table(_object(repo, f.record.minhash)).replace_schema_metadata(None)
             frames.append(t.add_column(0, "file", pa.array([f.path] * t.num_rows, pa.string())))
+    text_files = _text_file_signatures(repo, sid, [f for f in files if _is_text_file(f)])
+    if text_files is not None:
+        frames.append(text_files)
     if not frames:
         return None
     return pa.concat_tables(frames)
+
+
+#: Plain-text documents: each file is one row of its own MinHash table.
+TEXT_SUFFIXES = (".txt", ".text", ".md")
+TEXT_MAX_BYTES = 16 << 20
+
+
+def _is_text_file(f: TabularFile) -> bool:
+    return f.path.lower().endswith(TEXT_SUFFIXES) and f.size <= TEXT_MAX_BYTES
+
+
+def _text_file_signatures(repo: Any, sid: str, files: list[TabularFile]):
+    """Signatures of text files, computed from their bytes (store, else unchanged workspace)."""
+    import numpy as np
+    import pyarrow as pa
+
+    from lineage.tabular.compute import NUM_PERM, minhash_signature, minhash_schema, normalise_text_array
+
+    rows = []
+    for f in files:
+        temporary: list[str] = []
+        try:
+            source = _source_path(repo, sid, f, temporary)
+            if source is None:
+                continue
+            with open(source, "rb") as fh:
+                text = fh.read().decode("utf-8", errors="replace")
+        finally:
+            for tmp in temporary:
+                os.unlink(tmp)
+        norm = normalise_text_array(pa.array([text], pa.large_string()))[0].as_py()
+        rows.append((f.path, norm, minhash_signature(norm)))
+    if not rows:
+        return None
+    sigs = np.stack([r[2] for r in rows]).astype(np.uint64)
+    table = pa.table([pa.array([0] * len(rows), pa.int64()),
+                      pa.FixedSizeListArray.from_arrays(pa.array(sigs.reshape(-1)), NUM_PERM),
+                      pa.array([r[1] for r in rows], pa.large_string())],
+                     schema=minhash_schema()).replace_schema_metadata(None)
+    return table.add_column(0, "file", pa.array([r[0] for r in rows], pa.string()))
 
 
 def describe(repo: Any, ref: str, *, profile: bool = False):

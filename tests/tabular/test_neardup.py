@@ -47,3 +47,19 @@ def test_bad_threshold_and_empty_inputs():
     with pytest.raises(UsageError):
         find_near_duplicates(None, None, 1.5)
     assert find_near_duplicates(None, None, 0.8) == []
+
+
+def test_text_files_across_split_folders(workdir: Path, repo):
+    from tests.conftest import write_tree
+
+    rng = random.Random(3)
+    docs = [words(rng, 60) for _ in range(6)]
+    write_tree(workdir, {f"corpus/train/{i}.txt": d for i, d in enumerate(docs[:4])})
+    write_tree(workdir, {"corpus/test/a.txt": docs[2] + "\n\n(copied)", "corpus/test/b.txt": docs[5],
+                         "corpus/test/c.bin": b"\x00" * 10})
+    a = lineage.snapshot(workdir / "corpus/train", repo=repo, name="train")
+    b = lineage.snapshot(workdir / "corpus/test", repo=repo, name="test")
+    sa, sb = load_minhash(repo, a.id), load_minhash(repo, b.id)
+    assert sa.num_rows == 4 and sorted(sb.column("file").to_pylist()) == ["a.txt", "b.txt"]
+    pairs = find_near_duplicates(sa, sb, 0.8)
+    assert [(p.file_a, p.file_b) for p in pairs] == [("2.txt", "a.txt")]
