@@ -19,9 +19,11 @@ lineage pull || exit 2
 # Objects and the hash-chained event log must check out before their findings count.
 lineage verify || exit 2
 
+# JUnit failures and the exit status follow the same --fail-on level.
 status=0
-lineage audit --all --format sarif --fail-on "$fail_on" > "$reports/lineage.sarif" || status=$?
-lineage audit --all --format junit --fail-on never > "$reports/lineage-junit.xml" || exit 2
+lineage audit --all --format sarif --fail-on "$fail_on" --output "$reports/lineage.sarif" || status=$?
+lineage audit --all --format junit --fail-on "$fail_on" --output "$reports/lineage-junit.xml"
+[ $? -le 1 ] || exit 2
 lineage audit --all --format text --fail-on never >&2 || exit 2
 
 case "$status" in
