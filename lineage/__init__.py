@@ -37,6 +37,7 @@ __all__ = [
     "UnknownRefError",
     "UsageError",
     "__version__",
+    "audit_runs",
     "checkout",
     "diff",
     "fetch",
@@ -54,6 +55,7 @@ __all__ = [
     "status",
     "used_by",
     "verify",
+    "waive",
 ]
 
 
@@ -193,3 +195,29 @@ def gc(*, dry_run: bool = False, remote: str | None = None, repo: Repo | None = 
     from lineage import garbage as _gc
 
     return _with_repo(repo, _gc.collect, dry_run=dry_run, remote=remote)
+
+
+def audit_runs(run_ids: list[str] | None = None, *, all: bool = False,  # noqa: A002 - mirrors --all
+               since: str | None = None, rules: list[str] | None = None,
+               fail_on: str | None = None, repo: Repo | None = None):
+    """Audit runs for leakage and test reuse; returns an ``AuditReport``.
+
+    (Named ``audit_runs`` because ``lineage.audit`` is the module that implements it.)
+
+    >>> report = lineage.audit_runs(all=True)                  # doctest: +SKIP
+    >>> report.exit_code("error"), report.summary["error"]      # doctest: +SKIP
+    """
+    from lineage import audit as _audit
+
+    def go(r: Repo):
+        ids = _audit.select_runs(r, run_ids, all_runs=all, since=since)
+        return _audit.run(r, ids, only=rules, fail_on=fail_on)
+
+    return _with_repo(repo, go)
+
+
+def waive(rule: str, run_id: str, reason: str, *, repo: Repo | None = None):
+    """Accept a rule's findings on a run, with a reason (recorded as an event)."""
+    from lineage import audit as _audit
+
+    return _with_repo(repo, _audit.waive, rule, run_id, reason)
