@@ -267,3 +267,41 @@ def test_kill_9_mid_snapshot_leaves_store_and_graph_consistent(workdir):
         assert done.files == 40
         assert verify(repo).ok
         assert repo.store.clean_tmp() >= 0
+
+
+def test_a_file_vanishing_mid_snapshot_is_a_clear_error_and_records_nothing(repo, monkeypatch):
+    data = repo.root / "data"
+    write_tree(data, {f"f{i}.txt": f"{i}" for i in range(10)})
+    real_scan = snapshots.scan
+
+    def scan_then_delete(path):
+        kind, files = real_scan(path)
+        (data / "f5.txt").unlink()  # gone between the walk and the read
+        return kind, files
+
+    monkeypatch.setattr(snapshots, "scan", scan_then_delete)
+    with pytest.raises(PathError, match="vanished"):
+        snapshots.create(repo, data)
+    assert snapshots.log(repo) == []
+    assert list(repo.store.tmp.iterdir()) == []  # the half-built pack was removed
+    from lineage.verification import verify
+
+    assert verify(repo).ok
+
+
+def test_a_file_changing_while_stored_is_refused(repo, monkeypatch):
+    big = repo.root / "big.bin"
+    big.write_bytes(os.urandom(3 << 20))
+    from lineage.store import local
+
+    real_copy = local._copy_fd
+
+    def copy_then_touch(src, fd, size):
+        real_copy(src, fd, size)
+        with open(big, "ab") as fh:
+            fh.write(b"appended while copying")
+
+    monkeypatch.setattr(local, "_copy_fd", copy_then_touch)
+    with pytest.raises(PathError, match="changed while"):
+        snapshots.create(repo, big)
+    assert snapshots.log(repo) == []
