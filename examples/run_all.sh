@@ -13,6 +13,7 @@ trap 'rm -rf "$base"' EXIT
 # example  expected audit exit code  rule the audit must name
 cases=(
   "clean_pipeline 0 -"
+  "clean_pipeline.sh 0 -"
   "leak_scale_before_split 1 fit-on-heldout"
   "leak_oversample_before_split 1 exact-overlap"
   "leak_tune_on_test 1 tune-read-test"
@@ -26,7 +27,11 @@ for case in "${cases[@]}"; do
   read -r name want rule <<<"$case"
   work="$base/$name"
   printf '\n\033[1m== %s\033[0m\n' "$name"
-  runs="$("$python" "$here/$name.py" "$work" --setup)"
+  if [[ "$name" == *.sh ]]; then
+    runs="$(PYTHON="$python" bash "$here/$name" "$work" --setup)"
+  else
+    runs="$("$python" "$here/$name.py" "$work" --setup)"
+  fi
   evaluations=$(awk -F'\t' '$1 == "evaluate" {print $2}' <<<"$runs")
   # shellcheck disable=SC2086  # one argument per evaluate run
   report="$(cd "$work" && COLUMNS=160 lineage audit $evaluations)" && code=0 || code=$?

@@ -104,6 +104,25 @@ def test_example_audit_finds_exactly_its_leak(name: str, tmp_path: Path) -> None
         assert rule in proc.stdout
 
 
+def test_shell_pipeline_with_the_run_wrapper_is_clean(tmp_path: Path) -> None:
+    """clean_pipeline.sh records the same steps through `lineage run ... -- CMD`."""
+    work = tmp_path / "work"
+    env = {**os.environ, "PYTHON": sys.executable,
+           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    proc = subprocess.run(["bash", str(EXAMPLES / "clean_pipeline.sh"), str(work), "--setup"],
+                          capture_output=True, text=True, timeout=300, env=env)
+    assert proc.returncode == 0, proc.stderr
+    runs = [line.split("\t") for line in proc.stdout.splitlines()]
+    assert [kind for kind, _ in runs] == ["split", "fit", "transform", "transform", "train", "evaluate"]
+    show = subprocess.run([*LINEAGE, "show", runs[-1][1], "--json"], cwd=work, capture_output=True,
+                          text=True, timeout=120)
+    record = json.loads(show.stdout)
+    assert {(m["name"], m["split"]) for m in record["metrics"]} == {("accuracy", "test"), ("roc_auc", "test")}
+    assert {i["role"] for i in record["inputs"]} == {"model", "test"}
+    code, report = audit(work, "--all")
+    assert at_least(report["findings"], "error") == [] and code == 0
+
+
 def test_example_without_workspace_is_refused(tmp_path: Path) -> None:
     proc = subprocess.run([sys.executable, str(EXAMPLES / "clean_pipeline.py"), str(tmp_path)],
                           capture_output=True, text=True, timeout=120)
