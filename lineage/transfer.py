@@ -250,6 +250,7 @@ def _affected(repo: Repo, digest: str) -> str:
 def fetch(repo: Repo, ids: Iterable[str] | None = None, *, remote: str | None = None,
           paths: list[str] | None = None, progress: TransferProgress | None = None) -> FetchResult:
     """Merge the remote's events, then download (and verify) the objects asked for."""
+    ids = list(ids or [])
     rs = open_remote(repo, remote)
     jobs = _jobs(rs.remote)
     inv = rs.inventory(jobs=jobs)
@@ -262,6 +263,12 @@ def fetch(repo: Repo, ids: Iterable[str] | None = None, *, remote: str | None = 
     present = len(wanted) - len(need)
     expected = set(queries.stored_file_digests(repo.graph)) | set(queries.snapshot_ids(repo.graph))
     missing = sorted(d for d in need if d not in where and d in expected)
+    if missing and ids:
+        first = missing[0]
+        raise MissingObjectError(
+            f"{len(missing)} object(s) asked for are on neither this machine nor remote "
+            f"{rs.remote.name!r} (object {first[:12]} in {_affected(repo, first)})"
+        )
     need = [d for d in need if d in where]
 
     loose = [(d, where[d][1]) for d in need if where[d][0] == "loose"]

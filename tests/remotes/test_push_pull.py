@@ -9,7 +9,7 @@ import pytest
 
 from conftest import write_tree
 from lineage import snapshots, transfer
-from lineage.errors import CorruptObjectError, UsageError
+from lineage.errors import CorruptObjectError, MissingObjectError, UsageError
 from lineage.store.packs import PackIndex
 
 
@@ -133,6 +133,9 @@ def test_missing_object_on_remote_is_reported_by_verify(remote_env, make_clone):
     transfer.push(a)
     [loose] = remote_env.files("objects")
     remote_env.fs.rm(loose)
+    b = make_clone("b", remote_env)
+    with pytest.raises(MissingObjectError, match=f"snapshot {snap.id[:12]}: big.bin"):
+        transfer.pull(b, ["train"])
     report = transfer.verify_remote(a)
     assert [(p.problem, p.files) for p in report.objects] == [("missing", ["big.bin"])]
     assert report.objects[0].snapshots == [snap.id]
