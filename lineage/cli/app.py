@@ -80,7 +80,9 @@ def main(argv: list[str] | None = None) -> int:
         code = exc.exit_code
     except ce.UsageError as exc:
         hint = f" (see 'lineage {exc.ctx.info_name} --help')" if getattr(exc, "ctx", None) and exc.ctx.parent else ""
-        output.error(exc.format_message().strip().splitlines()[-1] + hint)
+        lines = exc.format_message().strip().splitlines()
+        if lines:  # a group called without a command has printed its help already
+            output.error(lines[-1] + hint)
         code = 2
     except (typer.Abort, getattr(ce, "Abort", typer.Abort)):
         output.error("interrupted")

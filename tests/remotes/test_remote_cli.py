@@ -57,6 +57,8 @@ def test_url_with_credentials_is_refused_and_never_written(cli, workdir, url):
 
 
 def test_bad_remote_input(cli, workdir):
+    r = cli("remote")  # a group without a command shows its help
+    assert r.code == 2 and "Traceback" not in r.stderr and "add" in r.stdout + r.stderr
     assert "invalid remote name" in cli("remote", "add", "no/slash", "/x").stderr
     assert "unknown remote URL scheme" in cli("remote", "add", "x", "nosuch://b/p").stderr
     assert "endpoint URL must be" in cli("remote", "add", "x", "s3://b/p", "--endpoint-url", "ftp://h").stderr
