@@ -71,7 +71,8 @@ class Manifest:
         return cls(kind, tuple(sorted(entries, key=lambda e: e.path.encode("utf-8"))))
 
     def to_dict(self) -> dict[str, Any]:
-        return {"format": FORMAT, "kind": self.kind, "files": [e.to_dict() for e in self.entries]}
+        files = [{"path": p, "size": n, "digest": d, "executable": x} for p, n, d, x in self.entries]
+        return {"format": FORMAT, "kind": self.kind, "files": files}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Manifest:

@@ -312,9 +312,12 @@ def create(
     # -- tabular metadata (lineage.tabular): schema, profiles, row fingerprints of the
     # tabular files not yet processed; their events are appended with the snapshot's.
     from lineage.tabular import compute as _tabular
+    from lineage.tabular.readers import detect as _is_table
 
-    tabular = _tabular.process(repo, [(repo.relpath(f.abspath), f.abspath, digests[f.abspath])
-                                      for f in files], {**current_decl, **columns}, progress=progress)
+    in_repo = (lambda f: rel) if kind == "file" else (lambda f: f.rel if rel == "." else f"{rel}/{f.rel}")
+    tabular = _tabular.process(repo, [(in_repo(f), f.abspath, digests[f.abspath])
+                                      for f in files if _is_table(f.rel)],
+                               {**current_decl, **columns}, progress=progress)
     # ----------------------------------------------------------------------------------
     if row and row.latest_snapshot == sid and not new_decl and row.path == rel and not extra:
         with graph.transaction():

@@ -101,7 +101,7 @@ class Graph:
         conn.execute(
             "INSERT INTO events (id, type, time, actor, parents, body) VALUES (?, ?, ?, ?, ?, ?)",
             (event.id, event.type, event.time, event.actor, json.dumps(list(event.parents)),
-             json.dumps(event.body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)),
+             event.body_json),
         )
         conn.executemany(
             "INSERT OR IGNORE INTO event_parents (parent, child) VALUES (?, ?)",

@@ -37,18 +37,25 @@ class Event:
     body: dict[str, Any] = field(default_factory=dict)
     id: str = ""
 
+    @property
+    def body_json(self) -> str:
+        """The body's canonical JSON text, computed once (a snapshot body can be megabytes)."""
+        cached = self.__dict__.get("_body_json")
+        if cached is None:
+            cached = _canonical.dumps(self.body).decode("utf-8")
+            object.__setattr__(self, "_body_json", cached)
+        return cached
+
     def encode(self) -> bytes:
-        """The canonical bytes the ID is computed over (and that are shipped to remotes)."""
-        return _canonical.dumps(
-            {
-                "format": EVENT_FORMAT,
-                "type": self.type,
-                "time": self.time,
-                "actor": self.actor,
-                "parents": list(self.parents),
-                "body": self.body,
-            }
-        )
+        """The canonical bytes the ID is computed over (and that are shipped to remotes).
+
+        Canonical JSON of ``{actor, body, format, parents, time, type}``, assembled around
+        the cached body text (keys in sorted order, exactly as a full encoding would be).
+        """
+        dumps = _canonical.dumps
+        return (b'{"actor":' + dumps(self.actor) + b',"body":' + self.body_json.encode("utf-8")
+                + b',"format":' + dumps(EVENT_FORMAT) + b',"parents":' + dumps(list(self.parents))
+                + b',"time":' + dumps(self.time) + b',"type":' + dumps(self.type) + b"}")
 
     def compute_id(self) -> str:
         return hash_bytes(self.encode())

@@ -39,9 +39,15 @@ class Format:
         return self.kind + (f"+{self.compression}" if self.compression else "")
 
 
+#: Every name ending a tabular file can have: one C-level ``endswith`` rules out the rest.
+_SUFFIXES = tuple(_FORMATS) + tuple(_COMPRESSED)
+
+
 def detect(path: str) -> Format | None:
     """The tabular format of ``path`` from its name, or None for a non-tabular file."""
     lower = path.lower()
+    if not lower.endswith(_SUFFIXES):
+        return None
     compression = None
     for ext, comp in _COMPRESSED.items():
         if lower.endswith(ext):
