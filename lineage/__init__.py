@@ -40,8 +40,11 @@ __all__ = [
     "audit_runs",
     "checkout",
     "diff",
+    "export_openlineage",
+    "export_prov",
     "fetch",
     "gc",
+    "import_dvc",
     "init",
     "log",
     "open",
@@ -221,3 +224,29 @@ def waive(rule: str, run_id: str, reason: str, *, repo: Repo | None = None):
     from lineage import audit as _audit
 
     return _with_repo(repo, _audit.waive, rule, run_id, reason)
+
+
+def import_dvc(path: str | os.PathLike[str] | None = None, *, repo: Repo | None = None):
+    """Register a DVC repository's outputs as snapshots (md5 aliases) and stages as runs.
+
+    >>> lineage.import_dvc(".").to_dict()["summary"]             # doctest: +SKIP
+    """
+    from lineage.interop import dvc as _dvc
+
+    return _with_repo(repo, _dvc.import_repo, path)
+
+
+def export_openlineage(run_ids: list[str] | None = None, *, namespace: str | None = None,
+                       repo: Repo | None = None) -> list[dict[str, Any]]:
+    """OpenLineage RunEvents (dicts) of the given runs, or of every run when None."""
+    from lineage.interop import openlineage as _ol
+
+    return _with_repo(repo, _ol.export, run_ids, namespace=namespace)
+
+
+def export_prov(run_ids: list[str] | None = None, *, format: str = "json",  # noqa: A002
+                repo: Repo | None = None) -> str:
+    """A W3C PROV document (PROV-JSON by default) of the given runs, or of everything."""
+    from lineage.interop import prov as _prov
+
+    return _with_repo(repo, _prov.export, run_ids, format=format)

@@ -226,3 +226,12 @@ def test_commands_start_without_the_interop_packages():
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_python_api(dvc_work):
+    import lineage
+    from lineage.repo import Repo
+
+    with Repo.find(dvc_work) as repo:
+        result = lineage.import_dvc(dvc_work, repo=repo)
+    assert result.to_dict()["summary"]["imported"] == 5

@@ -127,3 +127,12 @@ def test_missing_prov_package_gives_the_extra_hint(cli, runs_recorded, monkeypat
     monkeypatch.setitem(sys.modules, "prov", None)
     r = cli("export", "prov", "--all")
     assert r.code == 2 and "install lineage[interop]" in r.stderr
+
+
+def test_python_api(repo, runs_recorded):
+    import lineage
+
+    events = lineage.export_openlineage(["train-7"], repo=repo)
+    assert [e["eventType"] for e in events] == ["START", "COMPLETE"]
+    doc = json.loads(lineage.export_prov(["train-7"], repo=repo))
+    assert "lineage:run/train-7" in doc["activity"]
