@@ -133,7 +133,8 @@ def _render_dvc(r: Any) -> None:
     if r.outputs:
         out.print(t)
     for st in r.stages:
-        out.print(f"stage {out.escape(st.name)} ({st.kind}): run {st.run_id} {st.status}, "
+        out.print(f"stage {out.escape(st.name)} ({st.kind}): run {st.run_id} {st.status}"
+                  f"{' (recorded now)' if st.recorded and st.status == 'incomplete' else ''}, "
                   f"{len(st.inputs)} input(s), {len(st.outputs)} output(s)"
                   + (f"; not in the workspace: {out.escape(', '.join(st.missing))}" if st.missing else ""))
     out.print(f"{s['imported']} imported, {s['unchanged']} already known, {s['missing']} missing, "

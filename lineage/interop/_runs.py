@@ -99,3 +99,27 @@ def record_imported_run(repo: Repo, run_id: str, *, kind: str, command: str | No
             g.append("run.output", {"run_id": run_id, "snapshot_id": o["snapshot_id"],
                                     "path": o.get("path"), "dataset": o.get("dataset")}, actor=actor)
         g.append("run.finish", {"run_id": run_id, "status": "succeeded", "exit_code": 0}, actor=actor)
+
+
+def add_missing_io(repo: Repo, run_id: str, inputs: list[dict[str, Any]],
+                   outputs: list[dict[str, Any]]) -> int:
+    """Add to an imported run the inputs and outputs it lacks (paths that were missing at
+    an earlier import and are present now); returns how many were added."""
+    from lineage.graph import runs
+
+    g = repo.graph
+    have_in = {(i["snapshot_id"], i["role"]) for i in runs.inputs(g, [run_id])}
+    have_out = {o["snapshot_id"] for o in runs.outputs(g, [run_id])}
+    new_in = [i for i in inputs if (i["snapshot_id"], i["role"]) not in have_in]
+    new_out = [o for o in outputs if o["snapshot_id"] not in have_out]
+    if not new_in and not new_out:
+        return 0
+    actor = repo.user
+    with g.transaction():
+        for i in new_in:
+            g.append("run.input", {"run_id": run_id, "snapshot_id": i["snapshot_id"], "role": i["role"],
+                                   "path": i.get("path"), "dataset": i.get("dataset")}, actor=actor)
+        for o in new_out:
+            g.append("run.output", {"run_id": run_id, "snapshot_id": o["snapshot_id"],
+                                    "path": o.get("path"), "dataset": o.get("dataset")}, actor=actor)
+    return len(new_in) + len(new_out)

@@ -77,8 +77,9 @@ class ImportedStage:
     inputs: list[dict[str, Any]] = field(default_factory=list)    # {path, role, snapshot_id}
     outputs: list[dict[str, Any]] = field(default_factory=list)   # {path, snapshot_id}
     params: dict[str, Any] = field(default_factory=dict)
-    status: str = "imported"  # imported | unchanged | incomplete
+    status: str = "imported"  # imported | updated | unchanged | incomplete
     missing: list[str] = field(default_factory=list)
+    recorded: bool = False    # this import wrote events for the run (new, or completed)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -117,7 +118,8 @@ class DvcImport:
                 "modified": sum(o.status == "modified" for o in self.outputs),
                 "no_hash": sum(o.status == "no-hash" for o in self.outputs),
                 "stages": len(self.stages),
-                "runs_recorded": sum(s.status == "imported" for s in self.stages),
+                "runs_recorded": sum(s.recorded for s in self.stages),
+                "runs_incomplete": sum(s.status == "incomplete" for s in self.stages),
             },
         }
 
@@ -470,19 +472,22 @@ def _record_stage(repo: Repo, name: str, lock_rel: str, stage: dict[str, Any],
     outputs = [{"path": r.path, "snapshot_id": r.snapshot_id, "dataset": r.dataset} for _, r in outs]
     missing = [r.path for _, r in deps + outs if r.snapshot_id is None]
     run_id = stage_run_id(lock_rel, name, cmd, [d for d, _ in deps], [o for o, _ in outs])
+    present_in = [i for i in inputs if i["snapshot_id"]]
+    present_out = [o for o in outputs if o["snapshot_id"]]
     if _runs.run_exists(repo, run_id):
-        status = "unchanged"
+        # an earlier import may have lacked paths that are in the workspace now
+        added = _runs.add_missing_io(repo, run_id, present_in, present_out)
+        status = "updated" if added else "unchanged"
+        recorded = bool(added)
     else:
-        _runs.record_imported_run(
-            repo, run_id, kind=kind, command=cmd, params=params,
-            inputs=[i for i in inputs if i["snapshot_id"]],
-            outputs=[o for o in outputs if o["snapshot_id"]],
-            note=f"imported from {lock_rel} stage {name}",
-        )
-        status = "imported"
-    if missing and status == "imported":
+        _runs.record_imported_run(repo, run_id, kind=kind, command=cmd, params=params,
+                                  inputs=present_in, outputs=present_out,
+                                  note=f"imported from {lock_rel} stage {name}")
+        status, recorded = "imported", True
+    if missing:
         status = "incomplete"
-    return ImportedStage(name, lock_rel, run_id, kind, cmd, inputs, outputs, params, status, missing)
+    return ImportedStage(name, lock_rel, run_id, kind, cmd, inputs, outputs, params, status, missing,
+                         recorded)
 
 
 # -- md5: references --------------------------------------------------------------

@@ -235,3 +235,22 @@ def test_python_api(dvc_work):
     with Repo.find(dvc_work) as repo:
         result = lineage.import_dvc(dvc_work, repo=repo)
     assert result.to_dict()["summary"]["imported"] == 5
+
+
+def test_paths_pulled_later_complete_the_imported_runs(dcli, dvc_work, tmp_path):
+    from lineage import runs
+    from lineage.repo import Repo
+
+    shutil.move(dvc_work / "data" / "test.csv", tmp_path / "test.csv")
+    first = {s["name"]: s for s in dcli("import", "dvc", "--json").json["stages"]}
+    assert first["evaluate"]["status"] == "incomplete" and first["evaluate"]["recorded"]
+    with Repo.find(dvc_work) as repo:
+        assert [i.role for i in runs.get(repo, first["evaluate"]["run_id"]).inputs] == ["model"]
+    shutil.move(tmp_path / "test.csv", dvc_work / "data" / "test.csv")  # as after 'dvc pull'
+    second = dcli("import", "dvc", "--json").json
+    stages = {s["name"]: s for s in second["stages"]}
+    assert stages["evaluate"]["status"] == "updated" and stages["evaluate"]["run_id"] == first["evaluate"]["run_id"]
+    assert stages["train"]["status"] == "unchanged" and second["summary"]["runs_recorded"] == 2
+    with Repo.find(dvc_work) as repo:
+        assert sorted(i.role for i in runs.get(repo, first["evaluate"]["run_id"]).inputs) == ["model", "test"]
+    assert {s["status"] for s in dcli("import", "dvc", "--json").json["stages"]} == {"unchanged"}
