@@ -34,6 +34,7 @@ ALIAS_SCHEME = "dvc-md5"
 STAGE_NAMESPACE = uuid.UUID("6f1c3f2e-5b7d-5c1a-9a57-3d0c2b1e8a44")
 _SKIP = frozenset({".dvc", ".git", ".lineage", ".hg", ".svn", "__pycache__", ".venv", "node_modules"})
 _MD5 = re.compile(r"^[0-9a-f]{32}(\.dir)?$")
+_URL = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
 #: Dependencies with these suffixes are code or configuration, never a data split.
 _CODE_SUFFIXES = frozenset({".py", ".ipynb", ".sh", ".r", ".jl", ".scala", ".java", ".sql", ".js",
                             ".ts", ".rb", ".go", ".rs", ".c", ".cpp", ".yaml", ".yml", ".toml",
@@ -51,7 +52,7 @@ class ImportedOutput:
     path: str                 # relative to the lineage workspace (absolute when outside it)
     source: str               # the .dvc file, or dvc.lock:STAGE, relative to the DVC root
     md5: str | None           # as DVC recorded it (``.dir`` suffix for folders)
-    status: str               # imported | unchanged | missing | modified | no-hash
+    status: str               # imported | unchanged | missing | modified | no-hash | external
     snapshot_id: str | None = None
     dataset: str | None = None
     version: int | None = None
@@ -117,6 +118,7 @@ class DvcImport:
                 "missing": sum(o.status == "missing" for o in self.outputs),
                 "modified": sum(o.status == "modified" for o in self.outputs),
                 "no_hash": sum(o.status == "no-hash" for o in self.outputs),
+                "external": sum(o.status == "external" for o in self.outputs),
                 "stages": len(self.stages),
                 "runs_recorded": sum(s.recorded for s in self.stages),
                 "runs_incomplete": sum(s.status == "incomplete" for s in self.stages),
@@ -270,6 +272,7 @@ class _Out:
     md5: str | None
     legacy: bool
     source: str
+    url: str | None = None   # a remote dependency (s3://..., https://...), not a workspace path
 
 
 def _entries(items: Any, base: Path, source: str, where: Path) -> list[_Out]:
@@ -285,6 +288,9 @@ def _entries(items: Any, base: Path, source: str, where: Path) -> list[_Out]:
         if not isinstance(md5, str):
             md5 = None
         legacy = item.get("hash") != "md5"
+        if _URL.match(item["path"]):
+            found.append(_Out(Path(item["path"]), md5, legacy, source, url=item["path"]))
+            continue
         found.append(_Out(Path(os.path.normpath(base / item["path"])), md5, legacy, source))
     return found
 
@@ -334,6 +340,9 @@ class _Importer:
         from lineage import snapshots
         from lineage.graph import aliases
 
+        if out.url is not None:
+            return ImportedOutput(out.url, out.source, out.md5, "external",
+                                  message="a remote dependency; only workspace paths are snapshotted")
         rel = self.repo.relpath(out.path)
         if out.md5 is None or not _MD5.match(out.md5):
             return ImportedOutput(rel, out.source, out.md5, "no-hash",
@@ -470,7 +479,7 @@ def _record_stage(repo: Repo, name: str, lock_rel: str, stage: dict[str, Any],
     inputs = [{"path": r.path, "role": role_for_path(r.path), "snapshot_id": r.snapshot_id,
                "dataset": r.dataset} for _, r in deps]
     outputs = [{"path": r.path, "snapshot_id": r.snapshot_id, "dataset": r.dataset} for _, r in outs]
-    missing = [r.path for _, r in deps + outs if r.snapshot_id is None]
+    missing = [r.path for _, r in deps + outs if r.snapshot_id is None and r.status != "external"]
     run_id = stage_run_id(lock_rel, name, cmd, [d for d, _ in deps], [o for o, _ in outs])
     present_in = [i for i in inputs if i["snapshot_id"]]
     present_out = [o for o in outputs if o["snapshot_id"]]

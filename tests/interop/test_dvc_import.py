@@ -254,3 +254,16 @@ def test_paths_pulled_later_complete_the_imported_runs(dcli, dvc_work, tmp_path)
     with Repo.find(dvc_work) as repo:
         assert sorted(i.role for i in runs.get(repo, first["evaluate"]["run_id"]).inputs) == ["model", "test"]
     assert {s["status"] for s in dcli("import", "dvc", "--json").json["stages"]} == {"unchanged"}
+
+
+def test_remote_dependencies_are_listed_not_snapshotted(dcli, dvc_work):
+    lock = yaml.safe_load((dvc_work / "dvc.lock").read_text())
+    lock["stages"]["split"]["deps"].append({"path": "s3://bucket/extra/labels.csv", "etag": "abc123"})
+    (dvc_work / "dvc.lock").write_text(yaml.safe_dump(lock))
+    r = dcli("import", "dvc", "--json", "--strict")
+    assert r.code == 0, r.stderr  # an external dependency is not a problem to fix
+    validate(r.json, "import-dvc.schema.json")
+    ext = next(o for o in r.json["outputs"] if o["path"] == "s3://bucket/extra/labels.csv")
+    assert ext["status"] == "external" and ext["snapshot_id"] is None
+    split = next(s for s in r.json["stages"] if s["name"] == "split")
+    assert split["status"] == "imported" and split["missing"] == []
