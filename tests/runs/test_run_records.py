@@ -263,3 +263,27 @@ def test_prefix_resolution_and_ambiguity(repo, data):
         runs.resolve(repo, "exp-aa")
     with pytest.raises(UnknownRefError):
         runs.resolve(repo, "zzz")
+
+
+def test_run_events_match_their_schema(repo, data):
+    from conftest import validate
+
+    res = runs.run_command(repo, TRAIN, kind="train", inputs=[("train", "data/train")], outputs=["models"],
+                           params={"lr": 0.1})
+    runs.start(repo, "evaluate", run_id="ev-1", inputs=[("test", "data/val")])
+    runs.log_params(repo, "ev-1", {"k": 3})
+    runs.log_metric(repo, "ev-1", "auc", 0.7, split="test", step=1)
+    runs.finish(repo, "ev-1", status="aborted", error="preempted")
+    seen = set()
+    for ev in repo.graph.events():
+        if ev.type.startswith("run."):
+            seen.add(ev.type)
+            validate(ev.to_dict(), "event.schema.json")
+            validate({"type": ev.type, "body": ev.body}, "run-events.schema.json")
+    assert seen == {"run.start", "run.input", "run.output", "run.param", "run.metric", "run.finish"}
+    assert res.record.status == "succeeded"
+    import jsonschema
+
+    with pytest.raises(jsonschema.ValidationError):
+        validate({"type": "run.metric", "body": {"run_id": "x", "name": "a", "value": "high", "split": None}},
+                 "run-events.schema.json")
