@@ -94,9 +94,7 @@ def matrix(columns: dict[str, Any], names: list[str]):
 
 def columns_of(x, names: list[str], **extra: Any) -> dict[str, Any]:
     """Feature matrix ``x`` back to named columns, plus ``extra`` (label, ids, times)."""
-    import numpy as np
-
-    out: dict[str, Any] = {n: np.round(x[:, i], 10) for i, n in enumerate(names)}
+    out: dict[str, Any] = {n: x[:, i] for i, n in enumerate(names)}
     out.update(extra)
     return out
 

@@ -18,9 +18,8 @@ def pipeline(ws: c.Workspace) -> None:
     import numpy as np
     from sklearn.ensemble import RandomForestClassifier
     from sklearn.linear_model import LogisticRegression
-    from sklearn.tree import DecisionTreeClassifier
-
     from sklearn.model_selection import train_test_split
+    from sklearn.tree import DecisionTreeClassifier
 
     cols, features = c.breast_cancer()
     ws.save_table("data/cancer.parquet", cols, label="label")
