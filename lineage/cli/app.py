@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     except typer.Exit as exc:
         code = exc.exit_code
     except ce.UsageError as exc:
-        hint = f" (see 'lineage {exc.ctx.info_name} --help')" if getattr(exc, "ctx", None) and exc.ctx.parent else ""
+        hint = f" (see '{exc.ctx.command_path} --help')" if getattr(exc, "ctx", None) and exc.ctx.parent else ""
         lines = exc.format_message().strip().splitlines()
         if lines:  # a group called without a command has printed its help already
             output.error(lines[-1] + hint)
