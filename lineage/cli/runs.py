@@ -251,15 +251,21 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     def query(
-        sql: str = typer.Argument(..., help="One SELECT statement (tables and views: docs/queries.md)."),
+        sql: Optional[str] = typer.Argument(None, help="One SELECT statement (tables and views: docs/queries.md)."),
         params: list[str] = typer.Option([], "--param", "-p", help="A value bound to the next '?'; repeat."),
         limit: Optional[int] = typer.Option(None, "--limit", "-n", help="At most this many rows."),
+        show_schema: bool = typer.Option(False, "--schema", help="List the tables and views with their columns."),
         as_json: bool = JSON,
     ) -> None:
         """Read-only SQL over the lineage graph, for auditors; writes are refused."""
         from lineage.graph import readonly
 
+        if show_schema == (sql is not None):
+            raise typer.BadParameter("give a SQL statement or --schema (one of them)", param_hint="SQL")
         with open_repo() as repo:
+            if show_schema:
+                out.emit(readonly.schema(repo.db_path), as_json, _render_schema)
+                return
             result = readonly.query(repo.db_path, sql, params, limit=limit)
         out.emit(result, as_json, _render_query)
 
@@ -389,6 +395,15 @@ def _render_used_by(u: Any) -> None:
     for x in u.uses:
         t.add_row(x.run_id, x.kind or "?", x.status or "?", x.role or "", out.escape(
             f"{x.dataset or x.path or ''} {out.short(x.snapshot_id, 10)}"), x.match, x.time[:16].replace("T", " "))
+    out.print(t)
+
+
+def _render_schema(s: Any) -> None:
+    t = out.table("name", "type", "rows", "columns", wrap=("columns",))
+    for o in s.objects:
+        kind = o.type + (" (auditor)" if o.auditor else "")
+        t.add_row(o.name, kind, "" if o.rows is None else str(o.rows),
+                  out.escape(", ".join(n for n, _ in o.columns)))
     out.print(t)
 
 

@@ -124,3 +124,54 @@ def schema_objects(db_path: Path) -> list[tuple[str, str]]:
     result = query(db_path, "SELECT type, name FROM sqlite_master WHERE type IN ('table', 'view') "
                             "AND name NOT LIKE 'sqlite_%' ORDER BY type, name")
     return [(r[0], r[1]) for r in result.rows]
+
+
+@dataclass(frozen=True)
+class SchemaObject:
+    name: str
+    type: str                                  # table | view
+    columns: tuple[tuple[str, str], ...]       # (name, declared type)
+    rows: int | None = None                    # tables only
+    auditor: bool = False                      # one of the stable auditor views
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "type": self.type,
+                "columns": [{"name": n, "type": t} for n, t in self.columns],
+                "rows": self.rows, "auditor": self.auditor}
+
+
+@dataclass(frozen=True)
+class Schema:
+    objects: tuple[SchemaObject, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"tables": [o.to_dict() for o in self.objects if o.type == "table"],
+                "views": [o.to_dict() for o in self.objects if o.type == "view"]}
+
+
+def schema(db_path: Path) -> Schema:
+    """Every table and view an auditor can query, with columns and row counts.
+
+    Read through sqlite-utils' introspection on a read-only connection.
+    """
+    import sqlite_utils
+
+    if not Path(db_path).exists():
+        raise LineageError(f"no lineage database at {db_path}")
+    conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, isolation_level=None)
+    try:
+        db = sqlite_utils.Database(conn)
+        objects = []
+        for name in sorted(db.table_names()):
+            if name.startswith("sqlite_"):
+                continue
+            table = db.table(name)
+            objects.append(SchemaObject(name, "table", tuple((c.name, c.type) for c in table.columns),
+                                        table.count))
+        for name in sorted(db.view_names()):
+            view = db.view(name)
+            objects.append(SchemaObject(name, "view", tuple((c.name, c.type) for c in view.columns),
+                                        None, name in AUDITOR_VIEWS))
+        return Schema(tuple(objects))
+    finally:
+        conn.close()
