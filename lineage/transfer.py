@@ -143,6 +143,7 @@ def push(repo: Repo, ids: Iterable[str] | None = None, *, remote: str | None = N
     store = repo.store
     todo: list[tuple[str, int]] = []
     not_local = present = 0
+    stored = set(queries.stored_file_digests(repo.graph)) | set(queries.snapshot_ids(repo.graph))
     for d in sorted(wanted):
         if inv.has(d):
             present += 1
@@ -150,7 +151,7 @@ def push(repo: Repo, ids: Iterable[str] | None = None, *, remote: str | None = N
         try:
             todo.append((d, store.size(d)))
         except (MissingObjectError, FileNotFoundError):
-            not_local += 1
+            not_local += d in stored  # bytes of --no-store snapshots were never kept anywhere
     small = [(d, s) for d, s in todo if s < min(SMALL_OBJECT, pack_size)]
     large = [(d, s) for d, s in todo if s >= min(SMALL_OBJECT, pack_size)]
     meter = _Meter(sum(s for _, s in todo), len(todo), progress)

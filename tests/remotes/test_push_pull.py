@@ -205,3 +205,20 @@ def test_public_api(local_remote, make_clone):
     assert lineage.pull(["d"], repo=b, dest=str(b.root / "elsewhere")).checked_out[0]["written"] == 1
     assert lineage.gc(repo=b, dry_run=True).removed == []
     assert {"push", "pull", "fetch", "gc"} <= set(lineage.__all__)
+
+
+def test_push_counts_only_stored_objects_it_lacks(local_remote, make_clone):
+    a = make_clone("a", local_remote)
+    snapshots.create(a, write_tree(a.root / "meta", {"m.txt": "digest only\n"}), name="meta", store=False)
+    snap = snapshots.create(a, write_tree(a.root / "d", {"x.txt": "x\n", "y.txt": "y\n"}), name="d")
+    r = transfer.push(a)
+    assert r.not_in_local_store == 0 and r.objects_sent == 4  # two manifests, x and y
+    b = make_clone("b", local_remote)
+    transfer.pull(b, ["d"], paths=["x.txt"], dest=str(b.root / "part"))
+    snapshots.create(b, write_tree(b.root / "new", {"n.txt": "n\n"}), name="new")
+    r = transfer.push(b)  # b lacks y.txt, which the remote has anyway
+    assert r.objects_sent == 2 and r.not_in_local_store == 0 and r.objects_present == 4
+    local_remote.fs.rm(local_remote.files("packs"))
+    r = transfer.push(b)  # now neither side has y.txt (nor the meta manifest): reported
+    assert r.not_in_local_store == 2
+    assert snap.id in set(b.store.iter_digests())
