@@ -100,12 +100,17 @@ def main() -> None:
         # warm both (first status after add may fill caches), then measure
         sh([str(BIN / "lineage-hook"), "status"], work)
         sh([dvc, "status"], work)
-        results = {
-            "lineage-hook status": timed([str(BIN / "lineage-hook"), "status"], work, args.repeat),
-            "lineage status --exit-code": timed([lineage, "status", "--exit-code"], work, args.repeat),
-            "dvc status": timed([dvc, "status"], work, args.repeat),
-            "python -c pass": timed([sys.executable, "-c", "pass"], work, args.repeat),
+        commands = {
+            "lineage-hook status": [str(BIN / "lineage-hook"), "status"],
+            "lineage status --exit-code": [lineage, "status", "--exit-code"],
+            "dvc status": [dvc, "status"],
+            "python -c pass": [sys.executable, "-c", "pass"],
         }
+        # round robin, so a burst of load on a shared machine hits every command alike
+        results: dict[str, list[float]] = {name: [] for name in commands}
+        for _ in range(args.repeat):
+            for name, cmd in commands.items():
+                results[name] += timed(cmd, work, 1)
         print(f"\nnothing changed, {args.files:,} tracked files, median of {args.repeat} runs:")
         for name, times in results.items():
             print(f"  {name:28s} {statistics.median(times) * 1000:8.0f} ms   "
