@@ -57,6 +57,7 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument("--all", dest="all_runs", action="store_true", help="Audit every run, not only the new ones.")
     a.add_argument("--since", metavar="REF", help="Audit runs recorded since this git commit (default: HEAD).")
     a.add_argument("--format", default="text", choices=["text", "json", "sarif", "junit"])
+    a.add_argument("-v", "--verbose", action="store_true", help="Print the report on success too.")
 
     v = sub.add_parser("verify", help="Rehash every object and check the event log's hash links.")
     common(v)
@@ -94,8 +95,20 @@ def _run(ns: argparse.Namespace) -> int:
         from lineage.cli.app import main as cli_main
 
         root = hooks.git_toplevel(Path.cwd())
-        return cli_main(hooks.audit_args(root, fail_on=ns.fail_on, all_runs=ns.all_runs,
-                                         since=ns.since, fmt=ns.format))
+        argv = hooks.audit_args(root, fail_on=ns.fail_on, all_runs=ns.all_runs, since=ns.since,
+                                fmt=ns.format)
+        if ns.format != "text" or ns.verbose:
+            return cli_main(argv)
+        # a passing commit stays quiet; a failing one shows the whole report
+        import contextlib
+        import io
+
+        buf = io.StringIO()
+        with contextlib.redirect_stdout(buf):
+            code = cli_main(argv)
+        if code != 0:
+            sys.stdout.write(buf.getvalue())
+        return code
     if ns.check == "status":
         with _repo() as repo:
             result = hooks.check_status(repo, _status_targets(repo, ns.targets))

@@ -277,7 +277,9 @@ def _leaky_history(workdir: Path, cli) -> None:
 @needs_audit
 def test_audit_hook_checks_the_runs_since_the_last_commit(workdir: Path, cli) -> None:
     _leaky_history(workdir, cli)
-    assert hook(workdir, "audit").returncode == 0  # no runs yet
+    quiet = hook(workdir, "audit")
+    assert quiet.returncode == 0 and quiet.stdout == ""  # no runs yet; a passing commit stays quiet
+    assert "no findings" in hook(workdir, "audit", "-v").stdout
     r = cli("run", "--kind", "train", "--input", "train=train", "--input", "test=test", "--",
             sys.executable, "-c", "pass")
     assert r.code == 0, r.stderr
