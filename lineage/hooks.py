@@ -410,6 +410,27 @@ def audit_args(root: Path, *, fail_on: str | None = None, all_runs: bool = False
     return args + (["--fail-on", fail_on] if fail_on else [])
 
 
+def staged_paths(root: Path) -> list[str]:
+    """Every path the index changes (deletions included), relative to ``root``."""
+    out = _git(root, "diff", "--cached", "--name-only", "-z")
+    if out.returncode != 0:
+        return []
+    return [p for p in out.stdout.decode("utf-8", "surrogateescape").split("\0") if p]
+
+
+def runs_behind_staged(repo: Repo, root: Path) -> list[str]:
+    """Runs whose outputs the commit stages (a model file, a metrics file, a report).
+
+    Committing a run's output vouches for that run, however long ago it was recorded.
+    """
+    from lineage.graph import hooks as ghooks
+
+    staged = staged_paths(root)
+    if not staged:
+        return []
+    return ghooks.runs_writing(repo.graph, [repo.relpath(root / p) for p in staged])
+
+
 # -- plain git hooks ----------------------------------------------------------------
 
 MARKER = "# lineage install-hooks"

@@ -57,6 +57,9 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument("--all", dest="all_runs", action="store_true", help="Audit every run, not only the new ones.")
     a.add_argument("--since", metavar="REF", help="Audit runs recorded since this git commit (default: HEAD).")
     a.add_argument("--format", default="text", choices=["text", "json", "sarif", "junit"])
+    a.add_argument("--no-staged", action="store_true",
+                   help="Do not add the runs whose outputs are staged (by default they are audited "
+                        "too, however old).")
     a.add_argument("-v", "--verbose", action="store_true", help="Print the report on success too.")
 
     v = sub.add_parser("verify", help="Rehash every object and check the event log's hash links.")
@@ -82,6 +85,26 @@ def _status_targets(repo: Any, targets: list[str]) -> list[str] | None:
     return chosen or None
 
 
+def _with_staged_runs(argv: list[str], root: Path) -> list[str]:
+    """Turn ``audit --since REF`` into ``audit ID...`` when staged files are outputs of older runs."""
+    from lineage import hooks
+
+    with _repo() as repo:
+        extra = hooks.runs_behind_staged(repo, root)
+        if not extra:
+            return argv
+        from lineage import audit
+
+        if "--since" in argv:
+            since = argv[argv.index("--since") + 1]
+            recent = audit.select_runs(repo, since=since)
+        else:
+            recent = audit.select_runs(repo, all_runs=True)
+    ids = list(dict.fromkeys(recent + extra))
+    rest = argv[argv.index("--format"):]
+    return ["audit", *ids, *rest]
+
+
 def _run(ns: argparse.Namespace) -> int:
     from lineage import hooks
 
@@ -97,6 +120,8 @@ def _run(ns: argparse.Namespace) -> int:
         root = hooks.git_toplevel(Path.cwd())
         argv = hooks.audit_args(root, fail_on=ns.fail_on, all_runs=ns.all_runs, since=ns.since,
                                 fmt=ns.format)
+        if not ns.all_runs and not ns.no_staged:
+            argv = _with_staged_runs(argv, root)
         if ns.format != "text" or ns.verbose:
             return cli_main(argv)
         # a passing commit stays quiet; a failing one shows the whole report

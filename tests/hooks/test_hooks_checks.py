@@ -294,3 +294,44 @@ def test_audit_hook_checks_the_runs_since_the_last_commit(workdir: Path, cli) ->
     git(workdir, "commit", "-q", "--allow-empty", "-m", "later")
     assert hook(workdir, "audit").returncode == 0
     assert hook(workdir, "audit", "--all").returncode == 1
+
+
+@needs_audit
+def test_audit_hook_also_audits_runs_whose_outputs_are_staged(workdir: Path, cli) -> None:
+    _leaky_history(workdir, cli)
+    (workdir / ".gitignore").write_text("/data/\n")
+    r = cli("run", "--kind", "train", "--input", "train=train", "--input", "test=test",
+            "--output", "models/model.txt", "--", sys.executable, "-c",
+            "import os; os.makedirs('models', exist_ok=True); open('models/model.txt', 'w').write('m')")
+    assert r.code == 0, r.stderr
+    git(workdir, "add", ".gitignore")
+    git(workdir, "commit", "-q", "-m", "after the run")
+    assert hook(workdir, "audit").returncode == 0  # the run predates the last commit
+    # committing the model the leaky run wrote vouches for that run
+    git(workdir, "add", "models/model.txt")
+    blocked = hook(workdir, "audit")
+    assert blocked.returncode == 1 and "train-read-heldout" in blocked.stdout + blocked.stderr
+    assert hook(workdir, "audit", "--no-staged").returncode == 0
+    from lineage import hooks as _hooks
+    from lineage.repo import Repo
+
+    with Repo.find(workdir) as repo:
+        (run_id,) = _hooks.runs_behind_staged(repo, workdir)
+        from lineage.graph import hooks as ghooks
+
+        assert ghooks.runs_writing(repo.graph, ["models/model.txt"]) == [run_id]
+        assert ghooks.runs_writing(repo.graph, ["models/other.txt"]) == []
+        assert ghooks.runs_writing(repo.graph, []) == []
+
+
+def test_runs_writing_matches_files_inside_an_output_folder(workdir: Path, cli) -> None:
+    r = cli("run", "--kind", "transform", "--output", "out", "--json", "--", sys.executable, "-c",
+            "import os; os.makedirs('out/sub', exist_ok=True); open('out/sub/a.txt', 'w').write('a')")
+    assert r.code == 0, r.stderr
+    run_id = r.json["run_id"]
+    from lineage.graph import hooks as ghooks
+    from lineage.repo import Repo
+
+    with Repo.find(workdir) as repo:
+        assert ghooks.runs_writing(repo.graph, ["out/sub/a.txt"]) == [run_id]
+        assert ghooks.runs_writing(repo.graph, ["outside/a.txt", "ou"]) == []
