@@ -37,7 +37,12 @@ def test_push_then_pull_into_fresh_clone_gives_identical_bytes(remote_env, make_
     data = _dataset(a.root / "data")
     snap = snapshots.create(a, data, name="train")
     pushed = transfer.push(a)
-    distinct = snap.files + 1  # every file differs, plus the manifest
+    from lineage.graph.tabular import referenced_digests as tabular_objects
+
+    # every file differs, plus the manifest and the derived objects of sub/file.csv
+    # (row fingerprints and column profile)
+    distinct = snap.files + 1 + len(tabular_objects(a.graph))
+    assert len(tabular_objects(a.graph)) == 2
     assert pushed.objects_sent == distinct and pushed.events_sent >= 1
     assert pushed.packs_sent >= 1 and pushed.not_in_local_store == 0
     # the large file travels alone, the small ones in packs with an index each
