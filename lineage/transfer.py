@@ -174,12 +174,14 @@ def push(repo: Repo, ids: Iterable[str] | None = None, *, remote: str | None = N
     def send_large(item: tuple[str, int]) -> int:
         d, s = item
         if store.is_loose(d):
-            rs.put_file(d, os.fspath(store.path(d)))
+            rs.put_file(d, os.fspath(store.path(d)), part_concurrency=part_concurrency)
         else:
             rs.write_bytes(rs.object_path(d), _local_bytes(store, d))
         meter.add(s, 1)
         return s
 
+    # many files at once: one part each in flight; a lone large file: several parts
+    part_concurrency = max(1, min(8, jobs // (4 * max(1, len(large)))))
     sent_bytes = 0
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         futures = [pool.submit(send_large, it) for it in large]

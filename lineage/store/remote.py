@@ -228,8 +228,12 @@ class RemoteStore:
         self.write_bytes(self.pack_path(kind, pack_id, "pack"), pack)
         self.write_bytes(self.pack_path(kind, pack_id, "idx"), idx)
 
-    def put_file(self, digest: str, src: str) -> None:
-        """Upload one large object from a local file."""
+    def put_file(self, digest: str, src: str, *, part_concurrency: int | None = None) -> None:
+        """Upload one large object from a local file.
+
+        ``part_concurrency`` bounds the parts of one multipart upload in flight; when
+        several files upload at once, fewer parts each keeps the server's queue short.
+        """
         dest = self.object_path(digest)
         if self.local:
             self.requests += 1
@@ -246,6 +250,8 @@ class RemoteStore:
                 if os.path.exists(tmp):
                     os.unlink(tmp)
                 raise
+        elif part_concurrency and self.remote.scheme in ("s3", "s3a"):
+            self.call(self.fs.put_file, src, dest, max_concurrency=part_concurrency)
         else:
             self.call(self.fs.put_file, src, dest)
 
