@@ -215,8 +215,10 @@ class ColumnProfiler:
                     c[v] = c.get(v, 0) + k
             if len(c) > EXACT_DISTINCT:
                 # keep the heaviest; counts of the rest become approximate
-                keep = sorted(c.items(), key=lambda kv: (-kv[1], kv[0]))[: EXACT_DISTINCT // 10]
-                self.counts = dict(keep)
+                keys = list(c)
+                weights = np.fromiter(c.values(), dtype=np.int64, count=len(keys))
+                keep = np.argpartition(-weights, EXACT_DISTINCT // 10)[: EXACT_DISTINCT // 10]
+                self.counts = {keys[i]: int(weights[i]) for i in keep}
                 self.exact = False
 
     def result(self) -> dict[str, Any]:
