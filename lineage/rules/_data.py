@@ -37,8 +37,18 @@ def overlap(ctx, train_ids: list[str], heldout_id: str, column: str = "fp") -> d
             "examples": row_examples(table, hits)}
 
 
+#: Runs that only move data (cut it, transform it) make no claim about held-out data:
+#: the data rules judge the runs that learn, select or score.
+NOT_JUDGED = ("split", "transform")
+
+
 def train_snapshots(ctx, run) -> tuple[list[str], list[dict[str, Any]]]:
-    """Snapshot IDs a model behind ``run`` was trained on, with who read them."""
+    """Snapshot IDs a model behind ``run`` was trained on, with who read them.
+
+    Empty for runs that only move data (``split``, ``transform``).
+    """
+    if run.kind in NOT_JUDGED:
+        return [], []
     pairs = ctx.training_inputs(run)
     ids = list(dict.fromkeys(i.snapshot_id for i, _ in pairs))
     who = [{"snapshot": i.snapshot_id, "dataset": i.dataset, "path": i.path, "run_id": r.run_id,

@@ -312,3 +312,20 @@ def test_near_duplicate_silent_on_distinct_text(lab):
     lab.run("train", [("train", "data/train.csv")], ["models/m.pkl"])
     ev = lab.run("evaluate", [("model", "models/m.pkl"), ("test", "data/test.csv")])
     assert lab.audit(ev, ["near-duplicate"]).findings == []
+
+
+def test_distribution_shift_compares_with_the_training_data_of_the_same_form(lab):
+    ids = clean_pipeline(lab)  # the scaler learned from raw rows, the model from scaled ones
+    assert lab.audit(ids["evaluate"], ["distribution-shift"]).findings == []
+
+
+def test_data_moving_runs_are_not_judged(lab):
+    full = rows(300, seed=1)
+    lab.table("data/full.csv", full, name="full", label_column="label")
+    lab.write("models/scaler.json", "{}")
+    lab.run("fit", [("train", "data/full.csv")], ["models/scaler.json"])
+    lab.table("data/test.csv", full[240:])
+    lab.table("data/test_s.csv", [{**r, "a": r["a"] - 1} for r in full[240:]])
+    move = lab.run("transform", [("model", "models/scaler.json"), ("test", "data/test.csv")],
+                   ["data/test_s.csv"])
+    assert lab.slugs(move, at_least="error") == set()
