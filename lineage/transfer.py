@@ -307,7 +307,7 @@ def fetch(repo: Repo, ids: Iterable[str] | None = None, *, remote: str | None = 
         d, size = item
         tmp = store._tmp_path()
         try:
-            if rs.get_file(d, tmp) != d:
+            if rs.get_file(d, tmp, part_concurrency=part_concurrency) != d:
                 with lock:
                     corrupt.append(d)
                 return 0
@@ -317,6 +317,7 @@ def fetch(repo: Repo, ids: Iterable[str] | None = None, *, remote: str | None = 
         meter.add(size, 1)
         return size
 
+    part_concurrency = max(1, min(8, jobs // (4 * max(1, len(loose)))))
     received = 0
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         futures = [pool.submit(get_loose, it) for it in loose]

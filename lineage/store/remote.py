@@ -262,7 +262,7 @@ class RemoteStore:
     def read_pack(self, kind: str, pack_id: str) -> bytes:
         return self.call(self.fs.cat_file, self.pack_path(kind, pack_id, "pack"))
 
-    def get_file(self, digest: str, dest: Path) -> str:
+    def get_file(self, digest: str, dest: Path, *, part_concurrency: int | None = None) -> str:
         """Download one loose object to ``dest``; returns the digest of what arrived."""
         hasher = blake3.blake3()
         src = self.object_path(digest)
@@ -273,7 +273,10 @@ class RemoteStore:
                     hasher.update(block)
                     d.write(block)
             return hasher.hexdigest()
-        self.call(self.fs.get_file, src, str(dest))
+        if part_concurrency and self.remote.scheme in ("s3", "s3a"):
+            self.call(self.fs.get_file, src, str(dest), max_concurrency=part_concurrency)
+        else:
+            self.call(self.fs.get_file, src, str(dest))
         with open(dest, "rb") as fh:
             for block in iter(lambda: fh.read(BLOCK_SIZE), b""):
                 hasher.update(block)
