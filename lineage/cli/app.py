@@ -24,15 +24,19 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
-#: Modules whose ``register(app)`` adds commands, in help order.
-COMMAND_MODULES = [
-    "lineage.cli.core",
-    "lineage.cli.runs",
-    "lineage.cli.hooks",
-    "lineage.cli.remotes",
-    "lineage.cli.interop",
-    "lineage.cli.audit",
-]
+#: Modules whose ``register(app)`` adds commands (in help order), with the names of the
+#: commands and groups each one adds. A command line naming one of them imports only
+#: that module: every start of ``lineage status`` or a hook pays for one module, not
+#: all of them. (tests/cli/test_app.py checks the names against the modules.)
+COMMAND_MODULES: dict[str, tuple[str, ...]] = {
+    "lineage.cli.core": ("init", "snapshot", "status", "log", "show", "diff", "checkout", "verify",
+                         "rebuild"),
+    "lineage.cli.runs": ("run", "provenance", "used-by", "query"),
+    "lineage.cli.hooks": ("install-hooks",),
+    "lineage.cli.remotes": ("remote", "push", "fetch", "pull", "gc"),
+    "lineage.cli.interop": ("export", "import"),
+    "lineage.cli.audit": ("audit", "rules", "waive"),
+}
 
 _state: dict[str, str | None] = {"repo": None}
 
@@ -55,12 +59,27 @@ def open_repo():
     return Repo.find()
 
 
-def _register() -> None:
-    for name in COMMAND_MODULES:
-        importlib.import_module(name).register(app)
+def _command_name(argv: list[str]) -> str | None:
+    """The command a command line names (after the global options), if any."""
+    args = iter(argv)
+    for arg in args:
+        if arg in ("-C", "--repo"):
+            next(args, None)
+        elif not arg.startswith("-"):
+            return arg
+    return None
 
 
-_registered = False
+_registered: set[str] = set()
+
+
+def _register(argv: list[str] | None = None) -> None:
+    name = _command_name(sys.argv[1:] if argv is None else argv)
+    owners = [m for m, names in COMMAND_MODULES.items() if name in names]
+    for module in owners or COMMAND_MODULES:  # help, or an unknown command: everything
+        if module not in _registered:
+            importlib.import_module(module).register(app)
+            _registered.add(module)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -69,10 +88,7 @@ def main(argv: list[str] | None = None) -> int:
 
     ce = _click_exceptions()
 
-    global _registered
-    if not _registered:
-        _register()
-        _registered = True
+    _register(argv)
     try:
         rv = app(args=argv, prog_name="lineage", standalone_mode=False)
         code = rv if isinstance(rv, int) else 0
