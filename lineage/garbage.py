@@ -67,6 +67,11 @@ def collect(repo: Repo, *, dry_run: bool = False, remote: str | None = None,
     if remote is not None:
         return _collect_remote(repo, remote, dry_run=dry_run, remove_run_data=remove_run_data,
                                grace=grace)
+    with repo.store.collecting():
+        return _collect_local(repo, dry_run=dry_run, remove_run_data=remove_run_data)
+
+
+def _collect_local(repo: Repo, *, dry_run: bool, remove_run_data: bool) -> GcResult:
     keep = referenced_digests(repo.graph, include_run_data=not remove_run_data)
     store = repo.store
     removed: list[Removed] = []

@@ -290,6 +290,16 @@ def create(
     rel = repo.relpath(target)
     if name is not None and (not name.strip() or "@" in name):
         raise UsageError(f"invalid dataset name {name!r} (it must be non-empty and contain no '@')")
+    with repo.store.writing():  # gc waits until the new objects are recorded
+        return _create(repo, target, rel, name=name, message=message, label_column=label_column,
+                       group_column=group_column, time_column=time_column, text_column=text_column,
+                       store=store, progress=progress, counter=counter, extra=extra)
+
+
+def _create(repo: Repo, target: Path, rel: str, *, name: str | None, message: str | None,
+            label_column: str | None, group_column: str | None, time_column: str | None,
+            text_column: str | None, store: bool, progress: Progress | None,
+            counter: HashCounter | None, extra: dict[str, Any] | None) -> SnapshotResult:
     kind, files = scan(target)
     key = stat_key(files)
     graph = repo.graph

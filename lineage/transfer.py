@@ -253,6 +253,12 @@ def _affected(repo: Repo, digest: str) -> str:
 def fetch(repo: Repo, ids: Iterable[str] | None = None, *, remote: str | None = None,
           paths: list[str] | None = None, progress: TransferProgress | None = None) -> FetchResult:
     """Merge the remote's events, then download (and verify) the objects asked for."""
+    with repo.store.writing():  # gc must not clear the downloads' temporary files
+        return _fetch(repo, ids, remote=remote, paths=paths, progress=progress)
+
+
+def _fetch(repo: Repo, ids: Iterable[str] | None, *, remote: str | None,
+           paths: list[str] | None, progress: TransferProgress | None) -> FetchResult:
     ids = list(ids or [])
     rs = open_remote(repo, remote)
     jobs = _jobs(rs.remote)

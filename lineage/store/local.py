@@ -26,6 +26,7 @@ import struct
 import threading
 import uuid
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
 from typing import BinaryIO
@@ -365,6 +366,42 @@ class ObjectStore:
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
+
+    # -- writers and the collector ---------------------------------------------
+    @contextmanager
+    def writing(self) -> Iterator[None]:
+        """Held while objects are written and not yet referenced by an event.
+
+        Shared among writers; ``collecting`` takes it exclusively, so garbage
+        collection never removes objects (or temporary files) a snapshot, run or pull
+        is still about to record.
+        """
+        with self._flock(fcntl.LOCK_SH):
+            yield
+
+    @contextmanager
+    def collecting(self) -> Iterator[None]:
+        """Exclusive: no writer is between writing objects and recording them."""
+        try:
+            with self._flock(fcntl.LOCK_EX | fcntl.LOCK_NB):
+                yield
+        except BlockingIOError:
+            from lineage.errors import ConflictError
+
+            raise ConflictError("a snapshot, run or pull is writing to the store; run gc when it is done") from None
+
+    @contextmanager
+    def _flock(self, how: int) -> Iterator[None]:
+        self.root.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.root / "store.lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, how)
+            try:
+                yield
+            finally:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            os.close(fd)
 
     # -- maintenance --------------------------------------------------------
     def remove(self, digests: Iterable[str]) -> int:

@@ -139,3 +139,19 @@ def test_corrupt_packed_object_is_detected(store):
     assert fresh.verify(hash_bytes(b"precious")) is False
     with pytest.raises(CorruptObjectError):
         fresh.read_bytes(hash_bytes(b"precious"))
+
+
+def test_gc_waits_for_writers(tmp_path):
+    """A collector cannot run while a writer holds the store (and vice versa)."""
+    from lineage.errors import ConflictError
+
+    store = ObjectStore(tmp_path / "s")
+    store.ensure()
+    with store.writing():
+        with store.writing():  # writers share
+            pass
+        with pytest.raises(ConflictError, match="writing to the store"):
+            with store.collecting():
+                pass
+    with store.collecting():
+        pass
