@@ -29,6 +29,7 @@ from lineage.graph.references import referenced_digests
 from lineage.repo import Repo
 from lineage.store.packs import PackWriter, coalesce
 from lineage.store.remote import Inventory, RemoteStore
+from lineage.verification import ObjectProblem, VerifyReport
 
 #: Objects below this size travel in packs.
 SMALL_OBJECT = 512 * 1024
@@ -371,38 +372,8 @@ def pull(repo: Repo, ids: Iterable[str] | None = None, *, remote: str | None = N
 
 # -- remote verification ----------------------------------------------------------
 
-@dataclass(frozen=True)
-class RemoteProblem:
-    digest: str
-    problem: str  # corrupt | missing
-    snapshots: list[str]
-    files: list[str]
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-@dataclass(frozen=True)
-class RemoteVerifyReport:
-    remote: str
-    objects_checked: int
-    bytes_checked: int
-    events_checked: int
-    objects: list[RemoteProblem]
-    log: list[str]
-
-    @property
-    def ok(self) -> bool:
-        return not self.objects and not self.log
-
-    def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["ok"] = self.ok
-        return d
-
-
 def verify_remote(repo: Repo, remote: str | None = None, *,
-                  progress: Callable[[int, int], None] | None = None) -> RemoteVerifyReport:
+                  progress: Callable[[int, int], None] | None = None) -> VerifyReport:
     """Download and rehash everything on the remote; check every snapshot the log
     references is there. Problems name the snapshots and files affected."""
     rs = open_remote(repo, remote)
@@ -459,7 +430,7 @@ def verify_remote(repo: Repo, remote: str | None = None, *,
         for f in futures:
             f.result()
     expected = set(queries.stored_file_digests(repo.graph)) | set(queries.snapshot_ids(repo.graph))
-    problems: list[RemoteProblem] = []
+    problems: list[ObjectProblem] = []
     for d in sorted(set(bad) | (expected - set(inv.locate()))):
         kind = bad.get(d, "missing")
         if d not in expected and kind == "missing":
@@ -470,5 +441,5 @@ def verify_remote(repo: Repo, remote: str | None = None, *,
         if queries.snapshot_known(repo.graph, d):
             snaps.append(d)
             files.append("(manifest)")
-        problems.append(RemoteProblem(d, kind, snaps, files))
-    return RemoteVerifyReport(rs.remote.name, inv.object_count, total, len(inv.event_ids()), problems, log)
+        problems.append(ObjectProblem(d, kind, snaps, files))
+    return VerifyReport(inv.object_count, total, len(inv.event_ids()), problems, log, rs.remote.name)

@@ -32,6 +32,7 @@ class VerifyReport:
     events_checked: int
     objects: list[ObjectProblem]
     log: list[str]
+    remote: str | None = None  # set when a remote was checked, not the local store
 
     @property
     def ok(self) -> bool:
@@ -40,6 +41,8 @@ class VerifyReport:
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["ok"] = self.ok
+        if self.remote is None:
+            del d["remote"]
         return d
 
 
