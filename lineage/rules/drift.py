@@ -18,7 +18,8 @@ class DistributionShift(Rule):
     Kolmogorov-Smirnov statistic for numeric columns (drift at `ks` = 0.2, and only when
     also significant at the 1 % level for the two sample sizes) and the
     Jensen-Shannon distance for categorical ones (drift at `js` = 0.1, base 2); key-like
-    columns (nearly every value distinct: IDs, row numbers) are not compared. When a
+    columns (nearly every value distinct: IDs, row numbers) and declared group and time
+    columns (they differ between splits by design) are not compared. When a
     model was trained at several stages (raw data for a scaler, scaled data for the
     model), the held-out set is compared with the training data closest to it. Overall
     the set has drifted when `share` (50 %) of the compared columns drift; fewer
@@ -45,6 +46,12 @@ class DistributionShift(Rule):
             held = ctx.profiles(h.snapshot_id)
             if not held:
                 continue
+            # group keys and times differ between splits by design (a split by patient or
+            # at a cut-off time): they are other rules' business, not drift
+            from lineage.tabular import snapshot_declarations
+
+            declared = snapshot_declarations(ctx.repo, h.snapshot_id)
+            held = {c: p for c, p in held.items() if c not in (declared.get("group"), declared.get("time"))}
             # a pipeline trains at several stages (raw data for a scaler, scaled data for the
             # model): compare with the training data closest to the held-out set's form
             best = None

@@ -329,3 +329,14 @@ def test_data_moving_runs_are_not_judged(lab):
     move = lab.run("transform", [("model", "models/scaler.json"), ("test", "data/test.csv")],
                    ["data/test_s.csv"])
     assert lab.slugs(move, at_least="error") == set()
+
+
+def test_distribution_shift_ignores_declared_group_and_time_columns(lab):
+    train = [{"patient_id": f"p{i % 50}", "day": i, "x": (i * 7) % 13, "label": i % 2} for i in range(400)]
+    test = [{"patient_id": f"q{i % 50}", "day": 1000 + i, "x": (i * 7) % 13, "label": i % 2} for i in range(200)]
+    lab.table("data/train.csv", train, name="train", group_column="patient_id", time_column="day")
+    lab.table("data/test.csv", test, name="test", group_column="patient_id", time_column="day")
+    lab.write("models/m.pkl", "m")
+    lab.run("train", [("train", "data/train.csv")], ["models/m.pkl"])
+    ev = lab.run("evaluate", [("model", "models/m.pkl"), ("test", "data/test.csv")])
+    assert lab.audit(ev, ["distribution-shift"]).findings == []
