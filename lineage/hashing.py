@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
 from typing import NamedTuple
 
 import blake3
@@ -110,6 +109,8 @@ def hash_many(
             if progress:
                 progress(done, total)
     else:
+        from concurrent.futures import ThreadPoolExecutor  # lazy: hooks never need it
+
         with ThreadPoolExecutor(max_workers=workers) as pool:
             for path, size, digest in pool.map(one, items, chunksize=64):
                 out[path] = digest

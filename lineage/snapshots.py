@@ -13,7 +13,6 @@ import os
 import re
 import stat as _stat
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -228,6 +227,8 @@ def _digests(
 
         if large:
             workers = min(4, os.cpu_count() or 1, len(large))
+            from concurrent.futures import ThreadPoolExecutor
+
             with ThreadPoolExecutor(max_workers=workers) as pool:
                 for f, digest in pool.map(one, large):
                     digests[f.abspath] = digest

@@ -15,16 +15,13 @@ before renaming them all, instead of one fsync per object.
 
 from __future__ import annotations
 
-import ctypes
 import errno
 import fcntl
 import io
-import mmap
 import os
 import stat
 import struct
 import threading
-import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from enum import Enum
@@ -61,6 +58,8 @@ def is_digest(value: str) -> bool:
 def _syncfs(path: Path) -> None:
     """Flush the filesystem holding ``path`` (Linux syncfs), or everything elsewhere."""
     try:
+        import ctypes  # lazy: only writers flush
+
         libc = ctypes.CDLL(None, use_errno=True)
         fd = os.open(path, os.O_RDONLY)
         try:
@@ -220,7 +219,7 @@ class ObjectStore:
 
     # -- writing ------------------------------------------------------------
     def _tmp_path(self) -> Path:
-        return self.tmp / f"{uuid.uuid4().hex}.tmp"
+        return self.tmp / f"{os.urandom(16).hex()}.tmp"
 
     def _install(self, tmp: Path, digest: str) -> None:
         final = self.path(digest)
@@ -329,7 +328,7 @@ class ObjectStore:
         """Write the object to ``dest`` atomically, verifying it on the way."""
         dest = Path(dest)
         dest.parent.mkdir(parents=True, exist_ok=True)
-        tmp = dest.parent / f".{dest.name}.{uuid.uuid4().hex[:8]}.lineage-tmp"
+        tmp = dest.parent / f".{dest.name}.{os.urandom(4).hex()}.lineage-tmp"
         src = self.path(digest)
         if not src.exists():
             data = self.read_bytes(digest)  # packed: small, verified in memory
