@@ -198,6 +198,15 @@ class ObjectStore:
             self._packs = None
             self._packed = None
 
+    def loose_digests(self) -> set[str]:
+        """Every loose object, from one listing of each fan-out folder."""
+        found: set[str] = set()
+        if self.objects.is_dir():
+            for fan in os.scandir(self.objects):
+                if len(fan.name) == 2 and fan.is_dir():
+                    found.update(fan.name + rest for rest in os.listdir(fan.path))
+        return found
+
     def iter_digests(self) -> Iterator[str]:
         """Every stored object, loose and packed (each once)."""
         seen: set[str] = set()
@@ -505,17 +514,30 @@ class _PackBuilder:
         self.hasher = blake3.blake3(PACK_MAGIC)
         self.size = len(PACK_MAGIC)
         self.entries: list[tuple[bytes, int, int]] = []
+        # small objects are gathered and written (and hashed) a few MB at a time
+        self._chunks: list[bytes] = []
+        self._buffered = 0
 
     def add(self, raw: bytes, data: bytes) -> None:
         self.entries.append((raw, self.size, len(data)))
-        self.fh.write(data)
-        self.hasher.update(data)
+        self._chunks.append(data)
+        self._buffered += len(data)
         self.size += len(data)
+        if self._buffered >= (4 << 20):
+            self._drain()
+
+    def _drain(self) -> None:
+        if self._chunks:
+            block = b"".join(self._chunks)
+            self.fh.write(block)
+            self.hasher.update(block)
+            self._chunks, self._buffered = [], 0
 
     def finish(self, packs_dir: Path) -> None:
         """fsync the pack, write and fsync its index, then make both visible (index last)."""
         from lineage.store.packs import IDX_MAGIC
 
+        self._drain()
         self.fh.flush()
         os.fsync(self.fh.fileno())
         self.fh.close()
@@ -560,6 +582,8 @@ class Batch:
         self._done_packs: list[_PackBuilder] = []
         self._lock = threading.Lock()
         self._force_pack = False
+        self._checks = 0
+        self._loose: set[str] | None = None
         self.written = 0
         self.bytes = 0
 
@@ -569,9 +593,19 @@ class Batch:
     def _has(self, digest: str) -> bool:
         return digest in self._pending or digest in self._packed
 
+    def _stored(self, digest: str) -> bool:
+        """Is the object already in the store? After many checks, one listing of the loose
+        objects replaces a failed ``stat`` per object."""
+        self._checks += 1
+        if self._checks < 512:
+            return self.store.exists(digest)
+        if self._loose is None:
+            self._loose = self.store.loose_digests()
+        return digest in self._loose or bytes.fromhex(digest) in self.store._packed_set()
+
     def put_bytes(self, data: bytes, digest: str, *, _repack: bool = False) -> None:
         with self._lock:
-            if self._has(digest) or (not _repack and self.store.exists(digest)):
+            if self._has(digest) or (not _repack and self._stored(digest)):
                 return
             if len(data) < PACK_OBJECT_MAX or self._force_pack:
                 if self._pack is None:

@@ -155,3 +155,16 @@ def test_gc_waits_for_writers(tmp_path):
                 pass
     with store.collecting():
         pass
+
+
+def test_large_batches_still_skip_objects_already_stored(store):
+    loose = store.put_bytes(b"a manifest, stored loose")
+    blobs = [f"blob {i}".encode() for i in range(700)]  # past the per-object check
+    with store.batch() as batch:
+        for b in blobs:
+            batch.put_bytes(b, hash_bytes(b))
+    with store.batch() as again:
+        for b in [*blobs, b"a manifest, stored loose"]:
+            again.put_bytes(b, hash_bytes(b))
+    assert again.written == 0
+    assert store.is_loose(loose) and len(list(store.packs_dir.glob("*.idx"))) == 1
