@@ -84,10 +84,8 @@ class Graph:
 
     # -- the log ----------------------------------------------------------------
     def heads(self) -> list[str]:
-        rows = self.conn.execute(
-            "SELECT id FROM events WHERE id NOT IN (SELECT parent FROM event_parents) ORDER BY id"
-        )
-        return [r[0] for r in rows]
+        """Events no other event names as a parent (kept in ``event_heads`` as events arrive)."""
+        return [r[0] for r in self.conn.execute("SELECT id FROM event_heads ORDER BY id")]
 
     def append(self, type: str, body: dict[str, Any], *, actor: str, time: str | None = None) -> Event:
         """Write one event whose parents are the current heads, and project it."""
@@ -107,6 +105,8 @@ class Graph:
             "INSERT OR IGNORE INTO event_parents (parent, child) VALUES (?, ?)",
             [(p, event.id) for p in event.parents],
         )
+        conn.executemany("DELETE FROM event_heads WHERE id = ?", [(p,) for p in event.parents])
+        conn.execute("INSERT OR IGNORE INTO event_heads (id) VALUES (?)", (event.id,))
 
     def has_event(self, event_id: str) -> bool:
         return self.conn.execute("SELECT 1 FROM events WHERE id = ?", (event_id,)).fetchone() is not None
@@ -200,23 +200,16 @@ class Graph:
 
 
 def _topological(pending: dict[str, Event], known: set[str]) -> list[Event]:
-    done = set(known)
-    out: list[Event] = []
-    remaining = dict(pending)
-    while remaining:
-        ready = [ev for ev in remaining.values() if all(p in done for p in ev.parents)]
-        if not ready:
-            missing = sorted({p for ev in remaining.values() for p in ev.parents if p not in done
-                              and p not in remaining})
-            raise IntegrityError(
-                f"cannot merge: {len(remaining)} event(s) depend on {len(missing)} event(s) not available"
-            )
-        ready.sort(key=lambda e: (e.time, e.id))
-        for ev in ready:
-            out.append(ev)
-            done.add(ev.id)
-            del remaining[ev.id]
-    return out
+    """``pending`` events ordered parents first (Kahn's algorithm, linear in the events)."""
+    missing = {p for ev in pending.values() for p in ev.parents if p not in known and p not in pending}
+    if missing:
+        raise IntegrityError(
+            f"cannot merge: events depend on {len(missing)} event(s) that are not available"
+        )
+    ordered = _canonical_order(list(pending.values()))
+    if len(ordered) != len(pending):
+        raise IntegrityError("cannot merge: the events' parent links form a cycle")
+    return ordered
 
 
 def _canonical_order(events: list[Event]) -> list[Event]:

@@ -118,6 +118,20 @@ def _m0001(conn: sqlite3.Connection) -> None:
     )
 
 
+@migration(7, "current heads of the event log")
+def _m0007(conn: sqlite3.Connection) -> None:
+    # heads were found by scanning every event on each append: quadratic over a long log
+    run_script(
+        conn,
+        """
+        CREATE TABLE event_heads (id TEXT PRIMARY KEY) WITHOUT ROWID;
+        INSERT INTO event_heads (id)
+            SELECT e.id FROM events e
+            WHERE NOT EXISTS (SELECT 1 FROM event_parents p WHERE p.parent = e.id);
+        """,
+    )
+
+
 #: Tables derived from the event log, emptied and refilled by ``rebuild``.
 #: Later migrations append their own projection tables here.
 PROJECTION_TABLES: list[str] = ["snapshots", "snapshot_records", "files", "datasets"]

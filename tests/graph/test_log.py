@@ -108,3 +108,16 @@ def test_a_failed_migration_rolls_back(tmp_path):
         migrations.MIGRATIONS.pop()
     assert conn.execute("SELECT count(*) FROM sqlite_master WHERE name = 'half'").fetchone()[0] == 0
     assert conn.execute("PRAGMA user_version").fetchone()[0] == migrations.current_version()
+
+
+def test_heads_survive_the_upgrade_that_introduced_them(tmp_path):
+    g = Graph.open(tmp_path / "g.db", create=True)
+    g.append("note", {"n": 1}, actor="ann")
+    last = g.append("note", {"n": 2}, actor="ann")
+    g.conn.execute("DROP TABLE event_heads")
+    g.conn.execute("PRAGMA user_version = 6")
+    g.close()
+    g = Graph.open(tmp_path / "g.db")
+    assert g.heads() == [last.id]
+    assert g.append("note", {"n": 3}, actor="ann").parents == (last.id,)
+    g.close()
