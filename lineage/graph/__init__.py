@@ -150,9 +150,13 @@ class Graph:
             return 0
         order = _topological(pending, known)
         with self.transaction() as conn:
+            fast_forward = _extends(pending, set(self.heads()))
             for ev in order:
                 self._insert(conn, ev)
-            self._rebuild(conn)
+                if fast_forward:
+                    projections.apply(conn, ev)
+            if not fast_forward:
+                self._rebuild(conn)
         return len(order)
 
     # -- projections ------------------------------------------------------------
@@ -210,6 +214,18 @@ def _topological(pending: dict[str, Event], known: set[str]) -> list[Event]:
     if len(ordered) != len(pending):
         raise IntegrityError("cannot merge: the events' parent links form a cycle")
     return ordered
+
+
+def _extends(pending: dict[str, Event], heads: set[str]) -> bool:
+    """Do the new events all come after every local event (a fast-forward)?
+
+    True when exactly one new event has only known parents, and those parents are
+    all the current heads: every other new event descends from it, so the canonical
+    order of the whole log is the local order followed by the new events, and they
+    can be projected one by one instead of rebuilding every table.
+    """
+    entries = [ev for ev in pending.values() if not any(p in pending for p in ev.parents)]
+    return len(entries) == 1 and set(entries[0].parents) == heads
 
 
 def _canonical_order(events: list[Event]) -> list[Event]:

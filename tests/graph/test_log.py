@@ -121,3 +121,25 @@ def test_heads_survive_the_upgrade_that_introduced_them(tmp_path):
     assert g.heads() == [last.id]
     assert g.append("note", {"n": 3}, actor="ann").parents == (last.id,)
     g.close()
+
+
+def test_a_fast_forward_merge_projects_the_same_tables_as_a_rebuild(tmp_path, monkeypatch):
+    from lineage.graph import projections
+
+    seen = []
+    monkeypatch.setitem(projections._PROJECTORS, "count", [lambda conn, ev: seen.append(ev.body["n"])])
+    a = Graph.open(tmp_path / "a.db", create=True)
+    b = Graph.open(tmp_path / "b.db", create=True)
+    first = [a.append("count", {"n": i}, actor="ann") for i in range(3)]
+    b.ingest(first)
+    seen.clear()
+    later = [a.append("count", {"n": i}, actor="ann") for i in range(3, 6)]
+    seen.clear()  # (a projected its own appends)
+    b.ingest(reversed(later))            # b is behind a: only the new events are projected
+    assert seen == [3, 4, 5]
+    b.append("count", {"n": 99}, actor="bob")   # now b has a head a lacks
+    seen.clear()
+    a.append("count", {"n": 6}, actor="ann")
+    seen.clear()
+    b.ingest(a.events())                 # concurrent histories: a full, canonical rebuild
+    assert sorted(seen) == [0, 1, 2, 3, 4, 5, 6, 99]
