@@ -38,9 +38,6 @@ COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "lineage.cli.audit": ("audit", "rules", "waive"),
 }
 
-_state: dict[str, str | None] = {"repo": None}
-
-
 @app.callback()
 def _root(
     repo: str = typer.Option(None, "-C", "--repo", help="Run as if started in this folder.",

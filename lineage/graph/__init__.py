@@ -61,12 +61,6 @@ class Graph:
     def close(self) -> None:
         self.conn.close()
 
-    @property
-    def db(self):  # sqlite_utils.Database, imported lazily (it is slow to import)
-        import sqlite_utils
-
-        return sqlite_utils.Database(self.conn)
-
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """BEGIN IMMEDIATE ... COMMIT, rolled back on any error (Ctrl-C included)."""

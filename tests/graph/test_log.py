@@ -83,6 +83,7 @@ def test_event_round_trips_through_bytes_and_dict():
 
 
 def test_migrations_are_numbered_and_apply_from_scratch(tmp_path):
+    migrations.load()  # the modules that register migrations of their own
     numbers = [m[0] for m in migrations.MIGRATIONS]
     assert numbers == sorted(set(numbers)) and numbers[0] == 1
     conn = sqlite3.connect(tmp_path / "m.db", isolation_level=None)
