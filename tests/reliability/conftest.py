@@ -1,0 +1,40 @@
+"""Fixtures for the reliability suite: real processes killed at named points.
+
+``tests/reliability`` is a package so this conftest does not shadow ``tests/conftest.py``.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import s3_server
+
+
+@pytest.fixture(scope="session")
+def s3():
+    """One SeaweedFS server per test session (per xdist worker)."""
+    server = s3_server.start()
+    yield server
+    server.stop()
+
+
+def lineage_proc(args: list[str], cwd: Path, *, fault: str | None = None,
+                 env: dict[str, str] | None = None, timeout: float = 120,
+                 ) -> subprocess.CompletedProcess[str]:
+    """Run ``lineage ARGS`` as a real process; with ``fault``, it SIGKILLs itself at
+    that kill point (see ``lineage._faults``)."""
+    full = {**os.environ, **(env or {})}
+    full.pop("LINEAGE_FAULT", None)
+    if fault:
+        full["LINEAGE_FAULT"] = fault
+    return subprocess.run([sys.executable, "-m", "lineage", *args], cwd=cwd, env=full,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def killed(proc: subprocess.CompletedProcess[str]) -> bool:
+    return proc.returncode == -9
