@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: install dev demo test bench clean
+.PHONY: install dev demo test soak bench clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,11 @@ demo: $(VENV)/.installed
 ## code is kept: "no tests ran" (5) fails the target like any failure.
 test: $(VENV)/.dev-installed
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m pytest -n auto -q $(PYTEST_ARGS)
+
+## Long fuzzing and soak loops (kill points repeated, 20,000 examples per property);
+## takes about an hour, not part of `make test`.
+soak: $(VENV)/.dev-installed
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" HYPOTHESIS_PROFILE=soak $(PY) -m pytest -n auto -q -m "soak or not soak" tests/reliability $(PYTEST_ARGS)
 
 bench: $(VENV)/.dev-installed
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) benchmarks/snapshot_vs_dvc.py

@@ -17,7 +17,7 @@ from typing import Any
 
 from lineage import config as _config
 from lineage import runs as _runs
-from lineage.errors import ConfigError, LineageError, UsageError
+from lineage.errors import ConfigError, IntegrityError, LineageError, UsageError
 from lineage.graph import audit as gaudit
 from lineage.repo import Repo
 from lineage.rules import Finding, Rule, Severity, load
@@ -47,7 +47,7 @@ class AuditConfig:
         if fail_on not in FAIL_ON:
             raise ConfigError(f"[tool.lineage.audit] fail-on must be one of {', '.join(FAIL_ON)}")
         disabled = raw.get("disable", [])
-        if not isinstance(disabled, list):
+        if not isinstance(disabled, list) or not all(isinstance(x, str) for x in disabled):
             raise ConfigError("[tool.lineage.audit] disable must be a list of rule slugs")
         rules = raw.get("rules", {})
         if not isinstance(rules, dict) or not all(isinstance(v, dict) for v in rules.values()):
@@ -269,6 +269,7 @@ def run(repo: Repo, run_ids: list[str], *, config: AuditConfig | None = None,
             raise UsageError(f"unknown rule(s): {', '.join(unknown)}; see 'lineage rules'")
     if fail_on is not None and fail_on not in FAIL_ON:
         raise UsageError(f"--fail-on must be one of {', '.join(FAIL_ON)}")
+    _check_schema(repo)
     rules = config.instantiate(only)
     ctx = AuditContext(repo)
     waived = gaudit.waivers(repo.graph, run_ids)
@@ -311,6 +312,18 @@ class Waiver:
     def to_dict(self) -> dict[str, Any]:
         return {"rule": self.rule, "run_id": self.run_id, "reason": self.reason, "user": self.user,
                 "time": self.time, "event_id": self.event_id}
+
+
+def _check_schema(repo: Repo) -> None:
+    """Refuse to audit through a rewritten auditor view or a planted trigger: they would
+    change what every rule sees. Milliseconds; the full table check is `lineage verify`."""
+    from lineage.graph import integrity
+
+    problems = integrity.check_schema(repo.graph)
+    if problems:
+        named = ", ".join(p.table for p in problems[:3])
+        raise IntegrityError(f"the lineage database schema was altered ({named}); the audit would not "
+                             "be trustworthy: run 'lineage verify'")
 
 
 def waive(repo: Repo, rule: str, run_ref: str, reason: str) -> Waiver:

@@ -14,8 +14,9 @@ credentials.
     ├── IntegrityError          stored bytes or the event log do not check out
     │   ├── CorruptObjectError  an object's bytes do not match its digest
     │   └── MissingObjectError  an object is not in the store
-    ├── UnsafePathError         a manifest path is absolute or climbs out with ..
+    ├── UnsafePathError         a path would be written outside the work tree or into .git/
     ├── ConflictError           an action would overwrite local changes
+    │   └── BusyError           another lineage process holds the repository; retry
     ├── ConfigError             .lineage/config or pyproject settings are invalid
     └── RemoteError             a remote cannot be reached or refuses an operation
 """
@@ -66,11 +67,16 @@ class MissingObjectError(IntegrityError):
 
 
 class UnsafePathError(LineageError):
-    """A manifest path is absolute or climbs out of its root with `..`."""
+    """A recorded or manifest path would be written outside its root (absolute, `..`, a
+    symlink leading out) or into `.git/` or `.lineage/` (see ``lineage.safepaths``)."""
 
 
 class ConflictError(LineageError):
     """The action would overwrite local changes; pass --force to allow it."""
+
+
+class BusyError(ConflictError):
+    """Another lineage process held the repository longer than the bounded wait."""
 
 
 class ConfigError(LineageError):

@@ -9,13 +9,13 @@ ID on any machine.
 
 from __future__ import annotations
 
-import posixpath
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from lineage import _canonical
-from lineage.errors import IntegrityError, UnsafePathError
+from lineage.errors import IntegrityError
 from lineage.hashing import hash_bytes
+from lineage.safepaths import check_relative
 
 FORMAT = "lineage.manifest/1"
 
@@ -39,27 +39,28 @@ class Entry(NamedTuple):
 
 
 def check_path(path: str) -> str:
-    """Refuse a manifest path that is absolute, empty, or climbs out with ``..``."""
-    if not path or path.startswith("/") or "\\" in path or "\x00" in path or (
-        len(path) > 1 and path[1] == ":"
-    ):
-        raise UnsafePathError(f"unsafe path in manifest: {path!r} (absolute or malformed)")
-    parts = path.split("/")
-    if any(p in ("", ".", "..") for p in parts) or posixpath.normpath(path) != path:
-        raise UnsafePathError(f"unsafe path in manifest: {path!r} (must be relative, without . or ..)")
-    return path
+    """Refuse a manifest path that could leave its root (see ``lineage.safepaths``)."""
+    return check_relative(path)
 
 
 @dataclass(frozen=True)
 class Manifest:
-    """The content of a snapshot. ``kind`` is ``file`` (one entry) or ``folder``."""
+    """The content of a snapshot. ``kind`` is ``file`` (one entry) or ``folder``.
+
+    ``dirs`` lists the empty folders of a folder snapshot (each one with no file or
+    folder below it). It is encoded only when not empty, so a tree without empty
+    folders keeps the ID it always had.
+    """
 
     kind: str
     entries: tuple[Entry, ...]
+    dirs: tuple[str, ...] = ()
 
     def validate(self) -> Manifest:
         for e in self.entries:
             check_path(e.path)
+        for d in self.dirs:
+            check_path(d)
         return self
 
     def __post_init__(self) -> None:
@@ -67,18 +68,37 @@ class Manifest:
             self.validate()
 
     @classmethod
-    def build(cls, kind: str, entries: list[Entry]) -> Manifest:
-        return cls(kind, tuple(sorted(entries, key=lambda e: e.path.encode("utf-8"))))
+    def build(cls, kind: str, entries: list[Entry], dirs: list[str] | tuple[str, ...] = ()) -> Manifest:
+        return cls(kind, tuple(sorted(entries, key=lambda e: e.path.encode("utf-8"))),
+                   tuple(sorted(set(dirs), key=lambda d: d.encode("utf-8"))))
 
     def to_dict(self) -> dict[str, Any]:
         files = [{"path": p, "size": n, "digest": d, "executable": x} for p, n, d, x in self.entries]
-        return {"format": FORMAT, "kind": self.kind, "files": files}
+        out: dict[str, Any] = {"format": FORMAT, "kind": self.kind, "files": files}
+        if self.dirs:
+            out["dirs"] = list(self.dirs)
+        return out
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> Manifest:
+    def from_dict(cls, d: dict[str, Any], *, check_paths: bool = True) -> Manifest:
+        """Parse a manifest document; anything malformed is an ``IntegrityError``."""
+        if not isinstance(d, dict):
+            raise IntegrityError("manifest is not a JSON object")
         if d.get("format") != FORMAT:
-            raise IntegrityError(f"unknown manifest format {d.get('format')!r}")
-        return cls(d["kind"], tuple(Entry.from_dict(f) for f in d["files"]))
+            raise IntegrityError(f"unknown manifest format {str(d.get('format'))[:40]!r}")
+        kind, files, dirs = d.get("kind"), d.get("files"), d.get("dirs", [])
+        if kind not in ("file", "folder") or not isinstance(files, list) or not isinstance(dirs, list):
+            raise IntegrityError("malformed manifest (kind, files or dirs)")
+        entries = tuple(_entry(f) for f in files)
+        if (kind == "file" and (len(entries) != 1 or dirs)) or not all(isinstance(x, str) for x in dirs):
+            raise IntegrityError("malformed manifest (a file snapshot holds exactly one file)")
+        if check_paths:
+            return cls(kind, entries, tuple(dirs))
+        unchecked = object.__new__(_UncheckedManifest)
+        object.__setattr__(unchecked, "kind", kind)
+        object.__setattr__(unchecked, "entries", entries)
+        object.__setattr__(unchecked, "dirs", tuple(dirs))
+        return unchecked
 
     def encode(self) -> bytes:
         return _canonical.dumps(self.to_dict())
@@ -87,17 +107,9 @@ class Manifest:
     def decode(cls, data: bytes, *, check_paths: bool = True) -> Manifest:
         try:
             raw = _canonical.loads(data)
-        except ValueError:
+        except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
             raise IntegrityError("manifest is not valid JSON") from None
-        if check_paths:
-            return cls.from_dict(raw)
-        if raw.get("format") != FORMAT:
-            raise IntegrityError(f"unknown manifest format {raw.get('format')!r}")
-        entries = tuple(Entry(f["path"], f["size"], f["digest"], f["executable"]) for f in raw["files"])
-        unchecked = object.__new__(_UncheckedManifest)
-        object.__setattr__(unchecked, "kind", raw["kind"])
-        object.__setattr__(unchecked, "entries", entries)
-        return unchecked
+        return cls.from_dict(raw, check_paths=check_paths)
 
     @property
     def id(self) -> str:
@@ -115,3 +127,13 @@ class _UncheckedManifest(Manifest):
     """A manifest read for comparison only; its paths were not validated."""
 
     _unchecked = True
+
+
+def _entry(f: Any) -> Entry:
+    if not isinstance(f, dict):
+        raise IntegrityError("malformed manifest entry (not an object)")
+    path, size, digest, executable = f.get("path"), f.get("size"), f.get("digest"), f.get("executable", False)
+    if (not isinstance(path, str) or type(size) is not int or size < 0 or not isinstance(digest, str)
+            or len(digest) != 64 or not isinstance(executable, bool)):
+        raise IntegrityError(f"malformed manifest entry for {str(path)[:80]!r}")
+    return Entry(path, size, digest, executable)

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from lineage.errors import ConfigError, RemoteError, UsageError
+from lineage.redact import REDACTED, redact_cheaply
 
 if TYPE_CHECKING:
     from lineage.repo import Repo
@@ -53,12 +54,23 @@ class Remote:
         return scheme_of(self.url)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "url": self.url, "default": self.default,
-                "options": dict(sorted(self.options.items()))}
+        """As printed (``remote list --json``): the loader refuses credentials, and this
+        masks them again whatever reached ``options`` (e.g. a Remote built in code)."""
+        return {"name": self.name, "url": redact_cheaply(self.url), "default": self.default,
+                "options": {k: shown_option(k, v) for k, v in sorted(self.options.items())}}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Remote:
         return cls(d["name"], d["url"], bool(d.get("default", False)), dict(d.get("options", {})))
+
+
+def shown_option(key: str, value: Any) -> Any:
+    """An option's value as printed: masked under a credential-like name or where it holds one."""
+    from lineage.config import is_secret_key
+
+    if is_secret_key(key):
+        return REDACTED
+    return redact_cheaply(value) if isinstance(value, str) else value
 
 
 def scheme_of(url: str) -> str:
@@ -120,7 +132,8 @@ def _check_options(options: dict[str, Any]) -> dict[str, Any]:
         if key == "endpoint_url":
             parts = urlsplit(str(value))
             if parts.scheme not in ("http", "https") or not parts.netloc:
-                raise UsageError(f"endpoint URL must be http:// or https://, not {value!r}")
+                raise UsageError("endpoint URL must be http:// or https://, not "
+                                 f"{redact_cheaply(str(value))!r}")
             if "@" in parts.netloc:
                 raise UsageError("refusing an endpoint URL with embedded credentials")
         if key in ("connect_timeout", "read_timeout"):

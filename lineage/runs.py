@@ -37,6 +37,8 @@ from lineage.errors import (
     UsageError,
 )
 from lineage.repo import Repo
+# redact_command is public API here; the rules live in lineage.redact
+from lineage.redact import REDACTED, looks_secret, redact_command, redact_params, redact_text  # noqa: F401
 
 KINDS = ("split", "fit", "transform", "train", "tune", "evaluate", "other")
 ROLES = ("train", "validation", "test", "model", "reference", "other")
@@ -53,14 +55,6 @@ ENV_RUN_ID = "LINEAGE_RUN_ID"
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
 _SNAPSHOT_ID = re.compile(r"^[0-9a-f]{64}$")
 _PARAM_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-/]{0,127}$")
-# option names whose value is a credential; matched on the end of the name
-_SECRET_OPTION = re.compile(
-    r"(?:^|[-_])(?:pass(?:word|wd)?|secret|token|api[-_]?key|access[-_]?key|private[-_]?key|"
-    r"credentials?|auth)$",
-    re.IGNORECASE,
-)
-_URL_PASSWORD = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://[^/\s:@]+):[^/\s@]+@")
-REDACTED = "***"
 
 
 # -- value objects ----------------------------------------------------------------
@@ -267,10 +261,9 @@ def _check_params(params: dict[str, Any]) -> dict[str, Any]:
             raise UsageError(f"invalid parameter name {name!r}")
         if isinstance(value, float) and not math.isfinite(value):
             value = str(value)  # NaN/inf have no canonical JSON form
-        if _SECRET_OPTION.search(name):
-            value = REDACTED
         out[name] = _jsonable(value, f"parameter {name!r}")
-    return out
+    # masked before any event is written (lineage.redact: by name, then by value)
+    return redact_params(out)
 
 
 def _jsonable(value: Any, what: str) -> Any:
@@ -285,29 +278,6 @@ def _jsonable(value: Any, what: str) -> Any:
     if hasattr(value, "item"):  # numpy scalars
         return _jsonable(value.item(), what)
     return str(value)
-
-
-def redact_command(argv: Sequence[str]) -> list[str]:
-    """The command as recorded: values of credential-like options and URL passwords masked."""
-    out: list[str] = []
-    hide_next = False
-    for arg in argv:
-        arg = str(arg)
-        if hide_next:
-            out.append(REDACTED)
-            hide_next = False
-            continue
-        if arg.startswith("-") and len(arg) > 1:
-            name, eq, _ = arg.partition("=")
-            if _SECRET_OPTION.search(name.lstrip("-")):
-                if eq:
-                    out.append(f"{name}={REDACTED}")
-                else:
-                    out.append(arg)
-                    hide_next = True
-                continue
-        out.append(_URL_PASSWORD.sub(rf"\g<scheme>:{REDACTED}@", arg))
-    return out
 
 
 @functools.lru_cache(maxsize=1)
@@ -365,6 +335,7 @@ def get(repo: Repo, ref: str) -> RunRecord:
 
     g = repo.graph
     run_id = resolve(repo, ref)
+    mark_dead_runs(repo)
     row = q.run(g, run_id)
     assert row is not None
     ins = tuple(RunInput(r["snapshot_id"], r["role"], r["path"], r["dataset"]) for r in q.inputs(g, [run_id]))
@@ -391,6 +362,7 @@ def list_runs(repo: Repo, dataset: str | None = None, *, kind: str | None = None
         if ds is None:
             raise UnknownRefError(f"no dataset named {dataset!r}")
         dataset = ds.name
+    mark_dead_runs(repo)
     rows = q.list_runs(repo.graph, dataset=dataset, kind=kind, limit=limit)
     return [RunSummary.from_dict(r) for r in rows]
 
@@ -402,6 +374,45 @@ def _status_of(repo: Repo, run_id: str) -> str | None:
 
     row = q.run(repo.graph, run_id)
     return None if row is None else row["status"]
+
+
+def mark_dead_runs(repo: Repo) -> list[str]:
+    """Finish as ``aborted`` the runs whose owner process on this host has died.
+
+    A ``lineage run`` wrapper killed with SIGKILL (or a Python process that died inside
+    ``with lineage.run()``) cannot record its own end; the next command that reads runs
+    does, once per process. Only runs in state running that a process on this host owns
+    are looked at; runs owned elsewhere are left alone. Returns the run IDs marked.
+    """
+    from lineage import _process
+    from lineage.graph import runs as q
+
+    if repo.__dict__.get("_dead_runs_checked"):
+        return []
+    repo.__dict__["_dead_runs_checked"] = True
+    g = repo.graph
+    if g.readonly:
+        return []
+    dead = [(rid, pid) for rid, pid, token in q.running_owned_on(g, repo.host)
+            if not _process.alive(pid, token)]
+    if not dead:
+        return []
+    from lineage.errors import BusyError
+
+    marked: list[str] = []
+    try:
+        with g.transaction():
+            for rid, pid in dead:
+                if _status_of(repo, rid) != "running":  # finished meanwhile, by itself or another reaper
+                    continue
+                g.append("run.finish", {
+                    "run_id": rid, "status": "aborted", "exit_code": None,
+                    "error": f"wrapper process {pid} on {repo.host} died before the run finished",
+                }, actor=repo.user)
+                marked.append(rid)
+    except BusyError:
+        return []  # a reader must not fail over this: the next command marks them
+    return marked
 
 
 def _require_open(repo: Repo, run_id: str) -> None:
@@ -417,6 +428,7 @@ def _choose_id(repo: Repo, run_id: str | None) -> tuple[str, str | None]:
     when it names a run already recorded, the new run becomes its child."""
     from lineage.graph import runs as q
 
+    mark_dead_runs(repo)  # an env ID naming a run whose wrapper died must not be attached to
     if run_id is not None:
         check_run_id(run_id)
         if q.run_exists(repo.graph, run_id):
@@ -463,8 +475,11 @@ def _resolve_output(repo: Repo, path: str, progress: Callable[[int, int], None] 
 
 def start(repo: Repo, kind: str, *, run_id: str | None = None, command: Sequence[str] | None = None,
           params: dict[str, Any] | None = None, inputs: Iterable[tuple[str, str]] = (),
-          parent_run: str | None = None) -> str:
+          parent_run: str | None = None, owned: bool = False) -> str:
     """Record the start of a run (and its inputs given as (role, path-or-ref)); returns its ID.
+
+    ``owned``: this process owns the run and finishes it (the Python API); its PID is
+    recorded so that, should it die first, a later command marks the run aborted.
 
     >>> run_id = start(repo, "train", inputs=[("train", "data/train")])   # doctest: +SKIP
     """
@@ -473,13 +488,15 @@ def start(repo: Repo, kind: str, *, run_id: str | None = None, command: Sequence
     pairs = [(check_role(role), value) for role, value in inputs]
     new_id, env_parent = _choose_id(repo, run_id)
     resolved = [(role, *_resolve_input(repo, value)) for role, value in pairs]
-    _append_start(repo, new_id, kind, command, params, parent_run or env_parent, resolved)
+    _append_start(repo, new_id, kind, command, params, parent_run or env_parent, resolved,
+                  owned=owned)
     return new_id
 
 
 def _append_start(repo: Repo, run_id: str, kind: str, command: Sequence[str] | None,
                   params: dict[str, Any], parent_run: str | None,
-                  inputs: list[tuple[str, str, str | None, str | None]]) -> None:
+                  inputs: list[tuple[str, str, str | None, str | None]], *,
+                  owned: bool = False) -> None:
     git = repo.git_state(with_diff=True)
     body: dict[str, Any] = {
         "run_id": run_id, "kind": kind,
@@ -489,6 +506,14 @@ def _append_start(repo: Repo, run_id: str, kind: str, command: Sequence[str] | N
     }
     if parent_run:
         body["parent_run"] = parent_run
+    if owned:
+        from lineage import _process
+
+        # who finishes the run: checked (on this host) by mark_dead_runs
+        body["pid"] = os.getpid()
+        token = _process.start_token()
+        if token is not None:
+            body["process_start"] = token
     g = repo.graph
     with g.transaction():
         g.append("run.start", body, actor=repo.user)
@@ -547,6 +572,8 @@ def log_metric(repo: Repo, run_ref: str, name: str, value: float, *, split: str 
     check_split(split)
     if not isinstance(name, str) or not _PARAM_NAME.match(name):
         raise UsageError(f"invalid metric name {name!r}")
+    if looks_secret(name):  # a name cannot be masked and keep its meaning: refuse it, unechoed
+        raise UsageError("refusing a metric name that looks like a credential")
     try:
         number = float(value)
     except (TypeError, ValueError):
@@ -578,7 +605,7 @@ def finish(repo: Repo, run_ref: str, *, status: str | None = None, exit_code: in
         raise UsageError(f"a run that exited with code {exit_code} cannot be recorded as succeeded")
     body: dict[str, Any] = {"run_id": run_id, "status": status, "exit_code": exit_code}
     if error:
-        body["error"] = error[:500]
+        body["error"] = redact_text(error)[:500]  # an exception text may quote a credential
     g = repo.graph
     with g.transaction():
         for sid, path, dataset in outputs:
@@ -692,6 +719,7 @@ def open_run(kind: str = "other", *, id: str | None = None, params: dict[str, An
         wanted = id or os.environ.get(ENV_RUN_ID, "").strip() or None
         if wanted is not None:
             check_run_id(wanted)
+            mark_dead_runs(repo)  # never attach to a run whose owner died
             row = q.run(repo.graph, wanted)
             if row is not None and row["status"] == "running":
                 if params:
@@ -700,7 +728,7 @@ def open_run(kind: str = "other", *, id: str | None = None, params: dict[str, An
             if row is not None and id is not None:
                 raise ConflictError(f"run {id} already finished ({row['status']}); choose another ID")
         command = list(getattr(sys, "orig_argv", None) or [sys.executable, *sys.argv])
-        run_id = start(repo, kind, run_id=id, command=command, params=params)
+        run_id = start(repo, kind, run_id=id, command=command, params=params, owned=True)
         return Run(repo, run_id, kind, attached=False, owns_repo=owns)
     except BaseException:
         if owns:
@@ -762,7 +790,7 @@ def run_command(
             raise UsageError("empty --output path")
     new_id, parent = _choose_id(repo, run_id)
     resolved = [(role, *_resolve_input(repo, value)) for role, value in pairs]
-    _append_start(repo, new_id, kind, argv, params, parent, resolved)
+    _append_start(repo, new_id, kind, argv, params, parent, resolved, owned=True)
     if on_start is not None:
         on_start(new_id)
 
@@ -772,8 +800,16 @@ def run_command(
     missing: list[str] = []
     finished = False
     try:
+        from lineage import _faults, _process
+
+        # The command dies with the wrapper (PR_SET_PDEATHSIG: a SIGKILLed wrapper cannot
+        # forward anything) and, unless Ctrl-C at a terminal reaches it directly, runs in
+        # a process group of its own, so signals reach what it started too.
+        own_group = not _keyboard_shares_group()
         try:
-            proc = subprocess.Popen(argv, env=env, stdout=stdout)
+            proc = subprocess.Popen(argv, env=env, stdout=stdout,
+                                    preexec_fn=_process.die_with_parent(),
+                                    process_group=0 if own_group else None)
         except FileNotFoundError:
             exit_code, error = 127, f"command not found: {argv[0]}"
         except PermissionError:
@@ -781,7 +817,8 @@ def run_command(
         except OSError as exc:
             exit_code, error = 126, f"cannot start {argv[0]}: {exc.strerror}"
         else:
-            exit_code = _wait(proc, received)
+            _faults.point("run.command_started")  # run.start recorded, the command running
+            exit_code = _wait(proc, received, group=own_group)
             rc = proc.returncode
             if received or rc in (-signal.SIGINT, -signal.SIGTERM):
                 status = "aborted"
@@ -838,8 +875,20 @@ def _signal_name(number: int) -> str:
         return f"signal {number}"
 
 
-def _wait(proc: subprocess.Popen[bytes], received: list[int]) -> int:
-    """Wait for the command, forwarding SIGINT/SIGTERM to it; returns a shell-style exit code."""
+def _send(proc: subprocess.Popen[bytes], signum: int, group: bool) -> None:
+    """Signal the command, and with ``group`` every process in its process group."""
+    if not group:
+        proc.send_signal(signum)
+        return
+    try:
+        os.killpg(proc.pid, signum)
+    except (ProcessLookupError, PermissionError):
+        proc.send_signal(signum)
+
+
+def _wait(proc: subprocess.Popen[bytes], received: list[int], *, group: bool = False) -> int:
+    """Wait for the command, forwarding SIGINT/SIGTERM to it (and its process group with
+    ``group``); returns a shell-style exit code."""
     import threading
 
     if threading.current_thread() is not threading.main_thread():
@@ -851,12 +900,12 @@ def _wait(proc: subprocess.Popen[bytes], received: list[int]) -> int:
 
         def escalate() -> None:
             # a command that ignores the signal is terminated, then killed
-            for step, wait in ((proc.terminate, grace), (proc.kill, grace / 2)):
+            for signum, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, grace / 2)):
                 try:
                     proc.wait(wait)
                     return
                 except subprocess.TimeoutExpired:
-                    step()
+                    _send(proc, signum, group)
 
         def forward(signum: int, _frame: object) -> None:
             received.append(signum)
@@ -865,14 +914,14 @@ def _wait(proc: subprocess.Popen[bytes], received: list[int]) -> int:
             if len(received) == 1:
                 threading.Thread(target=escalate, daemon=True).start()
             if len(received) > 2:
-                proc.kill()
+                _send(proc, signal.SIGKILL, group)
             elif signum == signal.SIGINT and shared and len(received) == 1:
                 # the terminal already sent it to the command; remind it only if it lingers
                 timer = threading.Timer(2.0, lambda: proc.poll() is None and proc.send_signal(signum))
                 timer.daemon = True
                 timer.start()
             else:
-                proc.send_signal(signum)
+                _send(proc, signum, group)
 
         old = {s: signal.signal(s, forward) for s in (signal.SIGINT, signal.SIGTERM)}
         try:

@@ -12,13 +12,15 @@ from __future__ import annotations
 import os
 import re
 import stat as _stat
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import blake3
 
+from lineage import _faults
 from lineage import config as _config
 from lineage.errors import (
     AmbiguousRefError,
@@ -27,12 +29,16 @@ from lineage.errors import (
     MissingObjectError,
     PathError,
     UnknownRefError,
+    UnsafePathError,
     UsageError,
 )
 from lineage.graph import queries
 from lineage.hashing import SMALL_FILE, FileStat, HashCounter, hash_file
-from lineage.manifest import Entry, Manifest, check_path
+from lineage.manifest import Entry, Manifest
+from lineage.redact import redact_text as _redact_text
 from lineage.repo import DIRNAME, Repo
+from lineage.safepaths import (check_inside, check_parent, check_relative, checked_destination,
+                               display, is_protected, is_temp_name, under_git)
 
 Progress = Callable[[int, int], None]
 
@@ -58,45 +64,135 @@ class FoundFile(NamedTuple):
         return self.stat[2]
 
 
-def scan(path: Path) -> tuple[str, list[FoundFile]]:
-    """List the files of ``path`` (a file or a folder), following symlinks to files."""
+@dataclass
+class ScanReport:
+    """What ``scan`` saw besides the files it returns.
+
+    ``boundary`` (the repository root, resolved) enables the check for symbolic
+    links that lead outside it.
+    """
+
+    boundary: Path | None = None
+    dirs: list[str] = field(default_factory=list)      # empty folders (rel)
+    skipped: list[str] = field(default_factory=list)   # "rel (why)": special files, dangling links
+    outside: list[str] = field(default_factory=list)   # "rel -> target": links followed out
+    temps: list[str] = field(default_factory=list)     # abspaths of checkout temporary files
+
+    def warnings(self) -> list[str]:
+        out = []
+        if self.outside:
+            out.append(f"followed {len(self.outside)} symbolic link(s) leading outside the repository: "
+                       + _some(self.outside))
+        if self.skipped:
+            out.append(f"skipped {len(self.skipped)} special file(s) or dangling link(s): "
+                       + _some(self.skipped))
+        return out
+
+
+def _some(items: list[str], n: int = 5) -> str:
+    shown = ", ".join(display(i) for i in items[:n])
+    return shown + (f" and {len(items) - n} more" if len(items) > n else "")
+
+
+def _kind_of(mode: int) -> str:
+    if _stat.S_ISFIFO(mode):
+        return "FIFO"
+    if _stat.S_ISSOCK(mode):
+        return "socket"
+    if _stat.S_ISCHR(mode) or _stat.S_ISBLK(mode):
+        return "device"
+    return "special file"
+
+
+def scan(path: Path, report: ScanReport | None = None) -> tuple[str, list[FoundFile]]:
+    """List the files of ``path`` (a file or a folder), following symlinks to files.
+
+    With a ``report``, also collect empty folders, skipped special files and dangling
+    links, links leading outside ``report.boundary`` and leftover checkout temporary
+    files (never listed as data).
+    """
     try:
         st = os.stat(path)
     except FileNotFoundError:
-        raise PathError(f"no such file or folder: {path}") from None
+        raise PathError(f"no such file or folder: {display(path)}") from None
     except OSError as exc:
-        raise PathError(f"cannot read {path}: {exc.strerror}") from None
+        raise PathError(f"cannot read {display(path)}: {exc.strerror}") from None
     if _stat.S_ISREG(st.st_mode):
         return "file", [FoundFile(path.name, str(path), tuple(FileStat.of(st)), bool(st.st_mode & 0o111))]
     if not _stat.S_ISDIR(st.st_mode):
-        raise PathError(f"not a regular file or folder: {path}")
+        raise PathError(f"not a regular file or folder: {display(path)}")
     found: list[FoundFile] = []
+    rep = report if report is not None else ScanReport()
+    inside: tuple[str, ...] = ()
+    if rep.boundary is not None:  # a link may lead anywhere inside the repository or the dataset
+        inside = (str(rep.boundary), os.path.realpath(path))
     stack = [(str(path), "")]
     while stack:
         folder, prefix = stack.pop()
         try:
             entries = list(os.scandir(folder))
         except OSError as exc:
-            raise PathError(f"cannot read folder {folder}: {exc.strerror}") from None
+            raise PathError(f"cannot read folder {display(folder)}: {exc.strerror}") from None
+        before, depth = len(found), len(stack)
         for de in entries:
-            rel = prefix + de.name
+            name = de.name
+            rel = prefix + name
+            if name[0] == "." and (is_temp_name(name) or is_protected(name)):
+                if is_temp_name(name):
+                    rep.temps.append(de.path)
+                continue  # checkout's own temporary files, and .git/.lineage in any case
             try:
                 if de.is_dir():
-                    if de.name not in SKIP_DIRS:
+                    if name not in SKIP_DIRS:
+                        if inside and de.is_symlink():
+                            _check_link(de.path, rel, inside, rep)
                         stack.append((de.path, rel + "/"))
                     continue
                 est = de.stat()
             except FileNotFoundError:
                 if de.is_symlink():
+                    rep.skipped.append(f"{rel} (dangling link)")
                     continue  # a dangling symlink holds no content
-                raise PathError(f"file vanished while scanning: {de.path}") from None
+                raise PathError(f"file vanished while scanning: {display(de.path)}") from None
             except OSError as exc:
-                raise PathError(f"cannot read {de.path}: {exc.strerror}") from None
+                raise PathError(f"cannot read {display(de.path)}: {exc.strerror}") from None
             if est.st_mode & 0o170000 == 0o100000:  # S_ISREG, inlined: this loop runs per file
+                if inside and de.is_symlink():
+                    _check_link(de.path, rel, inside, rep)
                 # a plain tuple compares equal to a FileStat and builds faster
                 found.append(FoundFile(rel, de.path, (est.st_dev, est.st_ino, est.st_size,
                                                       est.st_mtime_ns), bool(est.st_mode & 0o111)))
+            else:
+                rep.skipped.append(f"{rel} ({_kind_of(est.st_mode)})")
+        if prefix and len(found) == before and len(stack) == depth:
+            rep.dirs.append(prefix[:-1])  # nothing recorded below it: an empty folder
     return "folder", found
+
+
+def _check_link(abspath: str, rel: str, inside: tuple[str, ...], rep: ScanReport) -> None:
+    real = os.path.realpath(abspath)
+    if not any(real == root or real.startswith(root.rstrip(os.sep) + os.sep) for root in inside):
+        rep.outside.append(f"{rel} -> {real}")
+
+
+def _check_names(kind: str, rel: str, files: list[FoundFile], dirs: list[str]) -> None:
+    """Refuse names that are not valid UTF-8: manifests record UTF-8 text, so every
+    clone can write the same names (one encode of all names: this runs per snapshot)."""
+    names = [rel, *(f.rel for f in files), *dirs]
+    try:
+        "\n".join(names).encode("utf-8")
+    except UnicodeEncodeError:
+        bad = next(n for n in names if not _encodes(n))
+        raise PathError(f"file name is not valid UTF-8: {display(bad)} (rename it to snapshot "
+                        "this folder)") from None
+
+
+def _encodes(name: str) -> bool:
+    try:
+        name.encode("utf-8")
+        return True
+    except UnicodeEncodeError:
+        return False
 
 
 def stat_key(files: list[FoundFile]) -> str:
@@ -112,6 +208,13 @@ def stat_key(files: list[FoundFile]) -> str:
     # changed one would not match anyway (sorting 20,000 paths costs more than the walk)
     rows = [(f[0], f[2], f[3]) for f in files]  # (rel, stat, executable)
     return blake3.blake3(marshal.dumps(rows)).hexdigest()
+
+
+def _tree_key(files: list[FoundFile], report: ScanReport) -> str:
+    """``stat_key`` plus the empty folders, when there are any."""
+    key = stat_key(files)
+    return key if not report.dirs else key + "/dirs:" + blake3.blake3(
+        "\n".join(sorted(report.dirs)).encode("utf-8", "surrogateescape")).hexdigest()
 
 
 _NOT_STORED = "/digests-only"
@@ -301,8 +404,11 @@ def _create(repo: Repo, target: Path, rel: str, *, name: str | None, message: st
             label_column: str | None, group_column: str | None, time_column: str | None,
             text_column: str | None, store: bool, progress: Progress | None,
             counter: HashCounter | None, extra: dict[str, Any] | None) -> SnapshotResult:
-    kind, files = scan(target)
-    key = stat_key(files)
+    report = ScanReport(boundary=repo.root.resolve())
+    kind, files = scan(target, report)
+    _check_names(kind, rel, files, report.dirs)
+    _remove_stale_temps(repo, report.temps, blocking=False)
+    key = _tree_key(files, report)
     graph = repo.graph
     dataset = name or dataset_for_path(repo, rel) or default_name(repo, rel)
     columns = _declared_columns(repo, dataset, {"label": label_column, "group": group_column,
@@ -314,11 +420,11 @@ def _create(repo: Repo, target: Path, rel: str, *, name: str | None, message: st
             and _tree_matches(repo, target, key, row.latest_snapshot, need_stored=store)):
         return SnapshotResult(row.latest_snapshot, dataset, row.latest_version, rel, kind,
                               len(files), sum(f.size for f in files), 0, 0, True, store,
-                              None, repo.git_state().to_dict())
+                              None, repo.git_state().to_dict(), warnings=report.warnings())
     digests, new_objects, updates = _digests(repo, files, store=store, progress=progress,
                                              counter=counter)
     manifest = Manifest.build(
-        kind, [Entry(f.rel, f.size, digests[f.abspath], f.executable) for f in files]
+        kind, [Entry(f.rel, f.size, digests[f.abspath], f.executable) for f in files], report.dirs
     )
     encoded = manifest.encode()
     sid = blake3.blake3(encoded).hexdigest()
@@ -335,6 +441,7 @@ def _create(repo: Repo, target: Path, rel: str, *, name: str | None, message: st
     tabular = _tabular.process(repo, [(in_repo(f), f.abspath, digests[f.abspath])
                                       for f in files if _is_table(f.rel)],
                                {**current_decl, **columns}, progress=progress)
+    tabular.warnings[:0] = report.warnings()  # links followed out, special files skipped
     # ----------------------------------------------------------------------------------
     if row and row.latest_snapshot == sid and not new_decl and row.path == rel and not extra:
         with graph.transaction():
@@ -343,16 +450,35 @@ def _create(repo: Repo, target: Path, rel: str, *, name: str | None, message: st
         return SnapshotResult(sid, dataset, row.latest_version, rel, kind, len(files),
                               manifest.total_size, len(updates), new_objects, True, store, None,
                               git.to_dict(), warnings=tabular.warnings)
-    known = queries.snapshot_known(graph, sid)
-    body: dict[str, Any] = {
-        "snapshot_id": sid, "dataset": dataset, "path": rel, "message": message,
-        "user": repo.user, "host": repo.host, "git": git.to_dict(), "stored": store,
-    }
-    if not known:
-        body["manifest"] = manifest.to_dict()
-    if extra:
-        body.update(extra)
+    _faults.point("snapshot.before_event")  # objects and manifest stored, nothing recorded
     with graph.transaction():
+        # Decided again under the write lock: a concurrent snapshot of the same folder may
+        # have recorded this content since we looked, and it must not become a second version.
+        fresh = queries.dataset(graph, dataset)
+        if fresh != row:
+            from lineage.graph import tabular as _gtab
+
+            row = fresh
+            current_decl = row.declarations if row else {}
+            new_decl = {k: v for k, v in columns.items() if current_decl.get(k) != v}
+            tabular.events[:] = [b for b in tabular.events if _gtab.record(
+                graph, b["digest"], int(b["scheme"]), b.get("declarations") or {}) is None]
+            if row and row.latest_snapshot == sid and not new_decl and row.path == rel and not extra:
+                for tab_body in tabular.events:
+                    graph.append("tabular.file", tab_body, actor=repo.user)
+                return SnapshotResult(sid, dataset, row.latest_version, rel, kind, len(files),
+                                      manifest.total_size, len(updates), new_objects, True, store,
+                                      None, git.to_dict(), warnings=tabular.warnings)
+        known = queries.snapshot_known(graph, sid)
+        body: dict[str, Any] = {
+            # free text, so credentials in it are masked like a command line's (lineage.redact)
+            "snapshot_id": sid, "dataset": dataset, "path": rel, "message": _redact_text(message),
+            "user": repo.user, "host": repo.host, "git": git.to_dict(), "stored": store,
+        }
+        if not known:
+            body["manifest"] = manifest.to_dict()
+        if extra:
+            body.update(extra)
         if new_decl:
             graph.append("dataset.declare", {"name": dataset, "path": rel, "columns": new_decl},
                          actor=repo.user)
@@ -416,6 +542,10 @@ def load_manifest(repo: Repo, sid: str, *, check_paths: bool = True) -> Manifest
     if kind is None or not rows:
         raise MissingObjectError(f"manifest of snapshot {sid[:12]} is not available locally; run 'lineage pull'")
     manifest = Manifest.build(kind, [Entry(*r) for r in rows])
+    if manifest.id != sid:  # empty folders are only in the manifest the log carries
+        raw = queries.manifest_in_log(repo.graph, sid)
+        if raw is not None:
+            manifest = Manifest.from_dict(raw, check_paths=check_paths)
     if manifest.id != sid:
         raise IntegrityError(f"recorded files of snapshot {sid[:12]} do not match its ID")
     return manifest
@@ -442,10 +572,11 @@ def _status_one(repo: Repo, name: str, rel: str, sid: str | None, version: int) 
     target = repo.abspath(rel)
     if not os.path.exists(target):
         return DatasetStatus(name, rel, sid, version, "missing")
-    kind, files = scan(target)
+    report = ScanReport()
+    kind, files = scan(target, report)
     if sid is None:
         return DatasetStatus(name, rel, None, version, "untracked", added=sorted(f.rel for f in files))
-    key = stat_key(files)
+    key = _tree_key(files, report)
     if _tree_matches(repo, target, key, sid, need_stored=False):
         return DatasetStatus(name, rel, sid, version, "clean")
     recorded = load_manifest(repo, sid, check_paths=False).by_path()
@@ -599,47 +730,75 @@ def checkout(repo: Repo, ref: str, dest: str | os.PathLike[str] | None = None, *
              progress: Progress | None = None) -> CheckoutResult:
     """Write a snapshot's files to ``dest`` (default: the path it was snapshotted from).
 
-    Refuses to overwrite a file whose content differs from the snapshot unless
-    ``force``; files in ``dest`` that the snapshot lacks are left alone and listed.
+    A recorded path is written only inside the work tree (never into ``.git/`` or
+    ``.lineage/``, nor through a symlink leading out); ``dest`` may be anywhere the
+    user chooses. Files missing or different are written; a file whose content is in
+    no recorded snapshot (a local edit) is a conflict unless ``force``; files the
+    snapshot lacks are left alone and listed. Rerunning after an interruption
+    finishes the work and removes the temporary files left behind.
     """
     sid = resolve(repo, ref)
     manifest = load_manifest(repo, sid)
-    for e in manifest.entries:
-        check_path(e.path)
+    if paths:
+        paths = [check_relative(p.strip("/"), what="--path") for p in paths]
     if dest is None:
         recorded = queries.last_recorded_path(repo.graph, sid)
         if recorded is None:
             raise UsageError(f"snapshot {sid[:12]} has no recorded path; give a destination")
-        dest_path = repo.abspath(recorded)
+        try:
+            dest_path = checked_destination(repo, recorded, recorded=True)
+        except UnsafePathError as exc:
+            raise UnsafePathError(f"{exc}; give a destination to check snapshot {sid[:12]} out "
+                                  "elsewhere") from None
     else:
-        dest_path = Path(os.path.abspath(dest))
+        dest_path = checked_destination(repo, dest, recorded=False)
     entries = list(manifest.entries)
+    dirs = list(manifest.dirs)
     if paths:
         wanted = set(paths)
-        entries = [e for e in entries if e.path in wanted or any(e.path.startswith(p.rstrip("/") + "/") for p in wanted)]
-        if not entries:
+
+        def chosen(p: str) -> bool:
+            return p in wanted or any(p.startswith(w + "/") for w in wanted)
+
+        entries = [e for e in entries if chosen(e.path)]
+        dirs = [d for d in dirs if chosen(d)]
+        if not entries and not dirs:
             raise UnknownRefError(f"none of {sorted(wanted)} is in snapshot {sid[:12]}")
+    with _checkout_lock(repo):
+        try:
+            return _checkout(repo, sid, manifest, dest_path, entries, dirs, force=force,
+                             partial=bool(paths), progress=progress)
+        except OSError as exc:  # an unwritable destination: /proc, a read-only mount, ...
+            where = exc.filename if exc.filename is not None else dest_path
+            raise PathError(f"cannot write {display(where)}: {exc.strerror or exc}") from None
+
+
+def _checkout(repo: Repo, sid: str, manifest: Manifest, dest_path: Path, entries: list[Entry],
+              dirs: list[str], *, force: bool, partial: bool,
+              progress: Progress | None) -> CheckoutResult:
     if manifest.kind == "file":
         if dest_path.is_dir():
             dest_path = dest_path / entries[0].path
         targets = [(entries[0], dest_path)]
     else:
         if dest_path.exists() and not dest_path.is_dir():
-            raise ConflictError(f"{dest_path} is a file; a folder snapshot needs a folder")
+            raise ConflictError(f"{display(dest_path)} is a file; a folder snapshot needs a folder")
         targets = [(e, dest_path / e.path) for e in entries]
     root = dest_path if manifest.kind == "folder" else dest_path.parent
     root_resolved = root.resolve()
+    # defence in depth: nothing written below a .git folder is ever executable (a hook)
+    no_exec = under_git(root_resolved)
+    seen: dict[Path, bool] = {}
     to_write: list[tuple[Entry, Path]] = []
     conflicts: list[str] = []
     unchanged = 0
     cache = repo.stat_cache
     for e, target in targets:
-        # a symlinked folder inside dest must not lead a write outside it
-        if manifest.kind == "folder" and not target.parent.resolve().is_relative_to(root_resolved) \
-                and target.parent.exists():
-            raise ConflictError(f"refusing to write {e.path}: a symlink leads outside {root}")
+        if manifest.kind == "folder":
+            check_parent(root_resolved, target, seen)
         try:
-            st = os.stat(target)
+            lst = os.lstat(target)
+            st = os.stat(target) if _stat.S_ISLNK(lst.st_mode) else lst
         except FileNotFoundError:
             to_write.append((e, target))
             continue
@@ -647,20 +806,27 @@ def checkout(repo: Repo, ref: str, dest: str | os.PathLike[str] | None = None, *
             conflicts.append(e.path)
             continue
         fs = FileStat.of(st)
-        digest = cache.lookup(str(target), fs) if st.st_size == e.size else None
-        if digest is None and st.st_size == e.size:
+        digest = cache.lookup(str(target), fs)
+        if digest is None and (st.st_size == e.size or not force):
             digest = hash_file(target, st.st_size)
             cache.update([(str(target), fs, digest)])
         if digest == e.digest:
-            if bool(st.st_mode & 0o111) != e.executable:
-                os.chmod(target, 0o755 if e.executable else 0o644)
+            want_exec = e.executable and not no_exec
+            if bool(st.st_mode & 0o111) != want_exec and not _stat.S_ISLNK(lst.st_mode):
+                os.chmod(target, 0o755 if want_exec else 0o644)
             unchanged += 1
             continue
-        if not force:
+        # overwriting loses nothing when the current content is kept in a recorded snapshot
+        if not force and not _recoverable(repo, digest):
             conflicts.append(e.path)
         to_write.append((e, target))
+    for d in dirs:
+        check_inside(root_resolved, dest_path / d, seen)
+        if os.path.lexists(dest_path / d) and not (dest_path / d).is_dir():
+            conflicts.append(d)
     if conflicts:
-        shown = ", ".join(conflicts[:5]) + (f" and {len(conflicts) - 5} more" if len(conflicts) > 5 else "")
+        shown = ", ".join(display(c) for c in conflicts[:5]) + (
+            f" and {len(conflicts) - 5} more" if len(conflicts) > 5 else "")
         raise ConflictError(
             f"checkout would overwrite local changes in {len(conflicts)} file(s): {shown}; "
             "snapshot them first or pass --force"
@@ -669,22 +835,76 @@ def checkout(repo: Repo, ref: str, dest: str | os.PathLike[str] | None = None, *
     if missing:
         raise MissingObjectError(
             f"{len(missing)} file(s) of snapshot {sid[:12]} are not in the local store "
-            f"(e.g. {missing[0]}); run 'lineage pull {sid[:12]}'"
+            f"(e.g. {display(missing[0])}); run 'lineage pull {sid[:12]}'"
         )
     total = sum(e.size for e, _ in to_write)
     done = 0
     link = repo.link_mode
     updates = []
-    for e, target in to_write:
-        repo.store.copy_to(e.digest, target, executable=e.executable, link=link)
-        updates.append((str(target), FileStat.of(os.stat(target)), e.digest))
-        done += e.size
-        if progress:
-            progress(done, total)
-    cache.update(updates)
+    if manifest.kind == "folder":
+        dest_path.mkdir(parents=True, exist_ok=True)
+    for d in dirs:
+        (dest_path / d).mkdir(parents=True, exist_ok=True)
+    try:
+        for e, target in to_write:
+            _faults.point("checkout.write")
+            repo.store.copy_to(e.digest, target, executable=e.executable and not no_exec, link=link)
+            updates.append((str(target), FileStat.of(os.stat(target)), e.digest))
+            done += e.size
+            if progress:
+                progress(done, total)
+    finally:
+        cache.update(updates)  # what was written is known even if a later write fails
     extra: list[str] = []
-    if manifest.kind == "folder" and dest_path.is_dir() and not paths:
-        listed = {e.path for e in manifest.entries}
-        _, present = scan(dest_path)
-        extra = sorted(f.rel for f in present if f.rel not in listed)
+    if manifest.kind == "folder" and dest_path.is_dir():
+        report = ScanReport()
+        _, present = scan(dest_path, report)
+        _unlink(report.temps)  # we hold the checkout lock: no other checkout is writing them
+        if not partial:
+            listed = {e.path for e in manifest.entries}
+            extra = sorted(f.rel for f in present if f.rel not in listed)
+    elif manifest.kind == "file":
+        with os.scandir(dest_path.parent) as it:
+            _unlink([de.path for de in it if is_temp_name(de.name)])
     return CheckoutResult(sid, str(dest_path), [e.path for e, _ in to_write], unchanged, extra)
+
+
+def _recoverable(repo: Repo, digest: str | None) -> bool:
+    """Is this content stored and part of a recorded snapshot (so it can be checked out again)?"""
+    return digest is not None and repo.store.exists(digest) and bool(
+        queries.files_with_digest(repo.graph, digest, limit=1))
+
+
+@contextmanager
+def _checkout_lock(repo: Repo, *, blocking: bool = True) -> Iterator[bool]:
+    """One checkout at a time per repository, so a temporary file found by a checkout
+    (or by a snapshot that got the lock) is always a leftover of a killed one."""
+    import fcntl
+
+    folder = repo.dir / "cache"
+    folder.mkdir(parents=True, exist_ok=True)
+    fd = os.open(folder / "checkout.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+        except BlockingIOError:
+            yield False
+            return
+        yield True
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
+def _remove_stale_temps(repo: Repo, temps: list[str], *, blocking: bool) -> None:
+    if temps:
+        with _checkout_lock(repo, blocking=blocking) as got:
+            if got:
+                _unlink(temps)
+
+
+def _unlink(paths: list[str]) -> None:
+    for p in paths:
+        try:
+            os.unlink(p)
+        except OSError:
+            pass

@@ -86,6 +86,8 @@ class FetchResult:
     missing_on_remote: list[str]
     requests: int
     checked_out: list[dict[str, Any]] = field(default_factory=list)
+    #: datasets pull did not check out, and why (the CLI prints them on stderr)
+    warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -346,28 +348,43 @@ def pull(repo: Repo, ids: Iterable[str] | None = None, *, remote: str | None = N
          paths: list[str] | None = None, dest: str | None = None, force: bool = False,
          progress: TransferProgress | None = None) -> FetchResult:
     """Fetch, then check out: the snapshots named (at their recorded path or ``dest``), or,
-    with no IDs, the latest snapshot of every tracked dataset missing from the workspace."""
+    with no IDs, the latest snapshot of every tracked dataset, wherever the workspace
+    differs from it (so a rerun finishes an interrupted pull).
+
+    A dataset recorded outside the work tree (an absolute path, ``..``, ``.git/``,
+    ``.lineage/``, a symlink leading out) is never written: it is skipped with a
+    warning. So is a dataset with local edits (unless ``force``): a conflict.
+    """
     from lineage import snapshots as snap
+    from lineage.errors import ConflictError, UnsafePathError
+    from lineage.safepaths import checked_destination
 
     ids = list(ids or [])
     result = fetch(repo, ids, remote=remote, paths=paths, progress=progress)
-    targets: list[tuple[str, str | None]] = []
+    done: list[dict[str, Any]] = []
+    warnings: list[str] = []
     if ids:
-        targets = [(ref, dest) for ref in ids]
-    else:
-        for ds in queries.tracked_datasets(repo.graph):
-            if ds.latest_snapshot and ds.path and not os.path.lexists(repo.abspath(ds.path)):
-                targets.append((ds.latest_snapshot, None))
-    done = []
-    for ref, where in targets:
+        for ref in ids:
+            r = snap.checkout(repo, ref, dest, force=force, paths=paths or None)
+            done.append({"id": r.id, "dest": r.dest, "written": len(r.written), "unchanged": r.unchanged})
+        return FetchResult(**{**asdict(result), "checked_out": done})
+    for ds in queries.tracked_datasets(repo.graph):
+        if not ds.latest_snapshot or not ds.path:
+            continue
         try:
-            r = snap.checkout(repo, ref, where, force=force, paths=paths or None)
+            where = checked_destination(repo, ds.path, recorded=True)
+            r = snap.checkout(repo, ds.latest_snapshot, where, force=force)
+        except UnsafePathError as exc:
+            warnings.append(f"dataset {ds.name!r} not checked out: {exc}")
+            continue
+        except ConflictError as exc:
+            warnings.append(f"dataset {ds.name!r} not checked out: {exc}")
+            continue
         except MissingObjectError:
-            if ids:
-                raise
             continue  # bytes never stored (--no-store); nothing to write
-        done.append({"id": r.id, "dest": r.dest, "written": len(r.written), "unchanged": r.unchanged})
-    return FetchResult(**{**asdict(result), "checked_out": done})
+        if r.written:
+            done.append({"id": r.id, "dest": r.dest, "written": len(r.written), "unchanged": r.unchanged})
+    return FetchResult(**{**asdict(result), "checked_out": done, "warnings": warnings})
 
 
 # -- remote verification ----------------------------------------------------------

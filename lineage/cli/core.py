@@ -162,7 +162,8 @@ def register(app: typer.Typer) -> None:
         remote: Optional[str] = typer.Option(None, "--remote", "-r", help="Check what is on this remote instead."),
         as_json: bool = JSON,
     ) -> None:
-        """Rehash every object and check the event log's hash links. Exits 1 on problems."""
+        """Rehash every object and pack, check the event log's hash links, that every derived
+        table equals a replay of the log, and the stat cache. Exits 1 on problems."""
         from lineage import verification as _verify
 
         with open_repo() as repo, out.progress("verify") as bar:
@@ -270,6 +271,25 @@ def _render_verify(r: Any) -> None:
                   + (f": {out.escape(where)}" if where else ""))
     for line in r.log:
         out.print(f"[red]event log:[/] {out.escape(line)}")
+    for line in getattr(r, "packs", ()):
+        out.print(f"[red]pack:[/] {out.escape(line)}")
+    for t in getattr(r, "tables", ()):
+        key = ""
+        if t.first_difference:
+            key = "; first difference at " + ", ".join(f"{k}={v}" for k, v in t.first_difference.items())
+        out.print(f"[red]table {out.escape(t.table)}:[/] {out.escape(t.detail + key)}")
+    if getattr(r, "tables", None):
+        if r.log:
+            out.print("The event log itself was altered: restore .lineage/lineage.db from a backup, "
+                      "or clone again and pull; 'lineage rebuild' would replay the altered log.")
+        elif any(t.problem == "schema" for t in r.tables):
+            out.print("The database schema was altered: restore .lineage/lineage.db from a backup, "
+                      "or clone again and pull.")
+        else:
+            out.print("The derived tables were edited by hand: run 'lineage rebuild' to recreate "
+                      "them from the event log.")
+    for c in getattr(r, "stat_cache", ()):
+        out.print(f"[red]stat cache:[/] {out.escape(c.path)}: {out.escape(c.detail)}")
     status = "[green]OK[/]" if r.ok else "[red]FAILED[/]"
     out.print(f"{status}: {r.objects_checked} objects ({out.human_size(r.bytes_checked)}) and "
               f"{r.events_checked} events checked")

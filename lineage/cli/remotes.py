@@ -132,6 +132,8 @@ def register(app: typer.Typer) -> None:
             r = transfer.pull(repo, ids or None, remote=remote, paths=path or None, dest=dest,
                               force=force, progress=bar)
         out.emit(r, as_json, _render_fetch)
+        for warning in r.warnings:
+            out.warning(warning)
 
     @app.command()
     def gc(
@@ -156,8 +158,9 @@ def _render_remotes(items: list[Any]) -> None:
         return
     t = out.table("name", "url", "default", "options")
     for r in items:
-        opts = ", ".join(f"{k}={v}" for k, v in sorted(r.options.items()))
-        t.add_row(out.escape(r.name), out.escape(r.url), "yes" if r.default else "", out.escape(opts))
+        shown = r.to_dict()  # credentials masked, as in --json
+        opts = ", ".join(f"{k}={v}" for k, v in shown["options"].items())
+        t.add_row(out.escape(r.name), out.escape(shown["url"]), "yes" if r.default else "", out.escape(opts))
     out.print(t)
 
 

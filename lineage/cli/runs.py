@@ -253,7 +253,8 @@ def register(app: typer.Typer) -> None:
     def query(
         sql: Optional[str] = typer.Argument(None, help="One SELECT statement (tables and views: docs/queries.md)."),
         params: list[str] = typer.Option([], "--param", "-p", help="A value bound to the next '?'; repeat."),
-        limit: Optional[int] = typer.Option(None, "--limit", "-n", help="At most this many rows."),
+        limit: int = typer.Option(10_000, "--limit", "-n", help="At most this many rows (0: no limit)."),
+        timeout: float = typer.Option(30.0, "--timeout", help="Stop the statement after this many seconds (0: never)."),
         show_schema: bool = typer.Option(False, "--schema", help="List the tables and views with their columns."),
         as_json: bool = JSON,
     ) -> None:
@@ -266,8 +267,10 @@ def register(app: typer.Typer) -> None:
             if show_schema:
                 out.emit(readonly.schema(repo.db_path), as_json, _render_schema)
                 return
-            result = readonly.query(repo.db_path, sql, params, limit=limit)
+            result = readonly.query(repo.db_path, sql, params, limit=limit, timeout=timeout)
         out.emit(result, as_json, _render_query)
+        if as_json and result.truncated:
+            out.note(f"output cut at {limit} rows (--limit; 0 for no limit)")
 
 
 # -- renderers ----------------------------------------------------------------------
@@ -290,8 +293,13 @@ def _render_finished(r: Any) -> None:
 
 
 def _render_run(r: Any) -> None:
+    import socket
+
     colour = _STATUS_COLOUR.get(r.status, "white")
-    out.print(f"[bold]run {r.run_id}[/] ({r.kind}) [{colour}]{r.status}[/]"
+    status = r.status
+    if status == "running" and r.host and r.host != socket.gethostname():
+        status += f" (on host {out.escape(r.host)})"  # only its own host can tell it died
+    out.print(f"[bold]run {r.run_id}[/] ({r.kind}) [{colour}]{status}[/]"
               + ("" if r.exit_code is None else f", exit code {r.exit_code}"))
     if r.error:
         out.print(f"  error:    {out.escape(r.error)}")
@@ -417,4 +425,4 @@ def _render_query(r: Any) -> None:
     out.print(t)
     more = len(r.rows) - 1000
     out.note(f"{len(r.rows)} row(s)" + (f", first 1000 shown (use --json for all)" if more > 0 else "")
-             + (" (cut at --limit)" if r.truncated else ""))
+             + (" (cut at --limit; 0 for no limit)" if r.truncated else ""))

@@ -15,7 +15,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from lineage.errors import IntegrityError, LineageError
+from lineage._process import BUSY, lock_timeout
+from lineage.errors import BusyError, IntegrityError, LineageError
 from lineage.graph import migrations, projections
 from lineage.graph.events import Event, utc_now
 
@@ -44,18 +45,25 @@ class Graph:
         else:
             if not create and not path.exists():
                 raise LineageError(f"no lineage database at {path}")
-            conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-        conn.execute("PRAGMA foreign_keys=ON")
-        conn.execute("PRAGMA busy_timeout=30000")
-        graph = cls(conn, path, readonly)
-        if not readonly:
-            have = conn.execute("PRAGMA user_version").fetchone()[0]
-            if have < migrations.current_version():
-                applied = migrations.migrate(conn)
-                if have and applied:
-                    graph.rebuild()
+            conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False,
+                                   timeout=lock_timeout())
+        try:
+            # another process writing makes us wait (bounded), never fail at once
+            conn.execute(f"PRAGMA busy_timeout={int(lock_timeout() * 1000)}")
+            if not readonly:
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA foreign_keys=ON")
+            graph = cls(conn, path, readonly)
+            if not readonly:
+                have = conn.execute("PRAGMA user_version").fetchone()[0]
+                if have < migrations.current_version():
+                    applied = migrations.migrate(conn)
+                    if have and applied:
+                        graph.rebuild()
+        except sqlite3.OperationalError as exc:
+            conn.close()
+            raise _busy(exc) from None
         return graph
 
     def close(self) -> None:
@@ -67,7 +75,12 @@ class Graph:
         if self.conn.in_transaction:
             yield self.conn
             return
-        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            # IMMEDIATE takes the write lock now, so what the block reads stays true
+            # until COMMIT: a decision made inside (a version, "already merged") holds
+            self.conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            raise _busy(exc) from None
         try:
             yield self.conn
         except BaseException:
@@ -108,6 +121,15 @@ class Graph:
     def event_ids(self) -> set[str]:
         return {r[0] for r in self.conn.execute("SELECT id FROM events")}
 
+    @staticmethod
+    def _existing(conn: sqlite3.Connection, ids: Iterable[str]) -> set[str]:
+        """Which of ``ids`` are in the log (one query, the IDs bound as a JSON array)."""
+        ids = list(ids)
+        if not ids:
+            return set()
+        return {r[0] for r in conn.execute(
+            "SELECT id FROM events WHERE id IN (SELECT value FROM json_each(?))", (json.dumps(ids),))}
+
     def events(self, *, types: Iterable[str] | None = None) -> Iterator[Event]:
         """Every event, in local insertion order (parents always before children)."""
         sql = "SELECT id, type, time, actor, parents, body FROM events"
@@ -133,17 +155,22 @@ class Graph:
         Events may arrive in any order; they are inserted parents first. Returns
         the number of new events.
         """
-        known = self.event_ids()
-        pending: dict[str, Event] = {}
+        incoming: dict[str, Event] = {}
         for ev in events:
             if ev.compute_id() != ev.id:
                 raise IntegrityError(f"event {ev.id[:12]} does not match its content")
-            if ev.id not in known:
-                pending[ev.id] = ev
-        if not pending:
+            incoming[ev.id] = ev
+        if not incoming:
             return 0
-        order = _topological(pending, known)
         with self.transaction() as conn:
+            # decided under the write lock: another process (a second pull) may have
+            # merged some of these events since the caller looked
+            have = self._existing(conn, incoming)
+            pending = {i: ev for i, ev in incoming.items() if i not in have}
+            if not pending:
+                return 0
+            parents = {p for ev in pending.values() for p in ev.parents if p not in pending}
+            order = _topological(pending, self._existing(conn, parents))
             fast_forward = _extends(pending, set(self.heads()))
             for ev in order:
                 self._insert(conn, ev)
@@ -160,7 +187,10 @@ class Graph:
             return self._rebuild(conn)
 
     def _rebuild(self, conn: sqlite3.Connection) -> int:
+        from lineage.graph.integrity import reindex_log
+
         projections.load()
+        reindex_log(conn)  # the log's own index tables are derived too (verify compares them)
         for table in migrations.PROJECTION_TABLES:
             conn.execute(f"DELETE FROM {table}")
         events = list(self.events())
@@ -195,6 +225,14 @@ class Graph:
 
     def count_events(self) -> int:
         return self.conn.execute("SELECT count(*) FROM events").fetchone()[0]
+
+
+def _busy(exc: sqlite3.OperationalError) -> LineageError:
+    """SQLite's "database is locked" after the bounded wait, as the one message users see."""
+    text = str(exc)
+    if "locked" in text or "busy" in text:
+        return BusyError(BUSY)
+    return LineageError(f"the lineage database cannot be used: {text}")
 
 
 def _topological(pending: dict[str, Event], known: set[str]) -> list[Event]:

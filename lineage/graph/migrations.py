@@ -171,6 +171,9 @@ def migrate(conn: sqlite3.Connection) -> list[int]:
         if number <= have:
             continue
         conn.execute("BEGIN IMMEDIATE")
+        if conn.execute("PRAGMA user_version").fetchone()[0] >= number:
+            conn.execute("ROLLBACK")  # another process opening the database applied it meanwhile
+            continue
         try:
             fn(conn)
             conn.execute(f"PRAGMA user_version = {int(number)}")

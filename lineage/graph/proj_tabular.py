@@ -25,8 +25,9 @@ def _tabular_file(conn: sqlite3.Connection, ev: Event) -> None:
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (b["digest"], int(b["scheme"]), decl_key(b.get("declarations") or {}), ev.id,
          b.get("format"), b["status"], b.get("error"), b.get("rows"),
-         json.dumps(b.get("columns") or [], ensure_ascii=False),
-         json.dumps(b.get("notes") or [], ensure_ascii=False),
+         # sorted keys: a live append sees the body as written, a rebuild as canonical JSON
+         json.dumps(b.get("columns") or [], ensure_ascii=False, sort_keys=True),
+         json.dumps(b.get("notes") or [], ensure_ascii=False, sort_keys=True),
          b.get("fingerprints"), b.get("profile"), b.get("minhash"), ev.time),
     )
 

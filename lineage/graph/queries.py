@@ -134,3 +134,12 @@ def stored_file_digests(g: Graph) -> list[str]:
         "(SELECT snapshot_id FROM snapshot_records WHERE stored = 1)"
     )
     return [r[0] for r in rows]
+
+
+def manifest_in_log(g: Graph, sid: str) -> dict[str, Any] | None:
+    """The manifest a ``snapshot`` event carries for ``sid`` (the first record carries it)."""
+    row = g.conn.execute(
+        "SELECT json_extract(body, '$.manifest') FROM events WHERE type = 'snapshot' "
+        "AND json_extract(body, '$.snapshot_id') = ? AND json_extract(body, '$.manifest') IS NOT NULL "
+        "LIMIT 1", (sid,)).fetchone()
+    return None if row is None or row[0] is None else json.loads(row[0])

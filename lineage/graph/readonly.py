@@ -5,6 +5,10 @@ Three locks keep a query from writing: the connection is opened with ``mode=ro``
 recursive CTEs, functions, a few schema-inspection pragmas). The authorizer is what
 turns a write into a clear message instead of SQLite's "attempt to write a readonly
 database".
+
+Two bounds keep a query from running away: ``limit`` rows are fetched at most (the
+rest are never computed, so an endless ``WITH RECURSIVE`` stops at the limit), and a
+SQLite progress handler interrupts a statement that runs past ``timeout`` seconds.
 """
 
 from __future__ import annotations
@@ -16,6 +20,12 @@ from pathlib import Path
 from typing import Any
 
 from lineage.errors import LineageError, UsageError
+
+#: Defaults of ``lineage query``: rows printed at most, and seconds a statement may run.
+DEFAULT_LIMIT = 10_000
+DEFAULT_TIMEOUT = 30.0
+#: SQLite virtual-machine steps between two looks at the clock (well under a millisecond).
+_PROGRESS_STEPS = 10_000
 
 #: Views that form the stable interface for auditors (documented in docs/queries.md).
 AUDITOR_VIEWS = ("run_inputs", "run_outputs", "evaluations", "lineage_edges")
@@ -33,6 +43,10 @@ _ACTION_NAMES = {
 
 class ReadOnlyError(UsageError):
     """A statement given to ``lineage query`` would write."""
+
+
+class QueryTimeoutError(UsageError):
+    """A statement given to ``lineage query`` ran longer than its time limit."""
 
 
 @dataclass(frozen=True)
@@ -65,12 +79,22 @@ def _plain(value: Any) -> Any:
     return value.hex() if isinstance(value, (bytes, bytearray, memoryview)) else value
 
 
-def query(db_path: Path, sql: str, params: Sequence[Any] = (), *, limit: int | None = None) -> QueryResult:
-    """Run one read-only statement; a write is refused with ``ReadOnlyError``."""
+def query(db_path: Path, sql: str, params: Sequence[Any] = (), *, limit: int | None = None,
+          timeout: float | None = DEFAULT_TIMEOUT) -> QueryResult:
+    """Run one read-only statement; a write is refused with ``ReadOnlyError``.
+
+    At most ``limit`` rows are fetched (None or 0: all; ``truncated`` says whether more
+    were left); a statement running past ``timeout`` seconds (None or 0: no limit)
+    raises ``QueryTimeoutError``.
+    """
+    import time
+
     if not sql or not sql.strip():
         raise UsageError("empty SQL statement")
     if limit is not None and limit < 0:
         raise UsageError("--limit must be zero or more")
+    if timeout is not None and not timeout >= 0:  # also refuses NaN
+        raise UsageError("--timeout must be zero or more seconds")
     if not db_path.exists():
         raise LineageError(f"no lineage database at {db_path}")
     conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, isolation_level=None)
@@ -90,17 +114,33 @@ def query(db_path: Path, sql: str, params: Sequence[Any] = (), *, limit: int | N
         conn.execute("PRAGMA query_only = ON")
         conn.execute("PRAGMA busy_timeout = 30000")
         conn.set_authorizer(authorize)
+        timed_out = [False]
+        if timeout:
+            deadline = time.monotonic() + timeout
+
+            def progress() -> int:
+                if time.monotonic() > deadline:
+                    timed_out[0] = True
+                    return 1  # non-zero: SQLite interrupts the statement
+                return 0
+
+            conn.set_progress_handler(progress, _PROGRESS_STEPS)
         try:
             cur = conn.execute(sql, tuple(params))
             columns = tuple(d[0] for d in cur.description or ())
-            if limit is None:
+            if not limit:
                 rows = cur.fetchall()
                 truncated = False
             else:
-                rows = cur.fetchmany(limit + 1) if limit else []
-                truncated = len(rows) > limit or (limit == 0 and cur.fetchone() is not None)
+                # one row past the limit says whether there were more, without computing them
+                rows = cur.fetchmany(limit + 1)
+                truncated = len(rows) > limit
                 rows = rows[:limit]
         except sqlite3.DatabaseError as exc:
+            if timed_out[0]:
+                raise QueryTimeoutError(
+                    f"query stopped after {timeout:g} s (the time limit; raise it with --timeout, "
+                    "0 for none)") from None
             if denied:
                 verb = sql.split(None, 1)[0].upper() if sql.split() else denied[0]
                 raise ReadOnlyError(

@@ -54,6 +54,17 @@ def run_exists(g: Graph, run_id: str) -> bool:
     return g.conn.execute("SELECT 1 FROM runs WHERE run_id = ?", (run_id,)).fetchone() is not None
 
 
+def running_owned_on(g: Graph, host: str) -> list[tuple[str, int, str | None]]:
+    """(run ID, owner PID, owner start token) of the runs still running that a process
+    on ``host`` owns (their ``run.start`` names a ``pid``)."""
+    return [(r[0], r[1], r[2]) for r in g.conn.execute(
+        "SELECT r.run_id, json_extract(e.body, '$.pid'), json_extract(e.body, '$.process_start') "
+        "FROM runs r JOIN events e ON e.id = r.start_event "
+        "WHERE r.status = 'running' AND r.host = ? AND json_extract(e.body, '$.pid') IS NOT NULL",
+        (host,),
+    ) if isinstance(r[1], int)]
+
+
 def runs_with_prefix(g: Graph, prefix: str, limit: int = 3) -> list[str]:
     # a range on the primary key, not substr(): the lookup stays an index seek on a big graph
     rows = g.conn.execute(

@@ -38,17 +38,38 @@ class StatCache:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._conn: sqlite3.Connection | None = None
+        #: set when an unreadable cache file was found and started afresh
+        self.discarded = False
 
     @property
     def conn(self) -> sqlite3.Connection:
         if self._conn is None:
-            conn = sqlite3.connect(self.path, isolation_level=None, timeout=30, check_same_thread=False)
+            try:
+                self._conn = self._open()
+            except sqlite3.DatabaseError as exc:
+                if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
+                    from lineage.errors import BusyError
+
+                    raise BusyError("the stat cache is busy (another lineage process holds it); retry") from None
+                # only a cache: a damaged file costs a rehash, never an error
+                for suffix in ("", "-wal", "-shm"):
+                    Path(f"{self.path}{suffix}").unlink(missing_ok=True)
+                self.discarded = True
+                self._conn = self._open()
+        return self._conn
+
+    def _open(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, isolation_level=None, timeout=30, check_same_thread=False)
+        try:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=OFF")
             for statement in _SCHEMA.split(";"):
                 conn.execute(statement)
-            self._conn = conn
-        return self._conn
+            conn.execute("SELECT count(*) FROM stat_dirs").fetchone()
+        except BaseException:
+            conn.close()
+            raise
+        return conn
 
     def _dirs(self, prefix: str) -> list[tuple[str, bytes]]:
         base = prefix.rstrip("/")

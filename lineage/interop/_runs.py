@@ -63,7 +63,7 @@ def _redacted(command: str) -> str:
     """The shell string with credential-like option values and URL passwords masked."""
     import shlex
 
-    from lineage.runs import redact_command
+    from lineage.redact import redact_command
 
     try:
         words = shlex.split(command)
@@ -85,8 +85,11 @@ def record_imported_run(repo: Repo, run_id: str, *, kind: str, command: str | No
     """
     g = repo.graph
     actor = repo.user
+    from lineage.redact import redact_params
+
+    # a dvc.lock's params come from params.yaml, which may hold a password too
     start: dict[str, Any] = {"run_id": run_id, "kind": kind, "user": actor, "host": repo.host,
-                             "params": params, "imported": note}
+                             "params": redact_params(params), "imported": note}
     if command is not None:
         start["command"] = ["sh", "-c", _redacted(command)]
     with g.transaction():

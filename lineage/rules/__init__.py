@@ -32,6 +32,7 @@ BUILTIN_MODULES = [
     "lineage.rules.overlap",
     "lineage.rules.reuse",
     "lineage.rules.drift",
+    "lineage.rules.coverage",
 ]
 
 

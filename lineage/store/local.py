@@ -30,6 +30,7 @@ from typing import BinaryIO
 
 import blake3
 
+from lineage import _faults
 from lineage.errors import CorruptObjectError, MissingObjectError, PathError
 from lineage.hashing import BLOCK_SIZE, DIGEST_HEX_LEN
 
@@ -337,7 +338,10 @@ class ObjectStore:
         """Write the object to ``dest`` atomically, verifying it on the way."""
         dest = Path(dest)
         dest.parent.mkdir(parents=True, exist_ok=True)
-        tmp = dest.parent / f".{dest.name}.{os.urandom(4).hex()}.lineage-tmp"
+        # fixed-length: a name of 255 bytes still leaves room for its temporary name
+        from lineage.safepaths import temp_name
+
+        tmp = dest.parent / temp_name()
         src = self.path(digest)
         if not src.exists():
             data = self.read_bytes(digest)  # packed: small, verified in memory
@@ -345,6 +349,7 @@ class ObjectStore:
                 with open(tmp, "wb") as fh:
                     fh.write(data)
                 os.chmod(tmp, 0o755 if executable else 0o644)
+                _faults.point("checkout.temp")  # the temporary file written, not yet renamed
                 os.replace(tmp, dest)
             except BaseException:
                 tmp.unlink(missing_ok=True)
@@ -368,6 +373,7 @@ class ObjectStore:
                         f"object {digest[:12]} is corrupt (its bytes do not match its digest)"
                     )
                 os.chmod(tmp, 0o755 if executable else 0o644)
+            _faults.point("checkout.temp")
             os.replace(tmp, dest)
         except BaseException:
             tmp.unlink(missing_ok=True)
@@ -382,26 +388,38 @@ class ObjectStore:
         collection never removes objects (or temporary files) a snapshot, run or pull
         is still about to record.
         """
-        with self._flock(fcntl.LOCK_SH):
+        from lineage._process import lock_timeout
+
+        # a gc in progress makes writers wait, for a bounded time (then "busy, retry")
+        with self._flock(fcntl.LOCK_SH, wait=lock_timeout()):
             yield
 
     @contextmanager
     def collecting(self) -> Iterator[None]:
         """Exclusive: no writer is between writing objects and recording them."""
-        try:
-            with self._flock(fcntl.LOCK_EX | fcntl.LOCK_NB):
-                yield
-        except BlockingIOError:
-            from lineage.errors import ConflictError
-
-            raise ConflictError("a snapshot, run or pull is writing to the store; run gc when it is done") from None
+        with self._flock(fcntl.LOCK_EX, wait=0.0,
+                         busy="a snapshot, run or pull is writing to the store; run gc when it is done"):
+            yield
 
     @contextmanager
-    def _flock(self, how: int) -> Iterator[None]:
+    def _flock(self, how: int, *, wait: float = 0.0, busy: str | None = None) -> Iterator[None]:
+        import time
+
+        from lineage._process import BUSY
+        from lineage.errors import BusyError
+
         self.root.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.root / "store.lock", os.O_RDWR | os.O_CREAT, 0o644)
         try:
-            fcntl.flock(fd, how)
+            deadline = time.monotonic() + wait
+            while True:
+                try:
+                    fcntl.flock(fd, how | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        raise BusyError(busy or BUSY) from None
+                    time.sleep(0.05)
             try:
                 yield
             finally:
@@ -423,6 +441,7 @@ class ObjectStore:
                 size = path.stat().st_size
                 path.unlink()
                 freed += size
+                _faults.point("gc.delete")
             except FileNotFoundError:
                 continue
         raw_doomed = {bytes.fromhex(d) for d in doomed}
@@ -452,6 +471,16 @@ class ObjectStore:
                     n += 1
                 except OSError:
                     pass
+        # a pack whose index never appeared (a write or a gc killed in between) is
+        # invisible and never read; only gc calls this, with no writer active
+        if self.packs_dir.is_dir():
+            for name in os.listdir(self.packs_dir):
+                if name.endswith(".pack") and not (self.packs_dir / name).with_suffix(".idx").exists():
+                    try:
+                        os.unlink(self.packs_dir / name)
+                        n += 1
+                    except OSError:
+                        pass
         return n
 
     def size(self, digest: str) -> int:
@@ -555,6 +584,7 @@ class _PackBuilder:
         os.chmod(self.tmp, 0o444)
         os.chmod(idx_tmp, 0o444)
         os.replace(self.tmp, packs_dir / f"{pack_id}.pack")
+        _faults.point("store.pack_write")  # the pack in place, its index not yet: invisible
         os.replace(idx_tmp, packs_dir / f"{pack_id}.idx")
 
     def discard(self) -> None:

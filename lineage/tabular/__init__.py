@@ -33,6 +33,7 @@ __all__ = [
     "load_minhash",
     "load_profiles",
     "merge_profiles",
+    "not_fingerprinted",
     "psi",
     "snapshot_declarations",
     "wasserstein_from_profiles",
@@ -95,6 +96,7 @@ def file_records(repo: Any, ref: str, *, declarations: dict[str, str] | None = N
     g = repo.graph
     missing: list[tuple[str, str, str]] = []
     temporary: list[str] = []
+    over_limit: dict[str, Any] = {}
     try:
         for e in manifest.entries:
             if compute and detect(e.path) is not None and gtab.record(g, e.digest, SCHEME, decl) is None:
@@ -103,6 +105,8 @@ def file_records(repo: Any, ref: str, *, declarations: dict[str, str] | None = N
                     missing.append((e.path, source, e.digest))
         if missing:
             outcome = process(repo, missing, decl)
+            over_limit = {digest: _over_limit_record(digest, rel, reason, decl)
+                          for rel, digest, reason in outcome.skipped}
             if outcome.events:
                 with g.transaction():
                     for body in outcome.events:
@@ -116,8 +120,19 @@ def file_records(repo: Any, ref: str, *, declarations: dict[str, str] | None = N
     out = []
     for e in manifest.entries:
         rec = gtab.record(g, e.digest, SCHEME, decl) if detect(e.path) is not None else None
-        out.append(TabularFile(e.path, e.digest, e.size, rec))
+        out.append(TabularFile(e.path, e.digest, e.size, rec or over_limit.get(e.digest)))
     return sid, out
+
+
+def _over_limit_record(digest: str, path: str, reason: str, decl: dict[str, str]):
+    """A record, never written to the graph, for a file left unread because it crossed a
+    ``[tabular]`` limit: status ``error`` with the reason, so it counts as one row."""
+    from lineage.graph.tabular import TabularRecord, decl_key
+    from lineage.tabular.readers import detect
+
+    fmt = detect(path)
+    return TabularRecord(digest, SCHEME, decl_key(decl), "", fmt.name if fmt else None, "error",
+                         reason, None, [], [], None, None, None)
 
 
 def _source_path(repo: Any, sid: str, entry: Any, temporary: list[str]) -> str | None:
@@ -187,11 +202,36 @@ def load_fingerprints(repo: Any, snapshot_id: str, *, declarations: dict[str, st
     null without a label), ``group`` (hash of the declared group key), ``time``
     (timestamp[us, UTC], or float64 for a numeric time column) and ``label`` (canonical
     text). Non-tabular files give one row each (``fp`` = first 16 bytes of the digest).
+    So does a tabular file whose rows were not fingerprinted (unreadable, or over a
+    ``[tabular]`` limit); ``not_fingerprinted(table)`` lists those with the reason.
     """
+    _sid, files = file_records(repo, snapshot_id, declarations=declarations)
+    table = _concat_fingerprints([_fingerprint_frame(repo, f) for f in files])
+    skipped = [{"file": f.path, "reason": f.record.error or f.record.status}
+               for f in files if f.record is not None and not f.ok]
+    if skipped:
+        import json
+
+        table = table.replace_schema_metadata({NOT_FINGERPRINTED_KEY: json.dumps(skipped)})
+    return table
+
+
+#: Schema metadata of a ``load_fingerprints`` table: tabular files counted as one row.
+NOT_FINGERPRINTED_KEY = b"lineage.not_fingerprinted"
+
+
+def not_fingerprinted(table) -> list[dict[str, str]]:
+    """``[{file, reason}]`` of the tabular files of a ``load_fingerprints`` table whose rows
+    were not fingerprinted (each counts as one row, its content digest)."""
+    import json
+
+    meta = table.schema.metadata or {}
+    return json.loads(meta[NOT_FINGERPRINTED_KEY]) if NOT_FINGERPRINTED_KEY in meta else []
+
+
+def _concat_fingerprints(frames: list[Any]):
     import pyarrow as pa
 
-    _sid, files = file_records(repo, snapshot_id, declarations=declarations)
-    frames = [_fingerprint_frame(repo, f) for f in files]
     if not frames:
         return _empty_fingerprints()
     time_types = {fr.schema.field("time").type for fr in frames if fr.column("time").null_count < fr.num_rows}

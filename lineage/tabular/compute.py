@@ -16,7 +16,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lineage import _canonical
+from lineage import _faults
 from lineage.tabular import rowhash
+from lineage.tabular.limits import LimitExceeded, Limits, check_output, check_rows
 from lineage.tabular.readers import BatchReader, Format, TabularReadError, TypesChanged, detect
 
 Progress = Callable[[int, int], None]
@@ -176,9 +178,13 @@ def minhash_schema():
 
 
 def compute_file(path: str, fmt: Format, declarations: dict[str, str], *, display: str,
-                 tmpdir: str, on_progress: Callable[[float], None] | None = None) -> FileMetadata:
-    """Stream ``path`` once; raise ``TabularReadError`` (naming ``display``) if unreadable."""
+                 tmpdir: str, on_progress: Callable[[float], None] | None = None,
+                 limits: Limits | None = None) -> FileMetadata:
+    """Stream ``path`` once; raise ``TabularReadError`` (naming ``display``) if unreadable,
+    ``LimitExceeded`` (a subclass) as soon as it crosses one of ``limits``."""
+    limits = limits or Limits()
     overrides: dict[str, Any] = {}
+    block: int | None = None
     notes: list[str] = []
     size = max(1, os.path.getsize(path))
     for _attempt in range(256):
@@ -189,11 +195,13 @@ def compute_file(path: str, fmt: Format, declarations: dict[str, str], *, displa
             if on_progress is not None:
                 on_progress(min(1.0, read[0] / size))
 
-        reader = BatchReader(path, fmt, display, overrides=overrides, on_bytes=on_bytes)
+        reader = BatchReader(path, fmt, display, overrides=overrides, on_bytes=on_bytes,
+                             limits=limits, block_bytes=block)
         try:
-            result = _one_pass(reader, declarations, display, tmpdir, on_progress)
+            result = _one_pass(reader, declarations, display, tmpdir, on_progress, limits)
         except TypesChanged as change:
             overrides = change.overrides
+            block = change.block_bytes or block
             notes.extend(n for n in reader.notes if n not in notes)
             continue
         notes.extend(n for n in reader.notes if n not in notes)
@@ -204,7 +212,7 @@ def compute_file(path: str, fmt: Format, declarations: dict[str, str], *, displa
 
 
 def _one_pass(reader: BatchReader, declarations: dict[str, str], display: str, tmpdir: str,
-              on_progress: Callable[[float], None] | None) -> FileMetadata:
+              on_progress: Callable[[float], None] | None, limits: Limits | None = None) -> FileMetadata:
     import uuid
 
     import numpy as np
@@ -228,7 +236,14 @@ def _one_pass(reader: BatchReader, declarations: dict[str, str], display: str, t
     schema = None
     rows = 0
     total_rows = None
+    limits = limits or Limits()
+
+    def derived_bytes() -> int:
+        return sum(os.path.getsize(p) for p in (fp_path, mh_path) if p and os.path.exists(p))
+
     try:
+        if reader.fmt.kind == "parquet" and limits.max_rows:
+            _parquet_rows_within(reader.path, limits, display)  # from the footer, before reading
         for batch in reader:
             if schema is None:
                 schema = batch.schema
@@ -256,12 +271,13 @@ def _one_pass(reader: BatchReader, declarations: dict[str, str], display: str, t
             elif batch.schema.names != names:
                 raise TabularReadError(f"{display}: the columns change part-way through the file")
             n = batch.num_rows
+            check_rows(limits, display, rows + n)
             hashes: dict[str, tuple[Any, Any]] = {}
             for name in names:
                 arr = batch.column(name)
                 v0, v1 = rowhash.value_hashes(arr)
                 hashes[name] = (v0, v1)
-                profilers[name].update(arr, v0)
+                profilers[name].update(_profilable(arr), v0)
             h0, h1 = rowhash.combine([(c, *hashes[c]) for c in ordered], n)
             fp = rowhash.to_fixed16(h0, h1)
             if features:
@@ -289,18 +305,23 @@ def _one_pass(reader: BatchReader, declarations: dict[str, str], display: str, t
                 mh_writer.write_batch(pa.record_batch(
                     [rowcol, sig_arr, pa.array(texts, pa.large_string())], schema=mh_writer.schema))
             rows += n
+            check_output(limits, display, derived_bytes)
             if on_progress is not None:
                 if total_rows:
                     on_progress(min(1.0, rows / total_rows))
                 elif reader.fmt.kind == "arrow":
                     on_progress(0.5)
-    except BaseException:
+    except BaseException as exc:
         for w in (writer, mh_writer):
             if w is not None:
                 w.close()
         for p in (fp_path, mh_path):
             if p and os.path.exists(p):
                 os.unlink(p)
+        if isinstance(exc, (pa.ArrowException, ArithmeticError, TypeError, ValueError)):
+            # a column type the hashing or profiling does not handle: a warning, not a crash
+            text = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
+            raise TabularReadError(f"{display}: cannot be fingerprinted ({type(exc).__name__}: {text})") from None
         raise
     if schema is None:
         schema = reader.schema
@@ -324,14 +345,38 @@ def _one_pass(reader: BatchReader, declarations: dict[str, str], display: str, t
     return FileMetadata(reader.fmt.name, rows, columns, profile, fp_path, mh_path, notes)
 
 
+def _profilable(arr):
+    """The profiler reads dictionaries of text; others (numbers, decimals, dates) are decoded."""
+    import pyarrow as pa
+
+    t = arr.type
+    if pa.types.is_dictionary(t) and not (pa.types.is_string(t.value_type)
+                                          or pa.types.is_large_string(t.value_type)):
+        return arr.dictionary_decode()
+    return arr
+
+
+def _parquet_rows_within(path: str, limits: Limits, display: str) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        rows = pq.ParquetFile(path).metadata.num_rows
+    except (pa.ArrowException, OSError, ValueError):
+        return  # the reader reports an unreadable file in its own words
+    check_rows(limits, display, rows)
+
+
 # -- recording ---------------------------------------------------------------------
 
 @dataclass(frozen=True)
 class Outcome:
-    """Bodies of ``tabular.file`` events to append, and warnings for the user."""
+    """Bodies of ``tabular.file`` events to append, warnings for the user, and the
+    ``(path, digest, reason)`` of files left unread because they crossed a limit."""
 
     events: list[dict[str, Any]]
     warnings: list[str]
+    skipped: list[tuple[str, str, str]] = field(default_factory=list)
 
 
 def _store_file(repo: Any, path: str) -> str:
@@ -358,6 +403,7 @@ def process(repo: Any, files: list[tuple[str, str, str]], declarations: dict[str
 
     decl = relevant(declarations)
     g = repo.graph
+    limits = Limits.from_repo(repo)
     todo: list[tuple[str, str, str, Format]] = []
     seen: set[str] = set()
     warnings: list[str] = []
@@ -374,6 +420,7 @@ def process(repo: Any, files: list[tuple[str, str, str]], declarations: dict[str
         else:
             warnings.extend(f"{rel}: {n}" for n in rec.notes)
     events: list[dict[str, Any]] = []
+    skipped: list[tuple[str, str, str]] = []
     if not todo:
         return Outcome(events, warnings)
     repo.store.ensure()
@@ -390,7 +437,17 @@ def process(repo: Any, files: list[tuple[str, str, str]], declarations: dict[str
         body: dict[str, Any] = {"digest": digest, "scheme": rowhash.SCHEME, "declarations": decl,
                                 "path": rel, "format": fmt.name}
         try:
-            meta = compute_file(abspath, fmt, decl, display=rel, tmpdir=tmpdir, on_progress=tick)
+            meta = compute_file(abspath, fmt, decl, display=rel, tmpdir=tmpdir, on_progress=tick,
+                                limits=limits)
+        except LimitExceeded as exc:
+            # Nothing is recorded: the limit is a local setting, not a fact about the file,
+            # and a record would keep a raised limit from ever reading it.
+            warnings.append(exc.warning)
+            skipped.append((rel, digest, exc.reason))
+            done += size
+            if progress:
+                progress(done, total)
+            continue
         except TabularReadError as exc:
             body.update({"status": "error", "error": str(exc).split(": ", 1)[-1]})
             warnings.append(f"{rel}: could not be fingerprinted: {body['error']}")
@@ -398,18 +455,20 @@ def process(repo: Any, files: list[tuple[str, str, str]], declarations: dict[str
             body.update({"status": "error", "error": "out of memory while reading"})
             warnings.append(f"{rel}: could not be fingerprinted: out of memory while reading")
         else:
+            _faults.point("tabular.derived")
             fp_digest = _store_file(repo, meta.fingerprints_path)
             mh_digest = _store_file(repo, meta.minhash_path) if meta.minhash_path else None
             prof_digest = repo.store.put_bytes(_canonical.dumps(_json_safe(meta.profile)))
             body.update({"status": "ok", "format": meta.format, "rows": meta.rows,
                          "columns": meta.columns, "notes": meta.notes,
                          "fingerprints": fp_digest, "profile": prof_digest, "minhash": mh_digest})
+            _faults.point("tabular.stored")  # derived objects stored, their event not yet written
             warnings.extend(f"{rel}: {n}" for n in meta.notes)
         events.append(body)
         done += size
         if progress:
             progress(done, total)
-    return Outcome(events, warnings)
+    return Outcome(events, warnings, skipped)
 
 
 def _json_safe(value: Any) -> Any:

@@ -15,6 +15,9 @@ from lineage.errors import LineageError
 
 BATCH_ROWS = 65_536
 BLOCK_BYTES = 8 << 20
+#: A CSV/JSON line must fit in one read block; a longer one is retried once with this
+#: block size (a few blocks are held in memory, so it is not unbounded).
+MAX_BLOCK_BYTES = 64 << 20
 
 _FORMATS = {
     ".parquet": "parquet", ".pq": "parquet", ".parq": "parquet",
@@ -78,8 +81,13 @@ class BatchReader:
 
     def __init__(self, path: str, fmt: Format, display: str | None = None,
                  on_bytes: Callable[[int], None] | None = None,
-                 overrides: dict[str, Any] | None = None) -> None:
+                 overrides: dict[str, Any] | None = None, limits: Any = None,
+                 block_bytes: int | None = None) -> None:
         self.overrides = dict(overrides or {})
+        self.limits = limits          # lineage.tabular.limits.Limits, or None for no limits
+        self.block_bytes = block_bytes or BLOCK_BYTES
+        self._guard: Any = None       # DecompressionGuard of a compressed text file
+        self._seen = 0                # bytes handed to the parser so far
         self.path = path
         self.fmt = fmt
         self.display = display or path
@@ -150,13 +158,26 @@ class BatchReader:
 
     # -- text formats -------------------------------------------------------------
     def _open_stream(self):
+        import os
+
         import pyarrow as pa
 
         raw = open(self.path, "rb")
-        counted = _Counting(raw, self.on_bytes)
-        if self.fmt.compression:
-            return pa.CompressedInputStream(pa.PythonFile(counted, mode="r"), self.fmt.compression)
-        return pa.PythonFile(counted, mode="r")
+        self._seen = 0
+        if not self.fmt.compression:
+            return pa.PythonFile(_Counting(raw, self.on_bytes, self._saw), mode="r")
+        from lineage.tabular.limits import DecompressionGuard, Limits
+
+        # decompressed bytes are counted as the parser pulls them: a bomb is stopped
+        # within one block of crossing a limit, not after it has expanded
+        inner = pa.CompressedInputStream(pa.PythonFile(_Counting(raw, self.on_bytes), mode="r"),
+                                         self.fmt.compression)
+        self._guard = DecompressionGuard(inner, os.path.getsize(self.path),
+                                         self.limits or Limits(), self.display)
+        return pa.PythonFile(_Counting(self._guard, None, self._saw), mode="r")
+
+    def _saw(self, n: int) -> None:
+        self._seen += n
 
     def _text(self) -> Iterator[Any]:
         import re
@@ -171,7 +192,20 @@ class BatchReader:
                 emitted += 1
                 yield batch
         except (pa.ArrowException, OSError, EOFError, ValueError, UnicodeDecodeError) as exc:
+            if self._guard is not None and self._guard.exceeded is not None:
+                raise self._guard.exceeded from None
             msg = _short(exc)
+            if "straddl" in msg or ("empty" in msg.lower() and emitted == 0
+                                    and self._seen >= self.block_bytes):
+                # one line does not fit in a read block (pyarrow calls a first block
+                # without a line end "empty"): read again with bigger blocks, once
+                if self.block_bytes < MAX_BLOCK_BYTES:
+                    raise TypesChanged(self.overrides, block_bytes=MAX_BLOCK_BYTES) from None
+                from lineage.tabular.limits import human
+
+                what = "JSON Lines record" if self.fmt.kind == "jsonl" else f"{self.fmt.kind.upper()} line"
+                raise self.fail(f"a single {what} is longer than the reader's block size of "
+                                f"{human(self.block_bytes)}; its rows are not fingerprinted") from None
             if self.schema is not None:
                 m = re.search(r"In CSV column #(\d+): .*CSV conversion error to (\w+)", msg)
                 if m:
@@ -220,7 +254,7 @@ class BatchReader:
 
                 reader = pcsv.open_csv(
                     stream,
-                    read_options=pcsv.ReadOptions(block_size=BLOCK_BYTES),
+                    read_options=pcsv.ReadOptions(block_size=self.block_bytes),
                     parse_options=pcsv.ParseOptions(delimiter="\t" if self.fmt.kind == "tsv" else ","),
                     convert_options=pcsv.ConvertOptions(column_types=overrides or None),
                 )
@@ -233,10 +267,12 @@ class BatchReader:
                                         for f in self.schema])
                 reader = pj.open_json(
                     stream,
-                    read_options=pj.ReadOptions(block_size=BLOCK_BYTES),
+                    read_options=pj.ReadOptions(block_size=self.block_bytes),
                     parse_options=pj.ParseOptions(explicit_schema=schema,
                                                   unexpected_field_behavior="infer"),
                 )
+            if self.schema is None:
+                self.schema = reader.schema  # a header-only file has columns but no batches
             for batch in reader:
                 if batch.num_rows > BATCH_ROWS:
                     for start in range(0, batch.num_rows, BATCH_ROWS):
@@ -249,24 +285,29 @@ class BatchReader:
 
 class TypesChanged(Exception):
     """Read the file again from the start with these column types (a later block
-    disagreed with the types inferred from the first)."""
+    disagreed with the types inferred from the first), or with bigger read blocks."""
 
-    def __init__(self, overrides: dict[str, Any]) -> None:
+    def __init__(self, overrides: dict[str, Any], block_bytes: int | None = None) -> None:
         super().__init__("column types changed")
         self.overrides = overrides
+        self.block_bytes = block_bytes
 
 
 class _Counting:
-    """A file wrapper that reports bytes read (for progress)."""
+    """A file wrapper that reports bytes read (for progress, and to the reader)."""
 
-    def __init__(self, raw: Any, on_bytes: Callable[[int], None] | None) -> None:
-        self.raw, self.on_bytes = raw, on_bytes
+    def __init__(self, raw: Any, on_bytes: Callable[[int], None] | None,
+                 also: Callable[[int], None] | None = None) -> None:
+        self.raw, self.on_bytes, self.also = raw, on_bytes, also
         self.closed = False
 
     def read(self, n: int = -1) -> bytes:
         data = self.raw.read(n)
-        if self.on_bytes and data:
-            self.on_bytes(len(data))
+        if data:
+            if self.on_bytes:
+                self.on_bytes(len(data))
+            if self.also:
+                self.also(len(data))
         return data
 
     def readable(self) -> bool:

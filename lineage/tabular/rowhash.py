@@ -317,7 +317,9 @@ def canonical(arr):
             v = v * np.int64(_US[t.unit])
         return _apply_nulls(tags, v.view(np.uint64), valid)
     if pa.types.is_time(t):
-        v = _ints(arr.cast(pa.int64()), np.int64) * np.int64(_NS[t.unit])
+        # Arrow casts time32 only to int32 (and time64 only to int64)
+        storage = pa.int32() if pa.types.is_time32(t) else pa.int64()
+        v = _ints(arr.cast(storage), np.int64) * np.int64(_NS[t.unit])
         return _apply_nulls(np.full(n, T_TIME, np.uint8), v.view(np.uint64), valid)
     if pa.types.is_duration(t):
         v = _ints(arr.cast(pa.int64()), np.int64) * np.int64(_NS[t.unit])

@@ -11,8 +11,15 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 import s3_server
+
+# Fuzz budgets: a quick pass in `make test`, a long one in `make soak`
+# (HYPOTHESIS_PROFILE=soak). Tests leave max_examples to the profile.
+settings.register_profile("default", max_examples=100, deadline=None)
+settings.register_profile("soak", max_examples=20_000, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 
 @pytest.fixture(scope="session")

@@ -107,14 +107,15 @@ def test_push_pull_fetch_gc_verify_through_cli(two, tmp_path):
     r = a("push", "--json")
     assert r.code == 0, r.stderr
     validate(r.json, "push.schema.json")
-    assert r.json["objects_sent"] == 3 and r.json["events_sent"] >= 1
+    # manifest, two files, and the header-only CSV's derived fingerprints and profile
+    assert r.json["objects_sent"] == 5 and r.json["events_sent"] >= 1
     r = a("push")
     assert r.code == 0 and "already on origin" in r.stdout
 
     r = b("fetch", "--json")
     assert r.code == 0, r.stderr
     validate(r.json, "pull.schema.json")
-    assert r.json["objects_received"] == 3 and not (b.cwd / "data").exists()
+    assert r.json["objects_received"] == 5 and not (b.cwd / "data").exists()
     r = b("pull", "--json")
     validate(r.json, "pull.schema.json")
     assert r.json["checked_out"][0]["id"] == sid
@@ -143,12 +144,12 @@ def test_push_pull_fetch_gc_verify_through_cli(two, tmp_path):
         assert repo.store.exists(junk)
     r = b("gc", "--json")
     validate(r.json, "gc.schema.json")
-    assert r.json["removed_count"] == 1 and r.json["kept"] == 3
+    assert r.json["removed_count"] == 1 and r.json["kept"] == 5
     with Repo.find(b.cwd) as repo:
         assert not repo.store.exists(junk)
     r = b("gc", "--remote", "origin", "--dry-run", "--grace", "0", "--json")
     validate(r.json, "gc.schema.json")
-    assert r.json["target"] == "origin" and r.json["removed_count"] == 0 and r.json["kept"] == 3
+    assert r.json["target"] == "origin" and r.json["removed_count"] == 0 and r.json["kept"] == 5
     r = b("gc")
     assert "Removed 0 object(s)" in r.stdout
     assert "must not be negative" in b("gc", "--remote", "origin", "--grace", "-1").stderr
