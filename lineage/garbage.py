@@ -20,6 +20,7 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from lineage import _faults
 from lineage.errors import MissingObjectError
 from lineage.graph.references import referenced_digests
 from lineage.repo import Repo
@@ -27,6 +28,8 @@ from lineage.repo import Repo
 #: Unreferenced remote data younger than this may belong to a push in progress (a push
 #: uploads objects before the events that reference them), so it is left alone.
 GRACE = 3600.0
+#: Remote paths removed per request (S3's DeleteObjects takes at most 1000).
+_DELETE_BATCH = 1000
 
 
 @dataclass(frozen=True)
@@ -103,6 +106,7 @@ def _collect_remote(repo: Repo, name: str | None, *, dry_run: bool, remove_run_d
     removed: list[Removed] = []
     kept = 0
     doomed_paths: list[str] = []
+    doomed_orphans: list[str] = []
     now = time.time()
 
     def young(path: str) -> bool:
@@ -117,7 +121,12 @@ def _collect_remote(repo: Repo, name: str | None, *, dry_run: bool, remove_run_d
             doomed_paths.append(rs.object_path(d))
     rewritten = 0
     seen_kept: set[str] = set(d for d in inv.loose if d in keep)
+    written: set[str] = set()
     for pid, idx in sorted(inv.packs.items()):
+        if pid in written:
+            # a rewrite just produced this pack again (a killed gc had written it): it
+            # holds the live objects claimed from the old pack, so it stays
+            continue
         live = [e for e in idx.entries if e.digest in keep and e.digest not in seen_kept]
         dead = [e for e in idx.entries if e not in live]
         seen_kept.update(e.digest for e in live)
@@ -139,14 +148,22 @@ def _collect_remote(repo: Repo, name: str | None, *, dry_run: bool, remove_run_d
                 writer.add(e.digest, data[e.offset:e.offset + e.length])
             pack, new_idx, new_pid = writer.finish()
             rs.put_pack("packs", pack, new_idx, new_pid)  # the new pack exists before the old goes
+            written.add(new_pid)
             rewritten += 1
+            _faults.point("gc.remote.rewrite")  # live objects in two packs until the old goes
         rs.remove([rs.pack_path("packs", pid, "idx")])
+        _faults.point("gc.remote.pack")  # pack data without an index: an orphan, removed later
         rs.remove([rs.pack_path("packs", pid, "pack")])
     for path in inv.orphans:
         if grace and young(path):
             continue
         removed.append(Removed(os.path.basename(path), 0, "orphan"))
-        doomed_paths.append(path)
+        doomed_orphans.append(path)
     if not dry_run:
-        rs.remove(doomed_paths)
+        # loose objects first, then orphans, a batch at a time: a crash between batches
+        # leaves garbage only, which the next gc finds again
+        for paths in (doomed_paths, doomed_orphans):
+            for start in range(0, len(paths), _DELETE_BATCH):
+                rs.remove(paths[start:start + _DELETE_BATCH])
+                _faults.point("gc.remote.delete")
     return GcResult(rs.remote.name, dry_run, removed, sum(r.size for r in removed), kept, rewritten)

@@ -247,8 +247,44 @@ def filesystem(remote: Remote) -> tuple[Any, str]:
         raise ConfigError(f"cannot open remote {remote.name!r}: {exc}") from None
     if scheme in ("s3", "s3a"):
         fs.retries = 1  # botocore retries (config above); s3fs's loop on top would multiply them
+    quiet_async_backends()
     root = remote.url.split("://", 1)[1]
     return fs, root
+
+
+#: Loggers of the async backends. Left alone, a server dying mid-transfer makes them (or
+#: asyncio on their loop) print tracebacks before our one-line error.
+_BACKEND_LOGGERS = ("s3fs", "fsspec", "aiobotocore", "botocore", "aiohttp", "gcsfs", "adlfs")
+_quieted = False
+
+
+def quiet_async_backends() -> None:
+    """Keep backend noise (``Task exception was never retrieved``, logged tracebacks) off
+    stderr: the failure reaches the user once, as a RemoteError.
+
+    A ``NullHandler`` on each backend logger stops Python's last-resort printing while
+    records still reach whatever handlers an application configured; fsspec's IO loop
+    gets an exception handler that logs at debug level instead of printing.
+    """
+    global _quieted
+    if _quieted:
+        return
+    import logging
+
+    import fsspec.asyn
+
+    for name in _BACKEND_LOGGERS:
+        logging.getLogger(name).addHandler(logging.NullHandler())
+    log = logging.getLogger("lineage.remote")
+
+    def on_loop_error(loop: Any, context: dict[str, Any]) -> None:
+        # an abandoned request of a failed transfer; the caller has its own error already
+        exc = context.get("exception")
+        log.debug("backend loop: %s%s", context.get("message", ""),
+                  f" ({type(exc).__name__})" if exc is not None else "")
+
+    fsspec.asyn.get_loop().set_exception_handler(on_loop_error)
+    _quieted = True
 
 
 def _s3_kwargs(opts: dict[str, Any]) -> dict[str, Any]:

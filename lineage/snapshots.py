@@ -392,6 +392,10 @@ def create(
     """
     target = Path(os.path.abspath(path))
     rel = repo.relpath(target)
+    inside = Path(rel).parts if not Path(rel).is_absolute() else ()
+    if any(is_protected(part) for part in inside):
+        raise UsageError(f"refusing to snapshot {rel}: .git/ and .lineage/ hold the tools' own "
+                         "state, never data (a pull would not write it back)")
     if name is not None and (not name.strip() or "@" in name):
         raise UsageError(f"invalid dataset name {name!r} (it must be non-empty and contain no '@')")
     with repo.store.writing():  # gc waits until the new objects are recorded

@@ -22,8 +22,8 @@ from typing import Any
 
 import blake3
 
-from lineage import remotes
-from lineage.errors import CorruptObjectError, IntegrityError, MissingObjectError
+from lineage import _faults, remotes
+from lineage.errors import CorruptObjectError, IntegrityError, MissingObjectError, RemoteError
 from lineage.graph import Event, queries
 from lineage.graph.references import referenced_digests
 from lineage.repo import Repo
@@ -172,6 +172,7 @@ def push(repo: Repo, ids: Iterable[str] | None = None, *, remote: str | None = N
         pack, idx, pid = writer.finish()
         rs.put_pack("packs", pack, idx, pid)
         meter.add(len(pack) - 8, len(group))
+        _faults.point("push.pack")
         return len(pack)
 
     def send_large(item: tuple[str, int]) -> int:
@@ -181,6 +182,7 @@ def push(repo: Repo, ids: Iterable[str] | None = None, *, remote: str | None = N
         else:
             rs.write_bytes(rs.object_path(d), _local_bytes(store, d))
         meter.add(s, 1)
+        _faults.point("push.object")
         return s
 
     # many files at once: one part each in flight; a lone large file: several parts
@@ -193,6 +195,7 @@ def push(repo: Repo, ids: Iterable[str] | None = None, *, remote: str | None = N
             sent_bytes += f.result()
 
     # events go last: a clone that sees an event can also find its objects
+    _faults.point("push.events")
     events_sent = _push_events(repo, rs)
     return PushResult(rs.remote.name, rs.remote.url, len(todo), sent_bytes, len(groups), events_sent,
                       present, not_local, rs.requests)
@@ -267,6 +270,7 @@ def _fetch(repo: Repo, ids: Iterable[str] | None, *, remote: str | None,
     jobs = _jobs(rs.remote)
     inv = rs.inventory(jobs=jobs)
     events_received = _fetch_events(repo, rs, inv)
+    _faults.point("fetch.events")  # the log names objects not downloaded yet
     wanted, _ = _wanted(repo, ids, paths)
     store = repo.store
     store.ensure()
@@ -310,6 +314,7 @@ def _fetch(repo: Repo, ids: Iterable[str] | None, *, remote: str | None,
                 batch.put_bytes(blob, e.digest)
                 got += e.length
         meter.add(sum(e.length for e in group), len(group))
+        _faults.point("fetch.range")
         return got
 
     def get_loose(item: tuple[str, int]) -> int:
@@ -320,10 +325,12 @@ def _fetch(repo: Repo, ids: Iterable[str] | None, *, remote: str | None,
                 with lock:
                     corrupt.append(d)
                 return 0
+            _faults.point("fetch.download")  # downloaded, not yet in the store
             store._install(tmp, d)
         finally:
             tmp.unlink(missing_ok=True)
         meter.add(size, 1)
+        _faults.point("fetch.object")
         return size
 
     part_concurrency = max(1, min(8, jobs // (4 * max(1, len(loose)))))
@@ -396,6 +403,10 @@ def verify_remote(repo: Repo, remote: str | None = None, *,
     rs = open_remote(repo, remote)
     jobs = _jobs(rs.remote)
     inv = rs.inventory(jobs=jobs)
+    if not (inv.packs or inv.events or inv.loose):
+        # "OK: 0 objects" would read as a healthy remote
+        raise RemoteError(f"remote {rs.remote.name!r} ({rs.remote.url}) is empty: nothing has "
+                          "been pushed there")
     log: list[str] = []
     _fetch_events(repo, rs, inv)
     total = sum(inv.loose.values()) + sum(i.pack_size for i in inv.packs.values()) \

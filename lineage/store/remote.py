@@ -27,6 +27,7 @@ from typing import Any, TypeVar
 
 import blake3
 
+from lineage import _faults
 from lineage.errors import CorruptObjectError, LineageError, RemoteError
 from lineage.hashing import BLOCK_SIZE
 from lineage.remotes import Remote, describe_error, filesystem
@@ -37,6 +38,8 @@ MARKER = "lineage-remote.json"
 _IDX_NAME = re.compile(r"([0-9a-f]{64})\.idx$")
 _PACK_NAME = re.compile(r"([0-9a-f]{64})\.pack$")
 _OBJ_PATH = re.compile(r"objects/([0-9a-f]{2})/([0-9a-f]{62})$")
+#: Schemes with no real folders: creating one would mean creating a bucket.
+_OBJECT_STORES = frozenset({"s3", "s3a", "gs", "gcs", "az", "abfs"})
 
 T = TypeVar("T")
 
@@ -114,7 +117,12 @@ class RemoteStore:
 
     # -- format -----------------------------------------------------------------
     def ensure(self) -> None:
-        """Create the root and its format marker (first push)."""
+        """Create the root and its format marker (first push).
+
+        A missing bucket is refused, never created: a typo would otherwise make a new
+        bucket with the account's default settings (as DVC, lineage leaves that to the
+        owner). A local remote's folder is created, as ``git init --bare`` would.
+        """
         marker = self._p(MARKER)
         try:
             data = self.call(self.fs.cat_file, marker)
@@ -122,13 +130,47 @@ class RemoteStore:
             if self.local:
                 os.makedirs(self.root, exist_ok=True)
             else:
-                try:
+                self._require_bucket()
+                if self.remote.scheme not in _OBJECT_STORES:
                     self.call(self.fs.makedirs, self.root, exist_ok=True)
-                except RemoteError:
-                    pass  # a bucket we may not create but can write to
             self.write_bytes(marker, json.dumps({"format": FORMAT}).encode())
             return
         self._check_marker(data)
+
+    # -- existence --------------------------------------------------------------------
+    @property
+    def bucket(self) -> str:
+        return self.root.split("/", 1)[0]
+
+    def _bucket_exists(self) -> bool | None:
+        """Whether the S3 bucket exists (None: cannot tell, e.g. HEAD is not allowed)."""
+        if self.remote.scheme not in ("s3", "s3a"):
+            return None
+        try:
+            self.call(self.fs.call_s3, "head_bucket", Bucket=self.bucket)
+        except FileNotFoundError:
+            return False
+        except RemoteError:
+            return None  # 403 and the like: the bucket may exist; let the real call tell
+        return True
+
+    def _require_bucket(self) -> None:
+        if self._bucket_exists() is False:
+            endpoint = self.remote.options.get("endpoint_url")
+            how = f"aws s3 mb s3://{self.bucket}" + (f" --endpoint-url {endpoint}" if endpoint else "")
+            raise RemoteError(f"bucket {self.bucket!r} does not exist (remote {self.remote.name!r}, "
+                              f"{self.remote.url}); create it first, e.g. '{how}'")
+
+    def missing_error(self) -> RemoteError:
+        """The error for a remote nothing was ever pushed to (or a mistyped URL)."""
+        if self.local and not os.path.isdir(self.root):
+            return RemoteError(f"remote {self.remote.name!r} ({self.remote.url}) does not exist: "
+                               "no such folder; check the URL with 'lineage remote list'")
+        if self._bucket_exists() is False:
+            return RemoteError(f"bucket {self.bucket!r} does not exist (remote {self.remote.name!r}, "
+                               f"{self.remote.url}); check the URL with 'lineage remote list'")
+        return RemoteError(f"remote {self.remote.name!r} ({self.remote.url}) is empty or does not "
+                           "exist: nothing has been pushed there")
 
     def _check_marker(self, data: bytes) -> None:
         try:
@@ -147,12 +189,20 @@ class RemoteStore:
             return []
 
     def inventory(self, *, objects: bool = True, jobs: int = 8) -> Inventory:
-        """List what the remote holds. Raises RemoteError when it cannot be reached."""
+        """List what the remote holds. Raises RemoteError when it cannot be reached, and
+        when nothing was ever pushed there (no marker, no data: a missing bucket or a
+        mistyped prefix must not read as "nothing to fetch")."""
         try:
             self._check_marker(self.call(self.fs.cat_file, self._p(MARKER)))
+            marked = True
         except FileNotFoundError:
-            if not objects:
-                return Inventory()
+            marked = False
+        inv = self._inventory(objects=objects, jobs=jobs)
+        if not marked and not (inv.packs or inv.events or inv.loose or inv.orphans):
+            raise self.missing_error()
+        return inv
+
+    def _inventory(self, *, objects: bool, jobs: int) -> Inventory:
         inv = Inventory()
         for kind, target in (("packs", inv.packs), ("events", inv.events)):
             listing = self._list(kind)
@@ -226,6 +276,7 @@ class RemoteStore:
     def put_pack(self, kind: str, pack: bytes, idx: bytes, pack_id: str) -> None:
         """Upload a pack, then its index: the index makes it visible."""
         self.write_bytes(self.pack_path(kind, pack_id, "pack"), pack)
+        _faults.point("remote.pack_data")  # data without its index: an orphan, ignored, collected
         self.write_bytes(self.pack_path(kind, pack_id, "idx"), idx)
 
     def put_file(self, digest: str, src: str, *, part_concurrency: int | None = None) -> None:
@@ -284,11 +335,15 @@ class RemoteStore:
 
     def hash_loose(self, digest: str) -> str:
         """Stream one loose object and return the digest of its bytes."""
-        hasher = blake3.blake3()
-        with self.call(self.fs.open, self.object_path(digest), "rb", block_size=BLOCK_SIZE) as fh:
-            for block in iter(lambda: fh.read(BLOCK_SIZE), b""):
-                hasher.update(block)
-        return hasher.hexdigest()
+        def stream() -> str:
+            # reads fail mid-way too (a server dying): inside call(), so they become RemoteError
+            hasher = blake3.blake3()
+            with self.fs.open(self.object_path(digest), "rb", block_size=BLOCK_SIZE) as fh:
+                for block in iter(lambda: fh.read(BLOCK_SIZE), b""):
+                    hasher.update(block)
+            return hasher.hexdigest()
+
+        return self.call(stream)
 
     # -- removing ---------------------------------------------------------------
     def remove(self, paths: Iterable[str]) -> None:

@@ -175,3 +175,13 @@ def test_concurrent_wrapped_runs_are_all_recorded(workdir: Path):
     assert [r["status"] for r in runs] == ["succeeded"] * 3
     assert len(json.loads(lineage_proc(["log", "data", "--json"], workdir).stdout)["snapshots"]) == 1
     _verify_ok(workdir)
+
+
+def test_concurrent_inits_all_succeed(tmp_path: Path) -> None:
+    root = make_git_repo(tmp_path / "w")
+    results = _all([_start(["init"], root) for _ in range(6)])
+    for code, _, err in results:
+        _clean(err)
+        assert code == 0, err
+    assert not [p for p in (root / ".lineage").iterdir() if p.name.endswith(".tmp")]
+    assert lineage_proc(["remote", "list"], root).returncode == 0

@@ -76,12 +76,14 @@ def test_dotdot_dataset_path_is_skipped(pair, tmp_path):
 
 def test_git_hook_is_never_written(pair):
     a, b = pair
-    # the real tool, used the way the issue reports it
+    # the command the issue reports is refused now; an older client or a crafted remote
+    # can still record it, so it is forged here as a file, a folder, an upper-case .GIT
     hook = a.root / ".git" / "hooks" / "post-checkout"
     hook.write_bytes(PAYLOAD)
     hook.chmod(0o755)
-    assert lineage_proc(["snapshot", ".git/hooks/post-checkout"], cwd=a.root).returncode == 0
-    # and forged: a folder at .git/hooks, an upper-case .GIT, a file kind
+    assert lineage_proc(["snapshot", ".git/hooks/post-checkout"], cwd=a.root).returncode == 2
+    forge_snapshot(a, "post-checkout", ".git/hooks/post-checkout", {"post-checkout": PAYLOAD},
+                   kind="file", executable=True)
     forge_snapshot(a, "hooks", ".git/hooks", {"pre-commit": PAYLOAD}, executable=True)
     forge_snapshot(a, "HOOKS", ".GIT/hooks", {"pre-push": PAYLOAD}, executable=True)
     forge_snapshot(a, "rootgit", ".", {".git/hooks/post-merge": PAYLOAD}, executable=True)
@@ -299,3 +301,13 @@ def test_checkout_into_an_unwritable_place_is_one_line(cli, workdir, tmp_path):
         finally:
             ro.chmod(0o755)
         assert r.code == 2 and "cannot write" in r.stderr and "Permission denied" in r.stderr
+
+
+def test_snapshot_of_git_or_lineage_state_is_refused(workdir, cli):
+    hooks = workdir / ".git" / "hooks"
+    hooks.mkdir(parents=True, exist_ok=True)
+    (hooks / "post-checkout").write_text("#!/bin/sh\necho hi\n")
+    for target in (".git/hooks/post-checkout", ".lineage", ".lineage/config.toml", ".GIT/hooks"):
+        r = cli("snapshot", target)
+        assert r.code == 2 and "refusing to snapshot" in r.stderr, (target, r.stderr)
+    assert cli("log", "--json").json["snapshots"] == []
