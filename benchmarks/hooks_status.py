@@ -54,7 +54,7 @@ def make_files(folder: Path, n: int, size: int) -> None:
 def import_ms(cwd: Path) -> tuple[float, list[tuple[int, str]]]:
     """Total import time of the status hook's modules, and the five slowest packages."""
     r = subprocess.run([sys.executable, "-X", "importtime", "-c",
-                        "import lineage.hooks_main, lineage.hooks, lineage.snapshots"],
+                        "import lineage.hooks.main, lineage.hooks.checks, lineage.snapshots"],
                        cwd=cwd, capture_output=True, text=True)
     rows = []
     for line in r.stderr.splitlines():

@@ -143,7 +143,7 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=7)
     args = parser.parse_args()
 
-    from lineage import provenance
+    from lineage.runs import provenance
     from lineage.repo import Repo
 
     with tempfile.TemporaryDirectory(prefix="lineage-bench-") as tmp:

@@ -124,7 +124,7 @@ def checkout(ref: str, dest: str | os.PathLike[str] | None = None, *, repo: Repo
 
 def verify(*, repo: Repo | None = None):
     """Rehash every object and check the event log."""
-    from lineage import verification as _verify
+    from lineage.sync import verify as _verify
 
     return _with_repo(repo, _verify.verify)
 
@@ -145,14 +145,14 @@ def run(kind: str = "other", *, id: str | None = None, params: dict[str, Any] | 
 
 def provenance_of(ref: str, *, repo: Repo | None = None):
     """The full upstream graph (runs, inputs with roles, commits) of a snapshot, model or run."""
-    from lineage import provenance as _provenance
+    from lineage.runs import provenance as _provenance
 
     return _with_repo(repo, _provenance.provenance, ref)
 
 
 def used_by(ref: str, *, downstream: bool = False, repo: Repo | None = None):
     """Every run that read a snapshot, a copy of its content, or its dataset, by role."""
-    from lineage import provenance as _provenance
+    from lineage.runs import provenance as _provenance
 
     return _with_repo(repo, _provenance.used_by, ref, downstream=downstream)
 
@@ -160,7 +160,7 @@ def used_by(ref: str, *, downstream: bool = False, repo: Repo | None = None):
 def query(sql: str, params: tuple[Any, ...] = (), *, limit: int | None = None,
           repo: Repo | None = None):
     """Run one read-only SQL statement over the lineage database (writes are refused)."""
-    from lineage.graph import readonly as _readonly
+    from lineage.log import readonly as _readonly
 
     return _with_repo(repo, lambda r: _readonly.query(r.db_path, sql, params, limit=limit))
 
@@ -171,7 +171,7 @@ def push(ids: list[str] | None = None, *, remote: str | None = None, repo: Repo 
 
     >>> lineage.push(remote="origin").objects_sent                  # doctest: +SKIP
     """
-    from lineage import transfer as _transfer
+    from lineage.sync import transfer as _transfer
 
     return _with_repo(repo, _transfer.push, ids, remote=remote, progress=progress)
 
@@ -179,7 +179,7 @@ def push(ids: list[str] | None = None, *, remote: str | None = None, repo: Repo 
 def fetch(ids: list[str] | None = None, *, remote: str | None = None, paths: list[str] | None = None,
           repo: Repo | None = None, progress: Any = None):
     """Merge a remote's events and download (verified) the objects asked for."""
-    from lineage import transfer as _transfer
+    from lineage.sync import transfer as _transfer
 
     return _with_repo(repo, _transfer.fetch, ids, remote=remote, paths=paths, progress=progress)
 
@@ -187,7 +187,7 @@ def fetch(ids: list[str] | None = None, *, remote: str | None = None, paths: lis
 def pull(ids: list[str] | None = None, *, remote: str | None = None, paths: list[str] | None = None,
          dest: str | None = None, force: bool = False, repo: Repo | None = None, progress: Any = None):
     """Fetch, then check out the snapshots named (or every missing tracked dataset)."""
-    from lineage import transfer as _transfer
+    from lineage.sync import transfer as _transfer
 
     return _with_repo(repo, _transfer.pull, ids, remote=remote, paths=paths, dest=dest, force=force,
                       progress=progress)
@@ -195,7 +195,7 @@ def pull(ids: list[str] | None = None, *, remote: str | None = None, paths: list
 
 def gc(*, dry_run: bool = False, remote: str | None = None, repo: Repo | None = None):
     """Remove objects nothing in the log references (locally, or on ``remote``)."""
-    from lineage import garbage as _gc
+    from lineage.sync import gc as _gc
 
     return _with_repo(repo, _gc.collect, dry_run=dry_run, remote=remote)
 

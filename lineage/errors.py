@@ -68,7 +68,7 @@ class MissingObjectError(IntegrityError):
 
 class UnsafePathError(LineageError):
     """A recorded or manifest path would be written outside its root (absolute, `..`, a
-    symlink leading out) or into `.git/` or `.lineage/` (see ``lineage.safepaths``)."""
+    symlink leading out) or into `.git/` or `.lineage/` (see ``lineage.core.paths``)."""
 
 
 class ConflictError(LineageError):

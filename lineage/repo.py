@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from lineage import config as _config
-from lineage import gitinfo
+from lineage.core import git as gitinfo
 from lineage.errors import NotInitializedError
-from lineage.graph import Graph
-from lineage.graph.state import StatCache
+from lineage.log import Graph
+from lineage.store.statcache import StatCache
 from lineage.store import LinkMode, ObjectStore
 
 DIRNAME = ".lineage"

@@ -2,7 +2,7 @@ import os
 
 import blake3
 
-from lineage.hashing import HashCounter, hash_bytes, hash_file, hash_many
+from lineage.core.hashing import HashCounter, hash_bytes, hash_file, hash_many
 
 
 def test_hash_file_streams_large_files_like_hash_bytes(tmp_path):

@@ -11,8 +11,8 @@ from conftest import make_git_repo, write_tree
 from lineage import snapshots
 from lineage.errors import (AmbiguousRefError, ConflictError, PathError, UnknownRefError,
                             UnsafePathError, UsageError)
-from lineage.hashing import HashCounter
-from lineage.manifest import Entry, Manifest
+from lineage.core.hashing import HashCounter
+from lineage.snapshots.manifest import Entry, Manifest
 from lineage.repo import Repo
 
 FILES = {"a.csv": "x,y\n1,2\n", "sub/b.txt": "hello\n", "sub/deeper/c.bin": b"\x00\x01\x02"}
@@ -133,7 +133,7 @@ def test_path_traversal_manifest_is_refused(bad, repo, tmp_path):
     with pytest.raises(UnsafePathError):
         Manifest("folder", (Entry(bad, 1, "0" * 64),))
     # a forged manifest object in the store is refused before anything is written
-    from lineage import _canonical
+    from lineage.core import canonical as _canonical
 
     raw = _canonical.dumps({"format": "lineage.manifest/1", "kind": "folder",
                             "files": [{"path": bad, "size": 1, "digest": "0" * 64, "executable": False}]})
@@ -259,7 +259,7 @@ def test_kill_9_mid_snapshot_leaves_store_and_graph_consistent(workdir):
     proc.wait()
     assert killed, "the snapshot finished before it could be interrupted"
     with Repo.find(workdir) as repo:
-        from lineage.verification import verify
+        from lineage.sync.verify import verify
 
         report = verify(repo)
         assert report.ok, report
@@ -285,7 +285,7 @@ def test_a_file_vanishing_mid_snapshot_is_a_clear_error_and_records_nothing(repo
         snapshots.create(repo, data)
     assert snapshots.log(repo) == []
     assert list(repo.store.tmp.iterdir()) == []  # the half-built pack was removed
-    from lineage.verification import verify
+    from lineage.sync.verify import verify
 
     assert verify(repo).ok
 
@@ -293,7 +293,7 @@ def test_a_file_vanishing_mid_snapshot_is_a_clear_error_and_records_nothing(repo
 def test_a_file_changing_while_stored_is_refused(repo, monkeypatch):
     big = repo.root / "big.bin"
     big.write_bytes(os.urandom(3 << 20))
-    from lineage.store import local
+    from lineage.store import objects as local
 
     real_copy = local._copy_fd
 

@@ -39,11 +39,11 @@ def register(app: typer.Typer) -> None:
         if fmt == "json":
             text = json.dumps(out.plain(report), indent=2, ensure_ascii=False) + "\n"
         elif fmt == "sarif":
-            from lineage.audit_formats import sarif
+            from lineage.audit.formats import sarif
 
             text = json.dumps(sarif(report), indent=2, ensure_ascii=False) + "\n"
         elif fmt == "junit":
-            from lineage.audit_formats import junit
+            from lineage.audit.formats import junit
 
             text = junit(report)
         else:
@@ -64,7 +64,7 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def rules(as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
         """List the audit rules: slug, default severity and what each flags."""
-        from lineage.rules import catalogue
+        from lineage.audit.rules import catalogue
 
         items = catalogue()
         out.emit({"rules": items}, as_json, lambda d: _render_rules(d["rules"]))

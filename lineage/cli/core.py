@@ -24,7 +24,7 @@ def register(app: typer.Typer) -> None:
         repo, result = Repo.init()
         data: dict[str, Any] = result.to_dict()
         if remote:
-            from lineage import remotes
+            from lineage.sync import remotes
 
             data["remote"] = remotes.add(repo, "origin", remote, default=True, exist_ok=True).to_dict()
         out.emit(data, as_json, lambda d: out.print(
@@ -98,7 +98,7 @@ def register(app: typer.Typer) -> None:
         as_json: bool = JSON,
     ) -> None:
         """A snapshot's files, sizes and the commits it was recorded at (or a run's record)."""
-        from lineage import provenance
+        from lineage.runs import provenance
 
         if schema or profile:
             from lineage.cli import tabular as tab_cli
@@ -164,11 +164,11 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Rehash every object and pack, check the event log's hash links, that every derived
         table equals a replay of the log, and the stat cache. Exits 1 on problems."""
-        from lineage import verification as _verify
+        from lineage.sync import verify as _verify
 
         with open_repo() as repo, out.progress("verify") as bar:
             if remote is not None:
-                from lineage import transfer
+                from lineage.sync import transfer
 
                 report = transfer.verify_remote(repo, remote, progress=bar)
             else:

@@ -28,7 +28,7 @@ def register(app: typer.Typer) -> None:
         as_json: bool = JSON,
     ) -> None:
         """Write git hooks that run lineage's commit checks (honours core.hooksPath)."""
-        from lineage import hooks
+        from lineage.hooks import checks as hooks
 
         if remove:
             if check or pre_push_verify or force:

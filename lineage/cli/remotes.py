@@ -63,7 +63,7 @@ def register(app: typer.Typer) -> None:
         as_json: bool = JSON,
     ) -> None:
         """Add a remote. Credentials never go in the config: use the environment or a profile."""
-        from lineage import remotes
+        from lineage.sync import remotes
 
         with open_repo() as repo:
             r = remotes.add(repo, name, url, default=default, endpoint_url=endpoint_url,
@@ -74,7 +74,7 @@ def register(app: typer.Typer) -> None:
     @remote_app.command("list")
     def remote_list(as_json: bool = JSON) -> None:
         """List the configured remotes."""
-        from lineage import remotes
+        from lineage.sync import remotes
 
         with open_repo() as repo:
             items = remotes.list_remotes(repo)
@@ -83,7 +83,7 @@ def register(app: typer.Typer) -> None:
     @remote_app.command("remove")
     def remote_remove(name: str = typer.Argument(..., help="Remote to forget."), as_json: bool = JSON) -> None:
         """Forget a remote (the data on it is left alone)."""
-        from lineage import remotes
+        from lineage.sync import remotes
 
         with open_repo() as repo:
             r = remotes.remove(repo, name)
@@ -96,7 +96,7 @@ def register(app: typer.Typer) -> None:
         as_json: bool = JSON,
     ) -> None:
         """Send the objects and events the remote lacks (small objects in packs)."""
-        from lineage import transfer
+        from lineage.sync import transfer
 
         with open_repo() as repo, transfer_bar("push") as bar:
             r = transfer.push(repo, ids or None, remote=remote, progress=bar)
@@ -110,7 +110,7 @@ def register(app: typer.Typer) -> None:
         as_json: bool = JSON,
     ) -> None:
         """Merge the remote's events and download objects into the local store, verified."""
-        from lineage import transfer
+        from lineage.sync import transfer
 
         with open_repo() as repo, transfer_bar("fetch") as bar:
             r = transfer.fetch(repo, ids or None, remote=remote, paths=path or None, progress=bar)
@@ -126,7 +126,7 @@ def register(app: typer.Typer) -> None:
         as_json: bool = JSON,
     ) -> None:
         """Fetch, then check out the snapshots named (or every tracked dataset that is missing)."""
-        from lineage import transfer
+        from lineage.sync import transfer
 
         with open_repo() as repo, transfer_bar("pull") as bar:
             r = transfer.pull(repo, ids or None, remote=remote, paths=path or None, dest=dest,
@@ -144,7 +144,7 @@ def register(app: typer.Typer) -> None:
         as_json: bool = JSON,
     ) -> None:
         """Remove objects no snapshot (or run) in the log references."""
-        from lineage import garbage as _gc
+        from lineage.sync import gc as _gc
 
         with open_repo() as repo:
             r = _gc.collect(repo, dry_run=dry_run, remote=remote, remove_run_data=remove_run_data,

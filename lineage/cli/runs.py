@@ -221,7 +221,7 @@ def register(app: typer.Typer) -> None:
         as_json: bool = JSON,
     ) -> None:
         """The full upstream tree of a model or snapshot: runs, inputs with roles, commits."""
-        from lineage import provenance as prov
+        from lineage.runs import provenance as prov
         from lineage.errors import UsageError
 
         fmt = "json" if as_json else fmt
@@ -243,7 +243,7 @@ def register(app: typer.Typer) -> None:
         as_json: bool = JSON,
     ) -> None:
         """Every run that read this snapshot, a copy of its content, or its dataset, by role."""
-        from lineage import provenance as prov
+        from lineage.runs import provenance as prov
 
         with open_repo() as repo:
             result = prov.used_by(repo, ref, downstream=downstream)
@@ -259,7 +259,7 @@ def register(app: typer.Typer) -> None:
         as_json: bool = JSON,
     ) -> None:
         """Read-only SQL over the lineage graph, for auditors; writes are refused."""
-        from lineage.graph import readonly
+        from lineage.log import readonly
 
         if show_schema == (sql is not None):
             raise typer.BadParameter("give a SQL statement or --schema (one of them)", param_hint="SQL")

@@ -1,6 +1,6 @@
 """The run records the exporters read and the DVC importer writes.
 
-Reads go through ``lineage.graph.runs``; an imported run is written as the same
+Reads go through ``lineage.runs.queries``; an imported run is written as the same
 ``run.start`` / ``run.input`` / ``run.output`` / ``run.finish`` events a live run
 records, in one transaction, so an interrupted import leaves no half-recorded run.
 """
@@ -30,7 +30,7 @@ class RunRecord:
 
 
 def run_exists(repo: Repo, run_id: str) -> bool:
-    from lineage.graph import runs
+    from lineage.runs import queries as runs
 
     return runs.run_exists(repo.graph, run_id)
 
@@ -43,7 +43,7 @@ def resolve_run(repo: Repo, ref: str) -> str:
 
 
 def load(repo: Repo, run_id: str) -> RunRecord:
-    from lineage.graph import runs
+    from lineage.runs import queries as runs
 
     g = repo.graph
     row = runs.run(g, run_id)
@@ -54,7 +54,7 @@ def load(repo: Repo, run_id: str) -> RunRecord:
 
 
 def all_run_ids(repo: Repo) -> list[str]:
-    from lineage.graph import runs
+    from lineage.runs import queries as runs
 
     return [r["run_id"] for r in reversed(runs.list_runs(repo.graph))]
 
@@ -63,7 +63,7 @@ def _redacted(command: str) -> str:
     """The shell string with credential-like option values and URL passwords masked."""
     import shlex
 
-    from lineage.redact import redact_command
+    from lineage.core.redact import redact_command
 
     try:
         words = shlex.split(command)
@@ -85,7 +85,7 @@ def record_imported_run(repo: Repo, run_id: str, *, kind: str, command: str | No
     """
     g = repo.graph
     actor = repo.user
-    from lineage.redact import redact_params
+    from lineage.core.redact import redact_params
 
     # a dvc.lock's params come from params.yaml, which may hold a password too
     start: dict[str, Any] = {"run_id": run_id, "kind": kind, "user": actor, "host": repo.host,
@@ -108,7 +108,7 @@ def add_missing_io(repo: Repo, run_id: str, inputs: list[dict[str, Any]],
                    outputs: list[dict[str, Any]]) -> int:
     """Add to an imported run the inputs and outputs it lacks (paths that were missing at
     an earlier import and are present now); returns how many were added."""
-    from lineage.graph import runs
+    from lineage.runs import queries as runs
 
     g = repo.graph
     have_in = {(i["snapshot_id"], i["role"]) for i in runs.inputs(g, [run_id])}

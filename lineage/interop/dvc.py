@@ -323,7 +323,8 @@ class _Importer:
         """The unchanged result when an earlier import already tied this md5 to the path's
         latest snapshot and the path is clean since (the stat cache vouches): no rehash."""
         from lineage import snapshots
-        from lineage.graph import aliases, queries
+        from lineage.snapshots import aliases
+        from lineage.snapshots import queries
 
         g = self.repo.graph
         ds = queries.dataset_by_path(g, rel)
@@ -338,7 +339,7 @@ class _Importer:
 
     def _output(self, out: _Out) -> ImportedOutput:
         from lineage import snapshots
-        from lineage.graph import aliases
+        from lineage.snapshots import aliases
 
         if out.url is not None:
             return ImportedOutput(out.url, out.source, out.md5, "external",
@@ -503,7 +504,7 @@ def _record_stage(repo: Repo, name: str, lock_rel: str, stage: dict[str, Any],
 
 def resolve_md5(repo: Repo, value: str) -> str:
     """The snapshot whose DVC md5 is ``value`` (full, with or without ``.dir``, or a prefix)."""
-    from lineage.graph import aliases
+    from lineage.snapshots import aliases
 
     value = value.strip().lower()
     if not re.fullmatch(r"[0-9a-f]{4,32}(\.dir)?", value):

@@ -63,7 +63,7 @@ def dataset_qn(name: str) -> str:
 
 def _rel(kind: str, *parts: str) -> str:
     """A stable identifier for a relation, so the same graph always exports the same document."""
-    from lineage.hashing import hash_bytes
+    from lineage.core.hashing import hash_bytes
 
     return f"{NAMESPACE_PREFIX}:{kind}/{hash_bytes(chr(0).join(parts).encode())[:32]}"
 
@@ -92,8 +92,9 @@ def build(repo: Repo, run_ids: list[str] | None = None):
     >>> doc.serialize(format="json")                           # doctest: +SKIP
     """
     pm = _require_prov()
-    from lineage.graph import aliases, queries
-    from lineage.graph import runs as run_queries
+    from lineage.snapshots import aliases
+    from lineage.snapshots import queries
+    from lineage.runs import queries as run_queries
     from lineage.interop import _runs
 
     g = repo.graph

@@ -4,6 +4,6 @@ Only this package knows the on-disk layout. Remote transfer lives in
 ``lineage.store.remote`` and packs in ``lineage.store.packs``.
 """
 
-from lineage.store.local import LinkMode, ObjectStore
+from lineage.store.objects import LinkMode, ObjectStore
 
 __all__ = ["LinkMode", "ObjectStore"]

@@ -27,10 +27,10 @@ from typing import Any, TypeVar
 
 import blake3
 
-from lineage import _faults
+from lineage.core import faults as _faults
 from lineage.errors import CorruptObjectError, LineageError, RemoteError
-from lineage.hashing import BLOCK_SIZE
-from lineage.remotes import Remote, describe_error, filesystem
+from lineage.core.hashing import BLOCK_SIZE
+from lineage.sync.remotes import Remote, describe_error, filesystem
 from lineage.store.packs import PackIndex
 
 FORMAT = "lineage.remote/1"

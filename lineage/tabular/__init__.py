@@ -49,7 +49,7 @@ def is_tabular(path: str) -> bool:
 
 def snapshot_declarations(repo: Any, sid: str) -> dict[str, str]:
     """Declared columns that apply to a snapshot: those of the dataset that recorded it last."""
-    from lineage.graph import queries
+    from lineage.snapshots import queries
 
     records = queries.records_of_snapshot(repo.graph, sid)
     for rec in reversed(records):
@@ -86,7 +86,7 @@ def file_records(repo: Any, ref: str, *, declarations: dict[str, str] | None = N
     """(snapshot ID, files with their tabular records), computing missing records when the
     bytes are available (stored object, or the unchanged workspace file)."""
     from lineage import snapshots
-    from lineage.graph import tabular as gtab
+    from lineage.tabular import queries as gtab
     from lineage.tabular.compute import process, relevant
     from lineage.tabular.readers import detect
 
@@ -127,7 +127,7 @@ def file_records(repo: Any, ref: str, *, declarations: dict[str, str] | None = N
 def _over_limit_record(digest: str, path: str, reason: str, decl: dict[str, str]):
     """A record, never written to the graph, for a file left unread because it crossed a
     ``[tabular]`` limit: status ``error`` with the reason, so it counts as one row."""
-    from lineage.graph.tabular import TabularRecord, decl_key
+    from lineage.tabular.queries import TabularRecord, decl_key
     from lineage.tabular.readers import detect
 
     fmt = detect(path)
@@ -150,7 +150,7 @@ def _source_path(repo: Any, sid: str, entry: Any, temporary: list[str]) -> str |
         temporary.append(tmp)
         store.copy_to(entry.digest, tmp)
         return tmp
-    from lineage.graph import queries
+    from lineage.snapshots import queries
 
     rel = queries.last_recorded_path(repo.graph, sid)
     if rel is None:
@@ -159,7 +159,7 @@ def _source_path(repo: Any, sid: str, entry: Any, temporary: list[str]) -> str |
     candidate = base / entry.path if base.is_dir() else base
     if not os.path.isfile(candidate):
         return None
-    from lineage.hashing import hash_file
+    from lineage.core.hashing import hash_file
 
     return str(candidate) if hash_file(candidate) == entry.digest else None
 

@@ -15,8 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from lineage import _canonical
-from lineage import _faults
+from lineage.core import canonical as _canonical
+from lineage.core import faults as _faults
 from lineage.tabular import rowhash
 from lineage.tabular.limits import LimitExceeded, Limits, check_output, check_rows
 from lineage.tabular.readers import BatchReader, Format, TabularReadError, TypesChanged, detect
@@ -380,7 +380,7 @@ class Outcome:
 
 
 def _store_file(repo: Any, path: str) -> str:
-    from lineage.hashing import hash_file
+    from lineage.core.hashing import hash_file
 
     digest = hash_file(path)
     try:
@@ -399,7 +399,7 @@ def process(repo: Any, files: list[tuple[str, str, str]], declarations: dict[str
     still succeeds). Returns the event bodies for the caller to append in its own
     transaction.
     """
-    from lineage.graph import tabular as gtab
+    from lineage.tabular import queries as gtab
 
     decl = relevant(declarations)
     g = repo.graph

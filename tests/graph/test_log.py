@@ -2,8 +2,9 @@ import sqlite3
 
 import pytest
 
-from lineage.graph import Graph, migrations
-from lineage.graph.events import Event
+from lineage.log import Graph
+from lineage.log import migrations
+from lineage.log.events import Event
 
 
 @pytest.fixture
@@ -125,7 +126,7 @@ def test_heads_survive_the_upgrade_that_introduced_them(tmp_path):
 
 
 def test_a_fast_forward_merge_projects_the_same_tables_as_a_rebuild(tmp_path, monkeypatch):
-    from lineage.graph import projections
+    from lineage.log import registry as projections
 
     seen = []
     monkeypatch.setitem(projections._PROJECTORS, "count", [lambda conn, ev: seen.append(ev.body["n"])])

@@ -1,4 +1,4 @@
-"""The checks behind the hooks (lineage.hooks) and the lineage-hook entry point."""
+"""The checks behind the hooks (lineage.hooks.checks) and the lineage-hook entry point."""
 
 from __future__ import annotations
 
@@ -11,13 +11,13 @@ from pathlib import Path
 import pytest
 
 from conftest import git, validate, write_tree
-from lineage import hooks
+from lineage.hooks import checks as hooks
 from lineage.errors import ConfigError, UsageError
 
 
 def hook(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """``lineage-hook`` as a real process, the way pre-commit and git start it."""
-    return subprocess.run([sys.executable, "-m", "lineage.hooks_main", *args], cwd=cwd,
+    return subprocess.run([sys.executable, "-m", "lineage.hooks.main", *args], cwd=cwd,
                           capture_output=True, text=True)
 
 
@@ -254,7 +254,7 @@ def test_audit_args_since_the_last_commit(workdir: Path, tmp_path: Path) -> None
 
 def test_hook_entry_point_stays_light() -> None:
     """status and guard must not load the CLI stack or the heavy readers."""
-    code = ("import sys, lineage.hooks_main as m, lineage.hooks, lineage.snapshots, lineage.verification;"
+    code = ("import sys, lineage.hooks.main as m, lineage.hooks.checks, lineage.snapshots, lineage.sync.verify;"
             "heavy = {'typer', 'rich', 'sqlite_utils', 'pyarrow', 'click', 'fsspec'} & set(sys.modules);"
             "print(sorted(heavy))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -312,12 +312,12 @@ def test_audit_hook_also_audits_runs_whose_outputs_are_staged(workdir: Path, cli
     blocked = hook(workdir, "audit")
     assert blocked.returncode == 1 and "train-read-heldout" in blocked.stdout + blocked.stderr
     assert hook(workdir, "audit", "--no-staged").returncode == 0
-    from lineage import hooks as _hooks
+    from lineage.hooks import checks as _hooks
     from lineage.repo import Repo
 
     with Repo.find(workdir) as repo:
         (run_id,) = _hooks.runs_behind_staged(repo, workdir)
-        from lineage.graph import hooks as ghooks
+        from lineage.hooks import queries as ghooks
 
         assert ghooks.runs_writing(repo.graph, ["models/model.txt"]) == [run_id]
         assert ghooks.runs_writing(repo.graph, ["models/other.txt"]) == []
@@ -329,7 +329,7 @@ def test_runs_writing_matches_files_inside_an_output_folder(workdir: Path, cli) 
             "import os; os.makedirs('out/sub', exist_ok=True); open('out/sub/a.txt', 'w').write('a')")
     assert r.code == 0, r.stderr
     run_id = r.json["run_id"]
-    from lineage.graph import hooks as ghooks
+    from lineage.hooks import queries as ghooks
     from lineage.repo import Repo
 
     with Repo.find(workdir) as repo:

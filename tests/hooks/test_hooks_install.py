@@ -147,7 +147,7 @@ def test_bad_usage(project: Path, cli, tmp_path: Path) -> None:
 
 
 def test_hook_without_lineage_says_how_to_fix(project: Path) -> None:
-    from lineage import hooks
+    from lineage.hooks import checks as hooks
 
     result = hooks.install(project, checks=("status",), python="/nonexistent/python")
     env = {**os.environ, "PATH": "/usr/bin:/bin"}

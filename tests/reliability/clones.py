@@ -9,11 +9,12 @@ from typing import Any
 import blake3
 
 from conftest import make_git_repo
-from lineage import _canonical, transfer
+from lineage.core import canonical as _canonical
+from lineage.sync import transfer
 
 
 def make_clone(tmp_path: Path, name: str, remote_url: str):
-    from lineage import remotes
+    from lineage.sync import remotes
     from lineage.repo import Repo
 
     path = make_git_repo(tmp_path / name)

@@ -34,7 +34,7 @@ def lineage_proc(args: list[str], cwd: Path, *, fault: str | None = None,
                  env: dict[str, str] | None = None, timeout: float = 120,
                  ) -> subprocess.CompletedProcess[str]:
     """Run ``lineage ARGS`` as a real process; with ``fault``, it SIGKILLs itself at
-    that kill point (see ``lineage._faults``)."""
+    that kill point (see ``lineage.core.faults``)."""
     full = {**os.environ, **(env or {})}
     full.pop("LINEAGE_FAULT", None)
     if fault:

@@ -13,7 +13,8 @@ import json
 import pytest
 
 from conftest import write_tree
-from lineage import snapshots, transfer
+from lineage import snapshots
+from lineage.sync import transfer
 
 from .clones import make_clone, temp_files
 from .conftest import killed, lineage_proc

@@ -62,7 +62,9 @@ def test_four_concurrent_snapshots_of_one_folder_record_one_version(workdir: Pat
 
 def _remote_with_history(tmp_path: Path, workdir: Path) -> Path:
     """A folder remote holding five versions of a dataset (set up in-process: fast)."""
-    from lineage import remotes, snapshots, transfer
+    from lineage import snapshots
+    from lineage.sync import remotes
+    from lineage.sync import transfer
     from lineage.repo import Repo
 
     remote = tmp_path / "remote"
@@ -77,7 +79,7 @@ def _remote_with_history(tmp_path: Path, workdir: Path) -> Path:
 
 
 def _fresh_clone(path: Path, remote: Path) -> Path:
-    from lineage import remotes
+    from lineage.sync import remotes
     from lineage.repo import Repo
 
     make_git_repo(path)
@@ -105,7 +107,7 @@ def test_three_concurrent_pulls_all_succeed_or_say_busy(tmp_path: Path, workdir:
 def test_merging_events_another_process_merged_meanwhile_is_a_no_op(tmp_path: Path, workdir: Path):
     """The interleaving of two pulls, made exact: while one process reads the events it
     will merge, another merges the same events and commits."""
-    from lineage.graph import Graph
+    from lineage.log import Graph
     from lineage.repo import Repo
 
     write_tree(workdir / "data", {"a.txt": "a", "b.txt": "b"})

@@ -16,9 +16,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from lineage import safepaths
+from lineage.core import paths as safepaths
 from lineage.errors import IntegrityError, LineageError, UnsafePathError
-from lineage.manifest import Manifest
+from lineage.snapshots.manifest import Manifest
 
 SEGMENT = st.one_of(
     st.sampled_from(["", ".", "..", ".git", ".GIT", ".Git", ".lineage", ".LINEAGE", "a", "b:c",

@@ -223,7 +223,7 @@ def test_only_runs_whose_owner_is_gone_on_this_host_are_marked(workdir: Path):
     """Runs owned on another host are left alone; a PID reused by another process (same
     PID, another start time) or a restart does not keep a dead run alive; a live owner
     keeps it."""
-    from lineage import _process
+    from lineage.core import process as _process
     from lineage.repo import Repo
 
     dead = subprocess.Popen([sys.executable, "-c", "pass"])

@@ -322,7 +322,7 @@ def test_query_bad_limits_are_usage_errors(workdir: Path):
 
 
 def test_query_library_timeout(repo):
-    from lineage.graph import readonly
+    from lineage.log import readonly
 
     with pytest.raises(readonly.QueryTimeoutError):
         readonly.query(repo.db_path, ENDLESS, timeout=0.3)

@@ -17,9 +17,10 @@ import sys
 import pytest
 
 from conftest import write_tree
-from lineage import snapshots, transfer
+from lineage import snapshots
+from lineage.sync import transfer
 from lineage.errors import UnsafePathError
-from lineage.manifest import Entry, Manifest
+from lineage.snapshots.manifest import Entry, Manifest
 
 from .clones import forge_snapshot, make_clone
 from .conftest import lineage_proc

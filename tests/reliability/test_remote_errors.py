@@ -113,7 +113,7 @@ def test_abandoned_backend_tasks_print_nothing(tmp_path: Path):
     script = textwrap.dedent("""
         import asyncio, gc, logging, time
         import fsspec.asyn
-        from lineage.remotes import Remote, filesystem
+        from lineage.sync.remotes import Remote, filesystem
 
         filesystem(Remote("origin", "s3://bucket/p", options={"endpoint_url": "http://127.0.0.1:9"}))
         loop = fsspec.asyn.get_loop()

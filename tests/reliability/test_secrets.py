@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from lineage import redact
+from lineage.core import redact
 from lineage.errors import ConfigError, UsageError
 from conftest import make_git_repo, write_tree
 from .conftest import lineage_proc
@@ -117,7 +117,7 @@ def test_plain_text_does_not_import_detect_secrets():
     # a command line without a key-shaped string never pays for the import (hooks, --help)
     import subprocess
 
-    code = ("import sys; from lineage.redact import redact_command, redact_text; "
+    code = ("import sys; from lineage.core.redact import redact_command, redact_text; "
             "redact_command(['python', 'examples/iris/train_model.py', '--lr', '0.1']); "
             "redact_text('first snapshot of the cleaned data'); "
             "from lineage import config; config.check_secrets({'guard': {'max_size': '10MB', "
@@ -332,7 +332,7 @@ def test_ordinary_config_still_loads(cli, workdir):
 
 
 def test_writing_a_secret_is_refused_and_the_file_is_unchanged(repo, workdir):
-    from lineage import remotes
+    from lineage.sync import remotes
 
     before = (workdir / ".lineage" / "config.toml").read_bytes()
     with pytest.raises(ConfigError, match="credentials"):
@@ -344,7 +344,7 @@ def test_writing_a_secret_is_refused_and_the_file_is_unchanged(repo, workdir):
 
 
 def test_remote_list_masks_whatever_reaches_it():
-    from lineage.remotes import Remote
+    from lineage.sync.remotes import Remote
 
     r = Remote("x", f"https://u:{canary('l')}@h/p", False, {"token": canary("l"), "region": "eu"})
     shown = json.dumps(r.to_dict())

@@ -170,7 +170,7 @@ def test_a_rewritten_auditor_view_and_a_planted_trigger_are_named(state, vcli, l
 
 
 def test_the_cheap_schema_check_sees_a_rewritten_view(state, lab):
-    from lineage.graph import integrity
+    from lineage.log import integrity
     from lineage.repo import Repo
 
     with Repo.find(lab.root) as repo:
@@ -299,7 +299,7 @@ def test_a_replaced_manifest_object_is_named(state, vcli, lab):
 
 
 def _manifest_other(repo, not_this: str) -> str:
-    from lineage.graph import queries
+    from lineage.snapshots import queries
 
     return next(s for s in queries.snapshot_ids(repo.graph) if s != not_this)
 

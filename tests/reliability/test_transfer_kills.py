@@ -65,7 +65,7 @@ def spot(request, tmp_path, monkeypatch) -> RemoteSpot:
 
 
 def _clone(tmp_path: Path, name: str, spot: RemoteSpot, **options: Any) -> Path:
-    from lineage import remotes
+    from lineage.sync import remotes
     from lineage.repo import Repo
 
     path = make_git_repo(tmp_path / name)
@@ -215,7 +215,7 @@ def test_server_killed_mid_push_is_one_line_and_a_rerun_completes(tmp_path, caps
 
 
 def _clone_remote_to(path: Path, spot: RemoteSpot) -> None:
-    from lineage import remotes
+    from lineage.sync import remotes
     from lineage.repo import Repo
 
     repo = Repo.find(path)

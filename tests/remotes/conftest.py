@@ -94,7 +94,7 @@ def s3_remote(s3, monkeypatch) -> RemoteEnv:
 @pytest.fixture
 def make_clone(tmp_path):
     """make_clone(name, env) -> an initialised repository with ``origin`` pointing at env."""
-    from lineage import remotes
+    from lineage.sync import remotes
     from lineage.repo import Repo
 
     opened: list[Any] = []

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from conftest import write_tree
-from lineage import snapshots, transfer
+from lineage import snapshots
+from lineage.sync import transfer
 from lineage.errors import CorruptObjectError, MissingObjectError, UsageError
 from lineage.store.packs import PackIndex
 
@@ -37,7 +38,7 @@ def test_push_then_pull_into_fresh_clone_gives_identical_bytes(remote_env, make_
     data = _dataset(a.root / "data")
     snap = snapshots.create(a, data, name="train")
     pushed = transfer.push(a)
-    from lineage.graph.tabular import referenced_digests as tabular_objects
+    from lineage.tabular.queries import referenced_digests as tabular_objects
 
     # every file differs, plus the manifest and the derived objects of sub/file.csv
     # (row fingerprints and column profile)
@@ -149,7 +150,7 @@ def test_missing_object_on_remote_is_reported_by_verify(remote_env, make_clone):
 
 
 def test_two_clones_merge_histories(remote_env, make_clone):
-    from lineage import verification
+    from lineage.sync import verify as verification
 
     a = make_clone("a", remote_env)
     b = make_clone("b", remote_env)

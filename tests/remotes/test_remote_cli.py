@@ -7,7 +7,7 @@ import time
 import pytest
 
 from conftest import CLI, make_git_repo, validate, write_tree
-from lineage import remotes
+from lineage.sync import remotes
 from lineage.errors import UsageError
 
 

@@ -13,7 +13,10 @@ import blake3
 import pytest
 
 from conftest import write_tree
-from lineage import garbage as gc, snapshots, transfer, verification
+from lineage import snapshots
+from lineage.sync import gc
+from lineage.sync import transfer
+from lineage.sync import verify as verification
 from lineage.errors import CorruptObjectError
 from lineage.store.packs import PACK_MAGIC, PackEntry, PackIndex, PackWriter, coalesce
 
@@ -79,7 +82,7 @@ def test_killed_push_resumes_and_completes(remote_env, make_clone):
     assert 10 <= done < 100
     assert remote_env.files("events") == []  # events go last
 
-    from lineage import remotes
+    from lineage.sync import remotes
 
     remotes.add(a, "origin", remote_env.url, exist_ok=True, jobs=8)  # finish quickly
     again = transfer.push(a)
@@ -117,7 +120,7 @@ def test_local_gc_keeps_referenced_and_removes_the_rest(repo, workdir):
 
 
 def test_reference_providers_extend_what_gc_keeps(repo):
-    from lineage.graph import references
+    from lineage.log import references
 
     derived = repo.store.put_bytes(b"a derived object, e.g. fingerprints")
     run_only = repo.store.put_bytes(b"an object only a recorded run used")

@@ -53,7 +53,7 @@ class Lab:
         return audit.run(self.repo, [run_id], only=rules)
 
     def slugs(self, run_id: str, rules: list[str] | None = None, *, at_least: str = "info") -> set[str]:
-        from lineage.rules import Severity
+        from lineage.audit.rules import Severity
 
         floor = Severity[at_least]
         return {f.rule for f in self.audit(run_id, rules).findings if f.level >= floor}

@@ -152,7 +152,7 @@ def test_a_third_party_rule_registers_through_an_entry_point(lab, tmp_path):
     plugin = tmp_path / "plugin"
     (plugin / "acme_rules").mkdir(parents=True)
     (plugin / "acme_rules" / "__init__.py").write_text(textwrap.dedent('''
-        from lineage.rules import Rule, Severity
+        from lineage.audit.rules import Rule, Severity
 
         class EveryRunNeedsAnOwner(Rule):
             """Flags runs recorded without a user."""
@@ -178,7 +178,7 @@ def test_a_third_party_rule_registers_through_an_entry_point(lab, tmp_path):
 
 
 def test_report_round_trips_findings():
-    from lineage.rules import Finding
+    from lineage.audit.rules import Finding
 
     f = Finding("exact-overlap", "error", "r1", "m", {"overlap": 3}, True, {"reason": "ok"})
     assert Finding.from_dict(json.loads(json.dumps(f.to_dict()))) == f

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lineage.rules import Severity, catalogue
+from lineage.audit.rules import Severity, catalogue
 from rules.conftest import clean_pipeline, rows
 
 DESIGN_SLUGS = {"no-test-set", "exact-overlap", "label-conflict", "near-duplicate", "group-overlap",

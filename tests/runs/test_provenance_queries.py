@@ -11,10 +11,10 @@ import pytest
 from runs_pipeline import EVALUATE, FIT, SPLIT, TRAIN, TRANSFORM, raw_data
 
 import lineage
-from lineage import provenance as prov
+from lineage.runs import provenance as prov
 from lineage import runs
 from lineage.errors import AmbiguousRefError, UsageError
-from lineage.graph import readonly
+from lineage.log import readonly
 
 ROOT_DOCS = __import__("pathlib").Path(__file__).resolve().parents[2] / "docs"
 
@@ -183,7 +183,7 @@ def test_views_and_tables_are_documented(repo, pipeline):
     objects = readonly.schema_objects(repo.db_path)
     views = {name for typ, name in objects if typ == "view"}
     assert set(readonly.AUDITOR_VIEWS) <= views
-    from lineage.graph.m0002_runs import TABLES
+    from lineage.runs.m0002_runs import TABLES
 
     for name in (*readonly.AUDITOR_VIEWS, *TABLES):
         assert f"`{name}`" in doc, f"{name} is not documented in docs/queries.md"

@@ -12,7 +12,7 @@ from runs_pipeline import TRAIN, raw_data, step
 import lineage
 from lineage import runs
 from lineage.errors import ConflictError, LineageError, PathError, UnknownRefError, UsageError
-from lineage.graph import runs as q
+from lineage.runs import queries as q
 
 
 def comparable(record: runs.RunRecord) -> dict:

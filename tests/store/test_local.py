@@ -4,7 +4,7 @@ import stat
 import pytest
 
 from lineage.errors import CorruptObjectError, MissingObjectError, PathError
-from lineage.hashing import hash_bytes
+from lineage.core.hashing import hash_bytes
 from lineage.store import LinkMode, ObjectStore
 
 

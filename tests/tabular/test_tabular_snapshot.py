@@ -86,7 +86,7 @@ def test_declarations_are_remembered_and_read_from_pyproject(workdir: Path, repo
         '[tool.lineage.datasets.scores]\nlabel = "y"\ngroup_column = "g"\n')
     (workdir / "s.csv").write_text("g,x,y\na,1,0\nb,2,1\n")
     snap = lineage.snapshot(workdir / "s.csv", repo=repo, name="scores")
-    from lineage.graph import queries
+    from lineage.snapshots import queries
 
     assert queries.dataset(repo.graph, "scores").declarations == {"label": "y", "group": "g"}
     rows = load_fingerprints(repo, snap.id).to_pylist()
@@ -115,7 +115,7 @@ def test_derived_objects_are_reused(workdir: Path, repo):
     assert len(tabular_events(repo)) == 2
     load_fingerprints(repo, "b")
     assert len(tabular_events(repo)) == 2
-    from lineage.graph.tabular import referenced_digests
+    from lineage.tabular.queries import referenced_digests
 
     refs = referenced_digests(repo.graph)
     assert len(refs) == 3  # two fingerprint objects; the profile does not depend on declarations
@@ -296,8 +296,8 @@ def test_cli_diff_rows_exact_counts(cli, workdir: Path):
 
 
 def test_gc_keeps_derived_objects(workdir: Path, repo):
-    from lineage.garbage import collect
-    from lineage.graph.tabular import referenced_digests
+    from lineage.sync.gc import collect
+    from lineage.tabular.queries import referenced_digests
 
     (workdir / "g.csv").write_text("x,y\n1,2\n")
     snap = lineage.snapshot(workdir / "g.csv", repo=repo, name="g", text_column="y")

@@ -1,0 +1,215 @@
+"""Rules on what learning runs read: held-out data must never reach training or tuning."""
+
+from __future__ import annotations
+
+from lineage.audit import HELDOUT_ROLES, LEARNING_KINDS
+from lineage.audit import queries as gaudit
+from lineage.runs import queries as gruns
+from lineage.audit.rules import Finding, Rule, Severity, register
+from lineage.audit.rules._data import overlap
+
+
+def _heldout_uses(ctx, snapshot_id: str, roles: tuple[str, ...]) -> list[dict]:
+    """Runs that read this snapshot (or a copy with the same content) with a held-out role."""
+    key = gruns.content_key(ctx.graph, snapshot_id)
+    same = {snapshot_id, *gruns.same_content(ctx.graph, snapshot_id)} if key else {snapshot_id}
+    uses = []
+    for sid, records in _heldout_index(ctx, roles).items():
+        if sid in same:
+            uses += [{"snapshot": sid, **r} for r in records]
+    return uses
+
+
+def _heldout_index(ctx, roles: tuple[str, ...]) -> dict[str, list[dict]]:
+    cache = ctx.__dict__.setdefault("_heldout_index", {})
+    if roles not in cache:
+        cache[roles] = gaudit.heldout_snapshots(ctx.graph, roles)
+    return cache[roles]
+
+
+@register
+class TrainReadHeldout(Rule):
+    """A training run read test data, or read as training data what is used as held-out data.
+
+    The training algorithm never, ever sees validation or test data. Flags a `train`
+    or `fit` run with a `test` input, and a `train`/`fit` run whose training inputs
+    (any role but `validation`) are a snapshot (or a copy of one) that some run uses
+    as validation or test data. A `validation` input to a `train` run is allowed (early
+    stopping), unless that same content is also used as a test set. Fix: give
+    training only the training split.
+    """
+
+    slug = "train-read-heldout"
+    severity = Severity.critical
+    title = "a training run read validation or test content"
+
+    def check(self, ctx, run) -> list[Finding]:
+        if run.kind not in ("train", "fit"):
+            return []
+        found = []
+        for i in run.inputs:
+            if i.role == "test":
+                found.append(self.finding(run, f"{run.kind} run read the test set "
+                                               f"{i.dataset or i.path or i.snapshot_id[:12]}",
+                                          {"input": ctx.describe_input(i)}))
+                continue
+            roles = ("test",) if i.role == "validation" else HELDOUT_ROLES
+            uses = [u for u in _heldout_uses(ctx, i.snapshot_id, roles) if u["run_id"] != run.run_id]
+            if uses:
+                first = uses[0]
+                found.append(self.finding(
+                    run, f"{run.kind} run read {i.dataset or i.path or i.snapshot_id[:12]} as {i.role} data, "
+                         f"but run {first['run_id']} ({first['kind']}) uses the same content as {first['role']} data",
+                    {"input": ctx.describe_input(i), "heldout_uses": uses[:10]}))
+        return found
+
+
+@register
+class TuneReadTest(Rule):
+    """A tuning (orchestrator) run read test content.
+
+    The training orchestrator (hyperparameter search, model selection) never, ever
+    sees test data: choosing by test score turns the test set into a validation set and
+    the final score into an optimistic one. Flags a `tune` run with a `test` input or an
+    input that is used as a test set elsewhere, and a run whose upstream `tune` run read
+    rows of this run's test set. Fix: tune on a validation split or cross-validation
+    inside the training data.
+    """
+
+    slug = "tune-read-test"
+    severity = Severity.critical
+    title = "a tuning/orchestrator run read test content"
+
+    def check(self, ctx, run) -> list[Finding]:
+        found = []
+        if run.kind == "tune":
+            for i in run.inputs:
+                uses = [u for u in _heldout_uses(ctx, i.snapshot_id, ("test",)) if u["run_id"] != run.run_id]
+                if i.role == "test" or uses:
+                    found.append(self.finding(
+                        run, f"tuning run read test data {i.dataset or i.path or i.snapshot_id[:12]}"
+                             + (f" (role {i.role})" if i.role != "test" else ""),
+                        {"input": ctx.describe_input(i), "test_uses": uses[:10]}))
+        tests = ctx.heldout_inputs(run, ("test",))
+        for tune in [u for u in ctx.upstream(run.run_id) if u.kind == "tune"]:
+            read = [i.snapshot_id for i in tune.inputs]
+            for t in tests:
+                o = overlap(ctx, read, t.snapshot_id)
+                if o["overlap"]:
+                    found.append(self.finding(
+                        run, f"upstream tuning run {tune.run_id} read {o['overlap']} of the {o['rows']} rows "
+                             f"of this run's test set {t.dataset or t.snapshot_id[:12]}",
+                        {"tune_run": tune.run_id, "test": ctx.describe_input(t),
+                         "tune_inputs": [ctx.describe_input(i) for i in tune.inputs], **o}))
+        return found
+
+
+@register
+class FitOnHeldout(Rule):
+    """A fit, train or tune run upstream of the model learned from held-out rows.
+
+    The classic "scaler fitted before the split" and "oversampled before the split":
+    state learned from data that includes held-out rows (means, vocabularies, selected
+    features, synthetic samples) leaks them into the model. Found through the lineage
+    graph plus row fingerprints. A learning run upstream of (or equal to) the audited
+    run is flagged when it read
+    - data that a `split` run upstream of this run's validation or test set later
+      divided (the learning happened before the split), or
+    - a snapshot upstream of the held-out set whose rows include held-out rows.
+    (Rows merely duplicated between separately produced splits are exact-overlap's
+    business.) Fix: split first, then fit every transformation on the training split.
+    """
+
+    slug = "fit-on-heldout"
+    severity = Severity.critical
+    title = "a learning run upstream of the model read held-out rows"
+    options = {"tolerance": 0.0}
+
+    def check(self, ctx, run) -> list[Finding]:
+        heldout = ctx.heldout_inputs(run)
+        if not heldout:
+            return []
+        found = []
+        learners = [u for u in ctx.upstream(run.run_id) if u.kind in LEARNING_KINDS]
+        if run.kind in LEARNING_KINDS:
+            learners.append(run)
+        for u in learners:
+            # held-out roles of a learning run are judged by train-read-heldout/tune-read-test
+            read = [i for i in u.inputs if i.role not in (*HELDOUT_ROLES, "model")]
+            for h in heldout:
+                hit = self._before_split(ctx, run, u, read, h) or self._rows(ctx, run, u, read, h)
+                if hit:
+                    found.append(hit)
+        return found
+
+    def _before_split(self, ctx, run, u, read, h) -> Finding | None:
+        for split_run, pre_split in _splits_upstream(ctx, h.snapshot_id):
+            if u.run_id == split_run or u.run_id in _runs_downstream_of(ctx, split_run):
+                continue
+            early = [i for i in read if i.snapshot_id in pre_split]
+            if not early:
+                continue
+            o = overlap(ctx, [i.snapshot_id for i in early], h.snapshot_id)
+            return self.finding(
+                run, f"{u.kind} run {u.run_id} learned from "
+                f"{early[0].dataset or early[0].path or early[0].snapshot_id[:12]} before split run "
+                f"{split_run} cut the {h.role} set {h.dataset or h.snapshot_id[:12]} from it",
+                {"learning_run": u.run_id, "kind": u.kind, "split_run": split_run,
+                 "learning_inputs": [ctx.describe_input(i) for i in early],
+                 "heldout": ctx.describe_input(h), **o})
+        return None
+
+    def _rows(self, ctx, run, u, read, h) -> Finding | None:
+        sources = _lineage_sources(ctx, h.snapshot_id)
+        shared = [i.snapshot_id for i in read if i.snapshot_id in sources]
+        if not shared:
+            return None
+        o = overlap(ctx, shared, h.snapshot_id)
+        if not o["overlap"] or o["fraction"] <= self.config["tolerance"]:
+            return None
+        return self.finding(
+            run, f"{u.kind} run {u.run_id} learned from {o['overlap']} of the {o['rows']} "
+            f"rows ({o['fraction']:.1%}) of the {h.role} set {h.dataset or h.snapshot_id[:12]}",
+            {"learning_run": u.run_id, "kind": u.kind,
+             "learning_inputs": [ctx.describe_input(i) for i in read if i.snapshot_id in shared],
+             "heldout": ctx.describe_input(h), **o})
+
+
+
+def _splits_upstream(ctx, snapshot_id: str) -> list[tuple[str, set[str]]]:
+    """(split run, every snapshot at or upstream of its inputs) for split runs upstream of a snapshot."""
+    cache = ctx.__dict__.setdefault("_splits", {})
+    if snapshot_id not in cache:
+        runs = {n for edge in gruns.ancestors(ctx.graph, snapshot_id) for n in edge[:2]}
+        out = []
+        for rid in sorted(runs):
+            if not gruns.run_exists(ctx.graph, rid) or ctx.run(rid).kind != "split":
+                continue
+            pre: set[str] = set()
+            for i in ctx.run(rid).inputs:
+                pre |= _lineage_sources(ctx, i.snapshot_id)
+            out.append((rid, pre))
+        cache[snapshot_id] = out
+    return cache[snapshot_id]
+
+
+def _runs_downstream_of(ctx, run_id: str) -> set[str]:
+    cache = ctx.__dict__.setdefault("_downstream", {})
+    if run_id not in cache:
+        cache[run_id] = {n for edge in gruns.descendants(ctx.graph, [run_id]) for n in edge[:2]}
+    return cache[run_id]
+
+
+def _lineage_sources(ctx, snapshot_id: str) -> set[str]:
+    """The snapshot, its copies, and every snapshot upstream of it in the lineage graph."""
+    cache = ctx.__dict__.setdefault("_sources", {})
+    if snapshot_id not in cache:
+        nodes = {snapshot_id, *gruns.same_content(ctx.graph, snapshot_id)}
+        for node in list(nodes):
+            for child, parent, _kind in gruns.ancestors(ctx.graph, node):
+                nodes.update((child, parent))
+        copies = set()
+        for node in nodes:
+            copies.update(gruns.same_content(ctx.graph, node))
+        cache[snapshot_id] = nodes | copies
+    return cache[snapshot_id]

@@ -1,0 +1,82 @@
+"""Events: the append-only, content-addressed records the lineage graph is built from.
+
+An event's ID is the BLAKE3 digest of its canonical encoding, which includes the IDs
+of its parents (the heads of the log when it was written). The log is therefore a
+Merkle DAG: changing any recorded event changes its ID and breaks every child's link
+to it. Two clones that each append events simply end up with two heads; the next
+event written after a merge names both as parents. Events are globally unique, so
+merging is a set union and never conflicts.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from lineage.core import canonical as _canonical
+from lineage.core.hashing import hash_bytes
+
+#: Bumped only if the event encoding itself changes.
+EVENT_FORMAT = 1
+
+
+def utc_now() -> str:
+    """The current time as ISO 8601 UTC with microseconds, e.g. 2026-11-29T18:04:10.123456Z."""
+    return _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+@dataclass(frozen=True)
+class Event:
+    """One immutable record in the log."""
+
+    type: str
+    time: str
+    actor: str
+    parents: tuple[str, ...]
+    body: dict[str, Any] = field(default_factory=dict)
+    id: str = ""
+
+    @property
+    def body_json(self) -> str:
+        """The body's canonical JSON text, computed once (a snapshot body can be megabytes)."""
+        cached = self.__dict__.get("_body_json")
+        if cached is None:
+            cached = _canonical.dumps(self.body).decode("utf-8")
+            object.__setattr__(self, "_body_json", cached)
+        return cached
+
+    def encode(self) -> bytes:
+        """The canonical bytes the ID is computed over (and that are shipped to remotes).
+
+        Canonical JSON of ``{actor, body, format, parents, time, type}``, assembled around
+        the cached body text (keys in sorted order, exactly as a full encoding would be).
+        """
+        dumps = _canonical.dumps
+        return (b'{"actor":' + dumps(self.actor) + b',"body":' + self.body_json.encode("utf-8")
+                + b',"format":' + dumps(EVENT_FORMAT) + b',"parents":' + dumps(list(self.parents))
+                + b',"time":' + dumps(self.time) + b',"type":' + dumps(self.type) + b"}")
+
+    def compute_id(self) -> str:
+        return hash_bytes(self.encode())
+
+    @classmethod
+    def create(cls, type: str, body: dict[str, Any], *, actor: str, parents: tuple[str, ...],
+               time: str | None = None) -> Event:
+        ev = cls(type=type, time=time or utc_now(), actor=actor, parents=tuple(sorted(parents)),
+                 body=body)
+        return cls(ev.type, ev.time, ev.actor, ev.parents, ev.body, ev.compute_id())
+
+    @classmethod
+    def decode(cls, data: bytes) -> Event:
+        raw = _canonical.loads(data)
+        ev = cls(raw["type"], raw["time"], raw["actor"], tuple(raw["parents"]), raw["body"])
+        return cls(ev.type, ev.time, ev.actor, ev.parents, ev.body, ev.compute_id())
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "type": self.type, "time": self.time, "actor": self.actor,
+                "parents": list(self.parents), "body": self.body}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Event:
+        return cls(d["type"], d["time"], d["actor"], tuple(d["parents"]), d["body"], d.get("id", ""))

@@ -1,0 +1,747 @@
+"""Local content-addressed object store.
+
+Layout: ``objects/ab/cdef…`` ("loose" objects) where ``abcdef…`` is the 64-hex BLAKE3
+digest, and ``packs/<id>.pack`` + ``packs/<id>.idx`` for small objects written in
+bulk (the pack format of ``lineage.store.packs``, see ``schemas/PACKS.md``): creating
+20,000 tiny files costs far more than their bytes, so a snapshot of many small files
+appends them to one pack instead. Objects are written to ``tmp/`` first and renamed
+into place (a pack becomes visible only when its index is renamed in, last), so a
+reader never sees a half-written object, and a crash leaves at most stray temporary
+files (removed by ``clean_tmp``). Objects are read-only once stored and never modified.
+
+Durability is batched: a ``Batch`` writes many temporary files, then flushes once
+before renaming them all, instead of one fsync per object.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import io
+import os
+import stat
+import struct
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from enum import Enum
+from pathlib import Path
+from typing import BinaryIO
+
+import blake3
+
+from lineage.core import faults as _faults
+from lineage.errors import CorruptObjectError, MissingObjectError, PathError
+from lineage.core.hashing import BLOCK_SIZE, DIGEST_HEX_LEN
+
+_FICLONE = 0x40049409  # linux/fs.h
+_HEX = frozenset("0123456789abcdef")
+#: Objects smaller than this go into a pack when written in a batch.
+PACK_OBJECT_MAX = 1 << 20
+#: A batch starts a new pack past this size, so no pack grows without bound.
+PACK_SIZE_MAX = 512 << 20
+_IDX_ENTRY = struct.Struct(">32sQQ")
+_IDX_COUNT = struct.Struct(">Q")
+
+
+class LinkMode(str, Enum):
+    """How a workspace file's bytes get into the store."""
+
+    copy = "copy"
+    reflink = "reflink"
+    hardlink = "hardlink"
+
+
+def is_digest(value: str) -> bool:
+    return len(value) == DIGEST_HEX_LEN and set(value) <= _HEX
+
+
+def _syncfs(path: Path) -> None:
+    """Flush the filesystem holding ``path`` (Linux syncfs), or everything elsewhere."""
+    try:
+        import ctypes  # lazy: only writers flush
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            if libc.syncfs(fd) == 0:
+                return
+        finally:
+            os.close(fd)
+    except (OSError, AttributeError):
+        pass
+    os.sync()
+
+
+def _reflink(src: str, dst_fd: int) -> bool:
+    try:
+        with open(src, "rb") as s:
+            fcntl.ioctl(dst_fd, _FICLONE, s.fileno())
+        return True
+    except OSError:
+        return False
+
+
+class _Pack:
+    """One local pack: its index mapped in memory, searched by bisection."""
+
+    def __init__(self, idx_path: Path) -> None:
+        from lineage.store.packs import HEADER, IDX_MAGIC
+
+        self.idx_path = idx_path
+        self.pack_path = idx_path.with_suffix(".pack")
+        self.id = idx_path.stem
+        with open(idx_path, "rb") as fh:
+            data = fh.read()
+        if not data.startswith(IDX_MAGIC):
+            raise CorruptObjectError(f"pack index {idx_path.name} is not a lineage pack index")
+        (self.count,) = _IDX_COUNT.unpack_from(data, HEADER)
+        self._start = HEADER + _IDX_COUNT.size
+        self._data = data
+
+    def _key(self, i: int) -> bytes:
+        at = self._start + i * _IDX_ENTRY.size
+        return self._data[at:at + 32]
+
+    def find(self, raw: bytes) -> tuple[int, int] | None:
+        lo, hi = 0, self.count
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if self._key(mid) < raw:
+                lo = mid + 1
+            else:
+                hi = mid
+        if lo < self.count and self._key(lo) == raw:
+            _, off, length = _IDX_ENTRY.unpack_from(self._data, self._start + lo * _IDX_ENTRY.size)
+            return off, length
+        return None
+
+    def entries(self) -> Iterator[tuple[str, int, int]]:
+        end = self._start + self.count * _IDX_ENTRY.size
+        for raw, off, length in _IDX_ENTRY.iter_unpack(self._data[self._start:end]):
+            yield raw.hex(), off, length
+
+    def read(self, off: int, length: int) -> bytes:
+        with open(self.pack_path, "rb") as fh:
+            fh.seek(off)
+            return fh.read(length)
+
+
+class ObjectStore:
+    """A folder of immutable objects named by their digest.
+
+    >>> store = ObjectStore(Path(".lineage"))            # doctest: +SKIP
+    >>> digest = store.put_bytes(b"hello")               # doctest: +SKIP
+    >>> store.read_bytes(digest)                         # doctest: +SKIP
+    b'hello'
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        self.objects = self.root / "objects"
+        self._objects = str(self.objects)
+        self.tmp = self.root / "tmp"
+        self.packs_dir = self.root / "packs"
+        self._packs: list[_Pack] | None = None
+        self._packed: set[bytes] | None = None
+        self._lock = threading.Lock()
+
+    # -- layout -------------------------------------------------------------
+    def path(self, digest: str) -> Path:
+        """Where the loose object would live (packed objects have no path of their own)."""
+        return self.objects / digest[:2] / digest[2:]
+
+    def is_loose(self, digest: str) -> bool:
+        return os.path.exists(self.objects / digest[:2] / digest[2:])
+
+    def exists(self, digest: str) -> bool:
+        if os.path.exists(f"{self._objects}/{digest[:2]}/{digest[2:]}"):
+            return True
+        return bytes.fromhex(digest) in self._packed_set()
+
+    def ensure(self) -> None:
+        self.objects.mkdir(parents=True, exist_ok=True)
+        self.tmp.mkdir(parents=True, exist_ok=True)
+
+    def packs(self) -> list[_Pack]:
+        with self._lock:
+            if self._packs is None:
+                found = []
+                if self.packs_dir.is_dir():
+                    for name in sorted(os.listdir(self.packs_dir)):
+                        if name.endswith(".idx") and (self.packs_dir / name).with_suffix(".pack").exists():
+                            found.append(_Pack(self.packs_dir / name))
+                self._packs = found
+            return self._packs
+
+    def _packed_set(self) -> set[bytes]:
+        if self._packed is None:
+            packed: set[bytes] = set()
+            for pack in self.packs():
+                end = pack._start + pack.count * _IDX_ENTRY.size
+                data = pack._data
+                packed.update(data[i:i + 32] for i in range(pack._start, end, _IDX_ENTRY.size))
+            self._packed = packed
+        return self._packed
+
+    def _locate(self, digest: str) -> tuple[_Pack, int, int] | None:
+        raw = bytes.fromhex(digest)
+        if raw not in self._packed_set():
+            return None
+        for pack in self.packs():
+            hit = pack.find(raw)
+            if hit is not None:
+                return pack, hit[0], hit[1]
+        return None
+
+    def _forget_packs(self) -> None:
+        with self._lock:
+            self._packs = None
+            self._packed = None
+
+    def loose_digests(self) -> set[str]:
+        """Every loose object, from one listing of each fan-out folder."""
+        found: set[str] = set()
+        if self.objects.is_dir():
+            for fan in os.scandir(self.objects):
+                if len(fan.name) == 2 and fan.is_dir():
+                    found.update(fan.name + rest for rest in os.listdir(fan.path))
+        return found
+
+    def iter_digests(self) -> Iterator[str]:
+        """Every stored object, loose and packed (each once)."""
+        seen: set[str] = set()
+        if self.objects.is_dir():
+            for fan in sorted(os.listdir(self.objects)):
+                sub = self.objects / fan
+                if len(fan) != 2 or not sub.is_dir():
+                    continue
+                for rest in sorted(os.listdir(sub)):
+                    digest = fan + rest
+                    if is_digest(digest):
+                        seen.add(digest)
+                        yield digest
+        for pack in self.packs():
+            for digest, _, _ in pack.entries():
+                if digest not in seen:
+                    seen.add(digest)
+                    yield digest
+
+    # -- writing ------------------------------------------------------------
+    def _tmp_path(self) -> Path:
+        return self.tmp / f"{os.urandom(16).hex()}.tmp"
+
+    def _install(self, tmp: Path, digest: str) -> None:
+        final = self.path(digest)
+        final.parent.mkdir(exist_ok=True)
+        os.chmod(tmp, 0o444)
+        os.replace(tmp, final)
+
+    def put_bytes(self, data: bytes, digest: str | None = None, *, sync: bool = True) -> str:
+        """Store ``data``; a no-op when the object exists. Returns the digest."""
+        digest = digest or blake3.blake3(data).hexdigest()
+        if self.exists(digest):
+            return digest
+        tmp = self._tmp_path()
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            if sync:
+                fh.flush()
+                os.fsync(fh.fileno())
+        self._install(tmp, digest)
+        return digest
+
+    def put_file(
+        self,
+        src: str | os.PathLike[str],
+        digest: str,
+        *,
+        link: LinkMode = LinkMode.copy,
+        sync: bool = True,
+    ) -> bool:
+        """Store the file at ``src`` whose digest is already known.
+
+        Returns True when a new object was written. The copy is checked against
+        the source's stat afterwards, so a file that changed under us is refused.
+        """
+        if self.exists(digest):
+            return False
+        src = os.fspath(src)
+        try:
+            before = os.stat(src)
+        except FileNotFoundError:
+            raise PathError(f"file vanished while storing: {src}") from None
+        if link is LinkMode.hardlink:
+            final = self.path(digest)
+            final.parent.mkdir(exist_ok=True)
+            try:
+                os.chmod(src, stat.S_IMODE(before.st_mode) & ~0o222)
+                os.link(src, final)
+                return True
+            except FileExistsError:
+                return False
+            except OSError as exc:
+                if exc.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK):
+                    raise
+                # another filesystem: fall back to a copy
+        tmp = self._tmp_path()
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        try:
+            if not (link is LinkMode.reflink and _reflink(src, fd)):
+                with open(src, "rb") as s:
+                    _copy_fd(s, fd, before.st_size)
+            if sync:
+                os.fsync(fd)
+        finally:
+            os.close(fd)
+        after = os.stat(src)
+        if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns):
+            tmp.unlink(missing_ok=True)
+            raise PathError(f"file changed while it was being stored: {src}")
+        self._install(tmp, digest)
+        return True
+
+    def batch(self) -> Batch:
+        """Group many writes under one filesystem flush."""
+        return Batch(self)
+
+    # -- reading ------------------------------------------------------------
+    def open(self, digest: str) -> BinaryIO:
+        """A readable file of the object's bytes (not verified: see ``read_bytes``/``verify``)."""
+        try:
+            return open(self.path(digest), "rb")
+        except FileNotFoundError:
+            hit = self._locate(digest)
+            if hit is None:
+                raise MissingObjectError(f"object {digest[:12]} is not in the local store") from None
+            pack, off, length = hit
+            return io.BytesIO(pack.read(off, length))
+
+    def read_bytes(self, digest: str) -> bytes:
+        """Return the object's bytes, verified against its digest."""
+        with self.open(digest) as fh:
+            data = fh.read()
+        if blake3.blake3(data).hexdigest() != digest:
+            raise CorruptObjectError(f"object {digest[:12]} is corrupt (its bytes do not match its digest)")
+        return data
+
+    def verify(self, digest: str) -> bool:
+        """Rehash one object; False when it is corrupt. Raises when missing."""
+        path = self.path(digest)
+        if os.path.exists(path):
+            return _object_digest(path) == digest
+        with self.open(digest) as fh:
+            return blake3.blake3(fh.read()).hexdigest() == digest
+
+    def copy_to(self, digest: str, dest: str | os.PathLike[str], *, executable: bool = False,
+                link: LinkMode = LinkMode.copy) -> None:
+        """Write the object to ``dest`` atomically, verifying it on the way."""
+        dest = Path(dest)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        # fixed-length: a name of 255 bytes still leaves room for its temporary name
+        from lineage.core.paths import temp_name
+
+        tmp = dest.parent / temp_name()
+        src = self.path(digest)
+        if not src.exists():
+            data = self.read_bytes(digest)  # packed: small, verified in memory
+            try:
+                with open(tmp, "wb") as fh:
+                    fh.write(data)
+                os.chmod(tmp, 0o755 if executable else 0o644)
+                _faults.point("checkout.temp")  # the temporary file written, not yet renamed
+                os.replace(tmp, dest)
+            except BaseException:
+                tmp.unlink(missing_ok=True)
+                raise
+            return
+        try:
+            if link is LinkMode.hardlink:
+                os.link(src, tmp)
+            else:
+                # copy in the kernel (or clone), then verify the immutable source: the bytes
+                # are read at memory speed by a multi-threaded hash instead of through Python
+                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+                try:
+                    if not (link is LinkMode.reflink and _reflink(os.fspath(src), fd)):
+                        with open(src, "rb") as s:
+                            _copy_fd(s, fd, os.fstat(s.fileno()).st_size)
+                finally:
+                    os.close(fd)
+                if _object_digest(src) != digest:
+                    raise CorruptObjectError(
+                        f"object {digest[:12]} is corrupt (its bytes do not match its digest)"
+                    )
+                os.chmod(tmp, 0o755 if executable else 0o644)
+            _faults.point("checkout.temp")
+            os.replace(tmp, dest)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+
+    # -- writers and the collector ---------------------------------------------
+    @contextmanager
+    def writing(self) -> Iterator[None]:
+        """Held while objects are written and not yet referenced by an event.
+
+        Shared among writers; ``collecting`` takes it exclusively, so garbage
+        collection never removes objects (or temporary files) a snapshot, run or pull
+        is still about to record.
+        """
+        from lineage.core.process import lock_timeout
+
+        # a gc in progress makes writers wait, for a bounded time (then "busy, retry")
+        with self._flock(fcntl.LOCK_SH, wait=lock_timeout()):
+            yield
+
+    @contextmanager
+    def collecting(self) -> Iterator[None]:
+        """Exclusive: no writer is between writing objects and recording them."""
+        with self._flock(fcntl.LOCK_EX, wait=0.0,
+                         busy="a snapshot, run or pull is writing to the store; run gc when it is done"):
+            yield
+
+    @contextmanager
+    def _flock(self, how: int, *, wait: float = 0.0, busy: str | None = None) -> Iterator[None]:
+        import time
+
+        from lineage.core.process import BUSY
+        from lineage.errors import BusyError
+
+        self.root.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.root / "store.lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            deadline = time.monotonic() + wait
+            while True:
+                try:
+                    fcntl.flock(fd, how | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        raise BusyError(busy or BUSY) from None
+                    time.sleep(0.05)
+            try:
+                yield
+            finally:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            os.close(fd)
+
+    # -- maintenance --------------------------------------------------------
+    def remove(self, digests: Iterable[str]) -> int:
+        """Delete objects; packs holding any of them are rewritten without them.
+
+        Returns the bytes freed.
+        """
+        doomed = set(digests)
+        freed = 0
+        for d in list(doomed):
+            path = self.path(d)
+            try:
+                size = path.stat().st_size
+                path.unlink()
+                freed += size
+                _faults.point("gc.delete")
+            except FileNotFoundError:
+                continue
+        raw_doomed = {bytes.fromhex(d) for d in doomed}
+        for pack in self.packs():
+            entries = list(pack.entries())
+            if not any(bytes.fromhex(d) in raw_doomed for d, _, _ in entries):
+                continue
+            keep = [(d, off, n) for d, off, n in entries if bytes.fromhex(d) not in raw_doomed]
+            if keep:
+                with self.batch() as batch:
+                    batch._force_pack = True
+                    for d, off, n in keep:
+                        batch.put_bytes(pack.read(off, n), d, _repack=True)
+            freed += sum(n for d, _, n in entries if bytes.fromhex(d) in raw_doomed)
+            pack.idx_path.unlink(missing_ok=True)  # index first: the pack is then invisible
+            pack.pack_path.unlink(missing_ok=True)
+        self._forget_packs()
+        return freed
+
+    def clean_tmp(self) -> int:
+        """Remove temporary files left by an interrupted write."""
+        n = 0
+        if self.tmp.is_dir():
+            for name in os.listdir(self.tmp):
+                try:
+                    os.unlink(self.tmp / name)
+                    n += 1
+                except OSError:
+                    pass
+        # a pack whose index never appeared (a write or a gc killed in between) is
+        # invisible and never read; only gc calls this, with no writer active
+        if self.packs_dir.is_dir():
+            for name in os.listdir(self.packs_dir):
+                if name.endswith(".pack") and not (self.packs_dir / name).with_suffix(".idx").exists():
+                    try:
+                        os.unlink(self.packs_dir / name)
+                        n += 1
+                    except OSError:
+                        pass
+        return n
+
+    def size(self, digest: str) -> int:
+        try:
+            return self.path(digest).stat().st_size
+        except FileNotFoundError:
+            hit = self._locate(digest)
+            if hit is None:
+                raise MissingObjectError(f"object {digest[:12]} is not in the local store") from None
+            return hit[2]
+
+
+def _object_digest(path: Path) -> str:
+    """BLAKE3 of a stored object. Objects are immutable and read-only, so they can be
+    mapped into memory and hashed on every core (a workspace file could be truncated
+    under the mapping; those are streamed instead, see ``lineage.core.hashing``)."""
+    size = os.path.getsize(path)
+    if size >= (16 << 20):
+        return blake3.blake3(max_threads=blake3.blake3.AUTO).update_mmap(path).hexdigest()
+    with open(path, "rb") as fh:
+        return blake3.blake3(fh.read()).hexdigest()
+
+
+def _write_all(fd: int, data: bytes | memoryview) -> None:
+    view = memoryview(data)
+    while view:
+        n = os.write(fd, view)
+        view = view[n:]
+
+
+def _copy_fd(src: BinaryIO, dst_fd: int, size: int) -> None:
+    """Copy in the kernel where possible (copy_file_range), else by blocks."""
+    try:
+        offset = 0
+        while offset < size:
+            n = os.copy_file_range(src.fileno(), dst_fd, size - offset)
+            if n == 0:
+                break
+            offset += n
+        if offset == size:
+            return
+    except (OSError, AttributeError):
+        pass
+    src.seek(0)
+    os.lseek(dst_fd, 0, os.SEEK_SET)
+    os.ftruncate(dst_fd, 0)
+    for block in iter(lambda: src.read(BLOCK_SIZE), b""):
+        _write_all(dst_fd, block)
+
+
+class _PackBuilder:
+    """A pack being written to ``tmp/``: objects appended, hashed as they go."""
+
+    def __init__(self, store: ObjectStore) -> None:
+        from lineage.store.packs import PACK_MAGIC
+
+        self.tmp = store._tmp_path()
+        self.fh = open(self.tmp, "wb")
+        self.fh.write(PACK_MAGIC)
+        self.hasher = blake3.blake3(PACK_MAGIC)
+        self.size = len(PACK_MAGIC)
+        self.entries: list[tuple[bytes, int, int]] = []
+        # small objects are gathered and written (and hashed) a few MB at a time
+        self._chunks: list[bytes] = []
+        self._buffered = 0
+
+    def add(self, raw: bytes, data: bytes) -> None:
+        self.entries.append((raw, self.size, len(data)))
+        self._chunks.append(data)
+        self._buffered += len(data)
+        self.size += len(data)
+        if self._buffered >= (4 << 20):
+            self._drain()
+
+    def _drain(self) -> None:
+        if self._chunks:
+            block = b"".join(self._chunks)
+            self.fh.write(block)
+            self.hasher.update(block)
+            self._chunks, self._buffered = [], 0
+
+    def finish(self, packs_dir: Path) -> None:
+        """fsync the pack, write and fsync its index, then make both visible (index last)."""
+        from lineage.store.packs import IDX_MAGIC
+
+        self._drain()
+        self.fh.flush()
+        os.fsync(self.fh.fileno())
+        self.fh.close()
+        self.entries.sort()
+        idx = b"".join([IDX_MAGIC, _IDX_COUNT.pack(len(self.entries)),
+                        *(_IDX_ENTRY.pack(raw, off, n) for raw, off, n in self.entries),
+                        self.hasher.digest()])
+        pack_id = blake3.blake3(idx).hexdigest()
+        packs_dir.mkdir(exist_ok=True)
+        idx_tmp = self.tmp.with_suffix(".idx")
+        with open(idx_tmp, "wb") as fh:
+            fh.write(idx)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(self.tmp, 0o444)
+        os.chmod(idx_tmp, 0o444)
+        os.replace(self.tmp, packs_dir / f"{pack_id}.pack")
+        _faults.point("store.pack_write")  # the pack in place, its index not yet: invisible
+        os.replace(idx_tmp, packs_dir / f"{pack_id}.idx")
+
+    def discard(self) -> None:
+        if not self.fh.closed:
+            self.fh.close()
+        self.tmp.unlink(missing_ok=True)
+        self.tmp.with_suffix(".idx").unlink(missing_ok=True)
+
+
+class Batch:
+    """Many object writes with one flush.
+
+    Small objects are appended to a new pack; larger ones become loose temporary
+    files. ``commit`` makes the pack visible (index last) and renames the loose
+    objects into place after one flush. On error nothing becomes visible and the
+    temporaries are removed, so the store never holds a partial object. Safe to
+    call from several threads.
+    """
+
+    def __init__(self, store: ObjectStore) -> None:
+        self.store = store
+        self._pending: dict[str, Path] = {}
+        self._pack: _PackBuilder | None = None
+        self._packed: set[str] = set()
+        self._done_packs: list[_PackBuilder] = []
+        self._lock = threading.Lock()
+        self._force_pack = False
+        self._checks = 0
+        self._loose: set[str] | None = None
+        self.written = 0
+        self.bytes = 0
+
+    def __enter__(self) -> Batch:
+        return self
+
+    def _has(self, digest: str) -> bool:
+        return digest in self._pending or digest in self._packed
+
+    def _stored(self, digest: str) -> bool:
+        """Is the object already in the store? After many checks, one listing of the loose
+        objects replaces a failed ``stat`` per object."""
+        self._checks += 1
+        if self._checks < 512:
+            return self.store.exists(digest)
+        if self._loose is None:
+            self._loose = self.store.loose_digests()
+        return digest in self._loose or bytes.fromhex(digest) in self.store._packed_set()
+
+    def put_bytes(self, data: bytes, digest: str, *, _repack: bool = False) -> None:
+        with self._lock:
+            if self._has(digest) or (not _repack and self._stored(digest)):
+                return
+            if len(data) < PACK_OBJECT_MAX or self._force_pack:
+                if self._pack is None:
+                    self._pack = _PackBuilder(self.store)
+                self._pack.add(bytes.fromhex(digest), data)
+                self._packed.add(digest)
+                if self._pack.size >= PACK_SIZE_MAX:
+                    self._done_packs.append(self._pack)
+                    self._pack = None
+                self.bytes += len(data)
+                return
+            tmp = self.store._tmp_path()
+            self._pending[digest] = tmp
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+        with self._lock:
+            self.bytes += len(data)
+
+    def put_file(self, src: str, digest: str, link: LinkMode = LinkMode.copy) -> None:
+        with self._lock:
+            if self._has(digest):
+                return
+        if link is LinkMode.hardlink:
+            if self.store.put_file(src, digest, link=link, sync=False):
+                with self._lock:
+                    self.written += 1
+            return
+        if self.store.exists(digest):
+            return
+        before = os.stat(src)
+        if before.st_size < PACK_OBJECT_MAX and link is LinkMode.copy:
+            with open(src, "rb") as fh:
+                data = fh.read()
+            if len(data) == before.st_size:
+                self.put_bytes(data, digest)
+                return
+        # larger files are copied in the kernel straight away, renamed at commit
+        tmp = self.store._tmp_path()
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        try:
+            if not (link is LinkMode.reflink and _reflink(src, fd)):
+                with open(src, "rb") as s:
+                    _copy_fd(s, fd, before.st_size)
+        finally:
+            os.close(fd)
+        after = os.stat(src)
+        if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns):
+            tmp.unlink(missing_ok=True)
+            raise PathError(f"file changed while it was being stored: {src}")
+        with self._lock:
+            if digest in self._pending:
+                tmp.unlink(missing_ok=True)
+                return
+            self._pending[digest] = tmp
+            self.bytes += before.st_size
+
+    def commit(self) -> None:
+        packs = self._done_packs + ([self._pack] if self._pack is not None else [])
+        for pack in packs:
+            pack.finish(self.store.packs_dir)
+        self.written += sum(len(p.entries) for p in packs)
+        self._done_packs, self._pack = [], None
+        if packs:
+            self.store._forget_packs()
+        if not self._pending:
+            return
+        if len(self._pending) <= 16:
+            for tmp in self._pending.values():
+                fd = os.open(tmp, os.O_RDONLY)
+                try:
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
+        else:
+            _syncfs(self.store.tmp)
+        made: set[str] = set()
+        for digest, tmp in self._pending.items():
+            fan = digest[:2]
+            if fan not in made:
+                (self.store.objects / fan).mkdir(exist_ok=True)
+                made.add(fan)
+            os.chmod(tmp, 0o444)
+            os.replace(tmp, self.store.objects / fan / digest[2:])
+        self.written += len(self._pending)
+        self._pending.clear()
+        _syncfs(self.store.objects) if len(made) > 16 else _fsync_dirs(self.store.objects, made)
+
+    def abort(self) -> None:
+        for pack in self._done_packs + ([self._pack] if self._pack is not None else []):
+            pack.discard()
+        self._done_packs, self._pack = [], None
+        for tmp in self._pending.values():
+            tmp.unlink(missing_ok=True)
+        self._pending.clear()
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.commit()
+        else:
+            self.abort()
+
+
+def _fsync_dirs(root: Path, fans: Iterable[str]) -> None:
+    for fan in fans:
+        fd = os.open(root / fan, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
