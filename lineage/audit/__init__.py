@@ -22,9 +22,7 @@ from lineage.audit import queries as gaudit
 from lineage.repo import Repo
 from lineage.audit.rules import Finding, Rule, Severity, load
 
-HELDOUT_ROLES = ("validation", "test")
-#: Run kinds that learn from the data they read.
-LEARNING_KINDS = ("fit", "train", "tune")
+from lineage.core.vocab import HELDOUT_ROLES, LEARNING_KINDS  # noqa: E402
 FAIL_ON = ("critical", "error", "warning", "info", "never")
 
 

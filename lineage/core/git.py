@@ -28,14 +28,29 @@ class GitState:
 NO_GIT = GitState(None, None, None)
 
 
-def _git(root: Path, *args: str) -> subprocess.CompletedProcess[bytes] | None:
+def run(root: Path, *args: str, stdin: bytes | None = None,
+        timeout: float = 60) -> subprocess.CompletedProcess[bytes] | None:
+    """``git ARGS`` in ``root``: bytes out, C locale, no optional locks (so a status never
+    blocks a concurrent commit). None when git cannot be run at all; the caller decides
+    whether that is an error."""
     try:
         return subprocess.run(
-            ["git", *args], cwd=root, capture_output=True, timeout=60,
+            ["git", *args], cwd=root, input=stdin, capture_output=True, timeout=timeout,
             env={**os.environ, "GIT_OPTIONAL_LOCKS": "0", "LC_ALL": "C"},
         )
     except (OSError, subprocess.TimeoutExpired):
         return None
+
+
+def text(root: Path, *args: str, timeout: float = 60) -> str | None:
+    """Stripped stdout of ``git ARGS`` when it succeeds, else None."""
+    out = run(root, *args, timeout=timeout)
+    if out is None or out.returncode != 0:
+        return None
+    return out.stdout.decode("utf-8", "replace").strip()
+
+
+_git = run
 
 
 def toplevel(start: Path) -> Path | None:

@@ -40,8 +40,7 @@ from lineage.repo import Repo
 # redact_command is public API here; the rules live in lineage.core.redact
 from lineage.core.redact import REDACTED, looks_secret, redact_command, redact_params, redact_text  # noqa: F401
 
-KINDS = ("split", "fit", "transform", "train", "tune", "evaluate", "other")
-ROLES = ("train", "validation", "test", "model", "reference", "other")
+from lineage.core.vocab import KINDS, ROLES  # noqa: E402  (public here since 0.1)
 SPLITS = ("train", "validation", "test", "other")
 STATUSES = ("running", "succeeded", "failed", "aborted")
 FINAL_STATUSES = ("succeeded", "failed", "aborted")
