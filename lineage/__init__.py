@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from lineage._version import __version__
 from lineage.errors import (
     AmbiguousRefError,
     ConflictError,
@@ -21,9 +22,11 @@ from lineage.errors import (
     UnknownRefError,
     UsageError,
 )
+from lineage.log import readonly as _readonly
 from lineage.repo import Repo
 
-__version__ = "0.1.0"
+# Every entry point (``lineage --help``, ``lineage-hook``) imports this package, so the
+# features each function calls are imported when it is called: start-up stays fast.
 
 __all__ = [
     "AmbiguousRefError",
@@ -160,8 +163,6 @@ def used_by(ref: str, *, downstream: bool = False, repo: Repo | None = None):
 def query(sql: str, params: tuple[Any, ...] = (), *, limit: int | None = None,
           repo: Repo | None = None):
     """Run one read-only SQL statement over the lineage database (writes are refused)."""
-    from lineage.log import readonly as _readonly
-
     return _with_repo(repo, lambda r: _readonly.query(r.db_path, sql, params, limit=limit))
 
 

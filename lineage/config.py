@@ -41,7 +41,7 @@ _REMOTE_TYPES: dict[str, type | tuple[type, ...]] = {
 def is_secret_key(key: str) -> bool:
     """Whether an option called ``key`` would hold a credential (``aws_secret_access_key``,
     ``password``, ``token``); ``endpoint_url``, ``region`` and ``profile`` are fine."""
-    from lineage.core.redact import is_secret_name
+    from lineage.core.redact import is_secret_name  # lazy: compiles many patterns; --help needs none
 
     return key.lower() in SECRET_KEYS or is_secret_name(key)
 
@@ -67,7 +67,7 @@ def check_secrets(value: Any, source: str, where: tuple[str, ...] = ()) -> None:
     """Refuse credential-looking option names, and credentials inside string values
     (a password in a URL, an AWS key, a JWT, a private key). The message names the key
     and ``source``, never the value."""
-    from lineage.core.redact import looks_secret
+    from lineage.core.redact import looks_secret  # lazy, as above
 
     if isinstance(value, dict):
         for k, v in value.items():

@@ -11,6 +11,7 @@ from __future__ import annotations
 import getpass
 import os
 import socket
+import tomllib
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -18,10 +19,10 @@ from typing import Any
 
 from lineage import config as _config
 from lineage.core import git as gitinfo
-from lineage.errors import NotInitializedError
+from lineage.errors import ConfigError, NotInitializedError, PathError
 from lineage.log import Graph
-from lineage.store.statcache import StatCache
 from lineage.store import LinkMode, ObjectStore
+from lineage.store.statcache import StatCache
 
 DIRNAME = ".lineage"
 GITIGNORE = """\
@@ -76,8 +77,6 @@ class Repo:
         """Create ``.lineage/`` at the git root holding ``path`` (or at ``path``). Idempotent."""
         start = Path(path or os.getcwd()).resolve()
         if not start.is_dir():
-            from lineage.errors import PathError
-
             raise PathError(f"not a folder: {start}")
         top = gitinfo.toplevel(start)
         root = top or start
@@ -110,8 +109,6 @@ class Repo:
     @cached_property
     def raw_config(self) -> dict[str, Any]:
         """The config file as written (no defaults merged), for editing."""
-        import tomllib
-
         try:
             with open(self.dir / "config.toml", "rb") as fh:
                 return tomllib.load(fh)
@@ -136,8 +133,6 @@ class Repo:
         try:
             return LinkMode(value)
         except ValueError:
-            from lineage.errors import ConfigError
-
             raise ConfigError(f"core.link must be copy, reflink or hardlink, not {value!r}") from None
 
     @cached_property

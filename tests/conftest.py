@@ -71,6 +71,14 @@ def run_subprocess(args: list[str], cwd: Path, **kwargs: Any) -> subprocess.Comp
                           text=True, **kwargs)
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test that starts SeaweedFS (uses the ``s3`` fixture, directly or through
+    another fixture) carries the ``s3`` marker, so ``-m "not s3"`` really skips them."""
+    for item in items:
+        if "s3" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.s3)
+
+
 @pytest.fixture(autouse=True)
 def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.delenv("LINEAGE_DIR", raising=False)

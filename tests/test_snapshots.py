@@ -280,7 +280,9 @@ def test_a_file_vanishing_mid_snapshot_is_a_clear_error_and_records_nothing(repo
         (data / "f5.txt").unlink()  # gone between the walk and the read
         return kind, files
 
-    monkeypatch.setattr(snapshots, "scan", scan_then_delete)
+    from lineage.snapshots import add
+
+    monkeypatch.setattr(add, "scan", scan_then_delete)  # what create walks with
     with pytest.raises(PathError, match="vanished"):
         snapshots.create(repo, data)
     assert snapshots.log(repo) == []

@@ -8,8 +8,8 @@ from __future__ import annotations
 from typing import Any
 from xml.etree import ElementTree as ET
 
-from lineage import __version__
-from lineage.audit import AuditReport
+from lineage._version import __version__
+from lineage.audit.engine import AuditReport
 from lineage.audit.rules import Severity, load
 
 SARIF_SCHEMA = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"

@@ -1,7 +1,9 @@
-"""The typer application and the one place that turns errors into exit codes.
+"""The typer application, the entry point of ``lineage``.
 
 Exit codes: 0 success, 1 findings or failed checks (audit, verify), 2 bad usage or
-bad input (one red line on stderr, never a traceback), 130 interrupted.
+bad input (one red line on stderr, never a traceback), 130 interrupted. Errors become
+exit codes through ``lineage.errors.guarded``, the mapping ``lineage-hook`` shares;
+only click's own exceptions (usage, abort) are turned into codes here.
 Each command group lives in its own module with a ``register(app)`` function.
 """
 
@@ -13,7 +15,9 @@ import sys
 
 import typer
 
-from lineage.errors import LineageError
+from lineage.cli import output
+from lineage.errors import EXIT_ERROR, EXIT_INTERRUPTED, LineageError, guarded
+from lineage.repo import Repo
 
 app = typer.Typer(
     name="lineage",
@@ -49,10 +53,8 @@ def _root(
         os.chdir(repo)
 
 
-def open_repo():
+def open_repo() -> Repo:
     """The repository for the current folder (commands call this, never Repo directly)."""
-    from lineage.repo import Repo
-
     return Repo.find()
 
 
@@ -81,43 +83,33 @@ def _register(argv: list[str] | None = None) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``lineage`` console script."""
-    from lineage.cli import output
-
-    ce = _click_exceptions()
-
     _register(argv)
+    code = guarded(lambda: _invoke(argv), output.error)
+    sys.stdout.flush()
+    return code
+
+
+def _invoke(argv: list[str] | None) -> int:
+    """Run the command line; click's own exceptions become exit codes here, the rest
+    reach ``guarded``."""
+    ce = _click_exceptions()
     try:
         rv = app(args=argv, prog_name="lineage", standalone_mode=False)
-        code = rv if isinstance(rv, int) else 0
+        return rv if isinstance(rv, int) else 0
     except typer.Exit as exc:
-        code = exc.exit_code
+        return exc.exit_code
     except ce.UsageError as exc:
         hint = f" (see '{exc.ctx.command_path} --help')" if getattr(exc, "ctx", None) and exc.ctx.parent else ""
         lines = exc.format_message().strip().splitlines()
         if lines:  # a group called without a command has printed its help already
             output.error(lines[-1] + hint)
-        code = 2
+        return EXIT_ERROR
     except (typer.Abort, getattr(ce, "Abort", typer.Abort)):
         output.error("interrupted")
-        code = 130
-    except KeyboardInterrupt:
-        output.error("interrupted")
-        code = 130
-    except LineageError as exc:
-        output.error(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
-        code = exc.exit_code
-    except BrokenPipeError:
-        code = 0
+        return EXIT_INTERRUPTED
     except ce.ClickException as exc:
         output.error(exc.format_message())
-        code = 2
-    except Exception as exc:  # noqa: BLE001 - the last line of defence: no tracebacks for users
-        if os.environ.get("LINEAGE_DEBUG"):
-            raise
-        output.error(f"unexpected {type(exc).__name__}: {exc} (set LINEAGE_DEBUG=1 for details)")
-        code = 2
-    sys.stdout.flush()
-    return code
+        return EXIT_ERROR
 
 
 def _click_exceptions():

@@ -2,15 +2,34 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import warnings
+from collections.abc import Iterator
 from typing import Any, Optional
 
 import typer
 
 from lineage.cli import output as out
 from lineage.cli.app import open_repo
+from lineage.errors import RulePluginWarning
 
 _COLOURS = {"critical": "bold red", "error": "red", "warning": "yellow", "info": "cyan"}
+
+
+@contextlib.contextmanager
+def _plugin_warnings() -> Iterator[None]:
+    """Show a skipped rule plug-in as one warning line on stderr, however the command ends."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", RulePluginWarning)
+        try:
+            yield
+        finally:
+            for w in caught:
+                if issubclass(w.category, RulePluginWarning):
+                    out.warning(str(w.message))
+                else:
+                    warnings.showwarning(w.message, w.category, w.filename, w.lineno)
 
 
 def register(app: typer.Typer) -> None:
@@ -33,7 +52,7 @@ def register(app: typer.Typer) -> None:
         fmt = "json" if as_json else fmt
         if fmt not in ("text", "json", "sarif", "junit"):
             raise typer.BadParameter("use text, json, sarif or junit", param_hint="--format")
-        with open_repo() as repo:
+        with _plugin_warnings(), open_repo() as repo:
             ids = _audit.select_runs(repo, run_ids or None, all_runs=all_runs, since=since)
             report = _audit.run(repo, ids, only=rule or None, fail_on=fail_on)
         if fmt == "json":
@@ -66,7 +85,8 @@ def register(app: typer.Typer) -> None:
         """List the audit rules: slug, default severity and what each flags."""
         from lineage.audit.rules import catalogue
 
-        items = catalogue()
+        with _plugin_warnings():
+            items = catalogue()
         out.emit({"rules": items}, as_json, lambda d: _render_rules(d["rules"]))
 
     @app.command()
@@ -79,7 +99,7 @@ def register(app: typer.Typer) -> None:
         """Accept a rule's findings on a run, with a reason (recorded as an event)."""
         from lineage import audit as _audit
 
-        with open_repo() as repo:
+        with _plugin_warnings(), open_repo() as repo:
             w = _audit.waive(repo, rule, run_id, reason)
         out.emit(w, as_json, lambda w: out.print(
             f"Waived {w.rule} for run {w.run_id} ({out.escape(w.reason)}); findings still show, marked waived"))

@@ -9,6 +9,9 @@ import typer
 from lineage.cli import output as out
 from lineage.cli.app import open_repo
 
+# lineage --help imports this module to list its commands: snapshots and tabular are
+# imported inside the commands, so the help does not pay for them.
+
 JSON = typer.Option(False, "--json", help="Print machine-readable JSON on stdout.")
 
 
@@ -129,7 +132,7 @@ def register(app: typer.Typer) -> None:
 
         if rows:
             from lineage.cli import tabular as tab_cli
-            from lineage.tabular.report import row_diff
+            from lineage.tabular import row_diff
 
             with open_repo() as repo:
                 with_rows = row_diff(repo, a, b)

@@ -8,6 +8,7 @@ from typing import Any
 import typer
 
 from lineage.cli import output as out
+from lineage.errors import UsageError
 
 JSON = typer.Option(False, "--json", help="Print machine-readable JSON on stdout.")
 
@@ -28,12 +29,10 @@ def register(app: typer.Typer) -> None:
         as_json: bool = JSON,
     ) -> None:
         """Write git hooks that run lineage's commit checks (honours core.hooksPath)."""
-        from lineage.hooks import checks as hooks
+        from lineage.hooks import checks as hooks  # lazy: every command module loads for --help
 
         if remove:
             if check or pre_push_verify or force:
-                from lineage.errors import UsageError
-
                 raise UsageError("--remove takes no other option")
             result = hooks.uninstall(Path.cwd())
         else:

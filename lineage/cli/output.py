@@ -9,6 +9,9 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from lineage.core.progress import Progress as ProgressCallback
+from lineage.core.progress import TransferProgress
+
 _console = None
 _err_console = None
 
@@ -107,7 +110,7 @@ def human_size(n: int | float) -> str:
 
 
 @contextmanager
-def progress(label: str, *, unit: str = "bytes", delay: float = 0.4) -> Iterator[Callable[[int, int], None]]:
+def progress(label: str, *, unit: str = "bytes", delay: float = 0.4) -> Iterator[ProgressCallback]:
     """A progress callback that draws a bar on stderr once the work outlasts ``delay`` seconds."""
     start = time.monotonic()
     state: dict[str, Any] = {"bar": None, "task": None}
@@ -129,6 +132,36 @@ def progress(label: str, *, unit: str = "bytes", delay: float = 0.4) -> Iterator
             bar.start()
             state["bar"], state["task"] = bar, bar.add_task(label, total=total)
         state["bar"].update(state["task"], completed=done, total=total)
+
+    try:
+        yield update
+    finally:
+        if state["bar"] is not None:
+            state["bar"].stop()
+
+
+@contextmanager
+def transfer_bar(label: str, delay: float = 0.4) -> Iterator[TransferProgress]:
+    """A bar with bytes and objects, drawn on stderr when the transfer lasts."""
+    start = time.monotonic()
+    state: dict[str, Any] = {"bar": None}
+
+    def update(done: int, total: int, objs: int, total_objs: int) -> None:
+        if not sys.stderr.isatty():
+            return
+        if state["bar"] is None:
+            if time.monotonic() - start < delay:
+                return
+            from rich.progress import (BarColumn, DownloadColumn, Progress, TextColumn,
+                                       TimeRemainingColumn, TransferSpeedColumn)
+
+            bar = Progress(TextColumn(label), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
+                           TextColumn("{task.fields[objs]}"), TimeRemainingColumn(),
+                           console=err_console(), transient=True)
+            bar.start()
+            state["bar"], state["task"] = bar, bar.add_task(label, total=total, objs="")
+        state["bar"].update(state["task"], completed=done, total=total,
+                            objs=f"{objs}/{total_objs} objects")
 
     try:
         yield update

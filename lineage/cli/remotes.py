@@ -1,11 +1,11 @@
-"""Remote commands: remote add/list/remove, push, fetch, pull, gc."""
+"""Remote commands: remote add/list/remove, push, fetch, pull, gc.
+
+The library modules are imported inside each command: ``lineage --help`` loads every
+command module, and should not pay for the transfer code.
+"""
 
 from __future__ import annotations
 
-import sys
-import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from typing import Any, Optional
 
 import typer
@@ -15,36 +15,6 @@ from lineage.cli.app import open_repo
 
 JSON = typer.Option(False, "--json", help="Print machine-readable JSON on stdout.")
 REMOTE = typer.Option(None, "--remote", "-r", help="Remote name (default: the default remote).")
-
-
-@contextmanager
-def transfer_bar(label: str, delay: float = 0.4) -> Iterator[Callable[[int, int, int, int], None]]:
-    """A bar with bytes and objects, drawn on stderr when the transfer lasts."""
-    start = time.monotonic()
-    state: dict[str, Any] = {"bar": None}
-
-    def update(done: int, total: int, objs: int, total_objs: int) -> None:
-        if not sys.stderr.isatty():
-            return
-        if state["bar"] is None:
-            if time.monotonic() - start < delay:
-                return
-            from rich.progress import (BarColumn, DownloadColumn, Progress, TextColumn,
-                                       TimeRemainingColumn, TransferSpeedColumn)
-
-            bar = Progress(TextColumn(label), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
-                           TextColumn("{task.fields[objs]}"), TimeRemainingColumn(),
-                           console=out.err_console(), transient=True)
-            bar.start()
-            state["bar"], state["task"] = bar, bar.add_task(label, total=total, objs="")
-        state["bar"].update(state["task"], completed=done, total=total,
-                            objs=f"{objs}/{total_objs} objects")
-
-    try:
-        yield update
-    finally:
-        if state["bar"] is not None:
-            state["bar"].stop()
 
 
 def register(app: typer.Typer) -> None:
@@ -96,10 +66,10 @@ def register(app: typer.Typer) -> None:
         as_json: bool = JSON,
     ) -> None:
         """Send the objects and events the remote lacks (small objects in packs)."""
-        from lineage.sync import transfer
+        from lineage.sync.push import push as push_
 
-        with open_repo() as repo, transfer_bar("push") as bar:
-            r = transfer.push(repo, ids or None, remote=remote, progress=bar)
+        with open_repo() as repo, out.transfer_bar("push") as bar:
+            r = push_(repo, ids or None, remote=remote, progress=bar)
         out.emit(r, as_json, _render_push)
 
     @app.command()
@@ -110,10 +80,10 @@ def register(app: typer.Typer) -> None:
         as_json: bool = JSON,
     ) -> None:
         """Merge the remote's events and download objects into the local store, verified."""
-        from lineage.sync import transfer
+        from lineage.sync.fetch import fetch as fetch_
 
-        with open_repo() as repo, transfer_bar("fetch") as bar:
-            r = transfer.fetch(repo, ids or None, remote=remote, paths=path or None, progress=bar)
+        with open_repo() as repo, out.transfer_bar("fetch") as bar:
+            r = fetch_(repo, ids or None, remote=remote, paths=path or None, progress=bar)
         out.emit(r, as_json, _render_fetch)
 
     @app.command()
@@ -126,10 +96,10 @@ def register(app: typer.Typer) -> None:
         as_json: bool = JSON,
     ) -> None:
         """Fetch, then check out the snapshots named (or every tracked dataset that is missing)."""
-        from lineage.sync import transfer
+        from lineage.sync.fetch import pull as pull_
 
-        with open_repo() as repo, transfer_bar("pull") as bar:
-            r = transfer.pull(repo, ids or None, remote=remote, paths=path or None, dest=dest,
+        with open_repo() as repo, out.transfer_bar("pull") as bar:
+            r = pull_(repo, ids or None, remote=remote, paths=path or None, dest=dest,
                               force=force, progress=bar)
         out.emit(r, as_json, _render_fetch)
         for warning in r.warnings:
@@ -139,7 +109,6 @@ def register(app: typer.Typer) -> None:
     def gc(
         dry_run: bool = typer.Option(False, "--dry-run", "-n", help="List what would be removed; remove nothing."),
         remote: Optional[str] = typer.Option(None, "--remote", "-r", help="Collect on this remote instead of locally."),
-        remove_run_data: bool = typer.Option(False, "--remove-run-data", help="Also remove objects only recorded runs still use."),
         grace: float = typer.Option(3600.0, "--grace", metavar="SECONDS", help="On a remote, keep unreferenced data younger than this (a push may be under way)."),
         as_json: bool = JSON,
     ) -> None:
@@ -147,8 +116,7 @@ def register(app: typer.Typer) -> None:
         from lineage.sync import gc as _gc
 
         with open_repo() as repo:
-            r = _gc.collect(repo, dry_run=dry_run, remote=remote, remove_run_data=remove_run_data,
-                            grace=grace)
+            r = _gc.collect(repo, dry_run=dry_run, remote=remote, grace=grace)
         out.emit(r, as_json, _render_gc)
 
 

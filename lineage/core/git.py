@@ -8,6 +8,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from lineage.core.hashing import hash_bytes
+
 
 @dataclass(frozen=True)
 class GitState:
@@ -81,8 +83,6 @@ def state(root: Path, *, with_diff: bool = False) -> GitState:
     if dirty and with_diff and commit:
         diff = _git(root, "diff", "HEAD", "--binary")
         if diff is not None and diff.returncode == 0:
-            from lineage.core.hashing import hash_bytes
-
             digest = hash_bytes(diff.stdout)
     return GitState(commit, branch, dirty, digest)
 

@@ -9,11 +9,12 @@ is not read again: its digest comes from the stat cache.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import NamedTuple
 
 import blake3
 
+from lineage.core.progress import Progress
 from lineage.errors import PathError
 
 BLOCK_SIZE = 1 << 20
@@ -22,8 +23,6 @@ SMALL_FILE = 1 << 20
 #: Above this size BLAKE3 uses several threads on one file.
 PARALLEL_FILE = 64 << 20
 DIGEST_HEX_LEN = 64
-
-Progress = Callable[[int, int], None]
 
 
 def hash_bytes(data: bytes) -> str:

@@ -23,8 +23,14 @@ from typing import TYPE_CHECKING
 
 from lineage.errors import UnsafePathError
 
-if TYPE_CHECKING:
-    from lineage.repo import Repo
+if TYPE_CHECKING:  # a type only: core knows no repository, and start-up skips the Protocol
+    from typing import Protocol
+
+    class HasRoot(Protocol):
+        """Anything with a work-tree root (a ``lineage.repo.Repo``)."""
+
+        @property
+        def root(self) -> Path: ...
 
 #: Names never written by checkout (compared case-insensitively: on macOS and Windows
 #: ``.GIT`` is ``.git``).
@@ -91,7 +97,7 @@ def _protected_inside(root: Path, resolved: Path) -> str | None:
     return first[0] if first and is_protected(first[0]) else None
 
 
-def checked_destination(repo: Repo, path: str | os.PathLike[str], *, recorded: bool = True) -> Path:
+def checked_destination(repo: HasRoot, path: str | os.PathLike[str], *, recorded: bool = True) -> Path:
     """The absolute folder or file ``path`` names, if checkout may write there.
 
     ``recorded=True`` (a dataset path from the log): it must be relative to the work

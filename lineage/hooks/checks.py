@@ -25,12 +25,14 @@ import subprocess
 import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from lineage import config as _config
+from lineage.core import git
 from lineage.errors import ConfigError, ConflictError, LineageError, UsageError
-
-if TYPE_CHECKING:
-    from lineage.repo import Repo
+from lineage.hooks import queries as ghooks
+from lineage.log import Graph
+from lineage.repo import DIRNAME, Repo
 
 #: Problems listed in full before the rest are counted ("and 12 more").
 SHOWN = 10
@@ -109,7 +111,7 @@ def check_status(repo: Repo, targets: list[str] | None = None) -> HookResult:
     A commit made now would tie code to data that no snapshot records. Unchanged
     files are vouched for by the stat cache, so nothing is reread.
     """
-    from lineage import snapshots
+    from lineage import snapshots  # lazy: the guard hook never needs it
 
     found = []
     for t in targets or [None]:
@@ -231,8 +233,6 @@ class GuardConfig:
 
     @classmethod
     def load(cls, root: Path) -> GuardConfig:
-        from lineage import config as _config
-
         table = _config.pyproject_settings(root).get("guard", {})
         if not isinstance(table, dict):
             raise ConfigError("[tool.lineage.guard] in pyproject.toml must be a table")
@@ -245,11 +245,11 @@ def _norm_ext(ext: str) -> str:
 
 
 def _git(root: Path, *args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
-    try:
-        return subprocess.run(["git", *args], cwd=root, input=stdin, capture_output=True,
-                              env={**os.environ, "GIT_OPTIONAL_LOCKS": "0", "LC_ALL": "C"})
-    except OSError as exc:
-        raise LineageError(f"cannot run git: {exc.strerror}") from None
+    """``lineage.core.git.run``, where a hook cannot go on without git's answer."""
+    out = git.run(root, *args, stdin=stdin)
+    if out is None:
+        raise LineageError(f"cannot run git {args[0]} in {root} (is git installed?)")
+    return out
 
 
 def git_toplevel(start: Path) -> Path:
@@ -291,12 +291,9 @@ def _lfs_files(root: Path, paths: list[str]) -> set[str]:
 
 def _tracked_paths(root: Path) -> list[tuple[str, str]]:
     """(dataset, path) of every dataset lineage tracks, when ``.lineage/`` exists."""
-    from lineage.repo import DIRNAME
-
     if not (root / DIRNAME / "lineage.db").exists():
         return []
-    from lineage.log import Graph
-    from lineage.snapshots import queries
+    from lineage.snapshots import queries  # lazy: only where .lineage/ exists
 
     graph = Graph.open(root / DIRNAME / "lineage.db", readonly=True)
     try:
@@ -365,7 +362,7 @@ def check_guard(root: Path, files: list[tuple[str, int]], config: GuardConfig | 
 
 def check_verify(repo: Repo) -> HookResult:
     """Rehash every local object and check the event log's hash links."""
-    from lineage.sync import verify as verification
+    from lineage.sync import verify as verification  # lazy: only the verify hook needs it
 
     report = verification.verify(repo)
     problems = [
@@ -424,8 +421,6 @@ def runs_behind_staged(repo: Repo, root: Path) -> list[str]:
 
     Committing a run's output vouches for that run, however long ago it was recorded.
     """
-    from lineage.hooks import queries as ghooks
-
     staged = staged_paths(root)
     if not staged:
         return []

@@ -15,11 +15,19 @@ Exit codes: 0 nothing to object to, 1 problems found, 2 bad usage or input.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import dataclasses
+import importlib.util
+import io
 import json
 import os
 import sys
 from pathlib import Path
 from typing import Any
+
+from lineage.errors import LineageError, UsageError, guarded
+from lineage.hooks import checks as hooks
+from lineage.repo import Repo
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -67,9 +75,7 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _repo():
-    from lineage.repo import Repo
-
+def _repo() -> Repo:
     return Repo.find()
 
 
@@ -77,7 +83,7 @@ def _status_targets(repo: Any, targets: list[str]) -> list[str] | None:
     """Keep dataset names and tracked paths; pre-commit may pass unrelated filenames."""
     if not targets:
         return None
-    from lineage.snapshots import queries
+    from lineage.snapshots import queries  # lazy: the guard hook never needs it
 
     known = {r.name for r in queries.tracked_datasets(repo.graph)}
     known |= {r.path for r in queries.tracked_datasets(repo.graph) if r.path}
@@ -87,13 +93,11 @@ def _status_targets(repo: Any, targets: list[str]) -> list[str] | None:
 
 def _with_staged_runs(argv: list[str], root: Path) -> list[str]:
     """Turn ``audit --since REF`` into ``audit ID...`` when staged files are outputs of older runs."""
-    from lineage.hooks import checks as hooks
-
     with _repo() as repo:
         extra = hooks.runs_behind_staged(repo, root)
         if not extra:
             return argv
-        from lineage import audit
+        from lineage import audit  # lazy: heavy, and only this hook needs it
 
         if "--since" in argv:
             since = argv[argv.index("--since") + 1]
@@ -106,16 +110,10 @@ def _with_staged_runs(argv: list[str], root: Path) -> list[str]:
 
 
 def _run(ns: argparse.Namespace) -> int:
-    from lineage.hooks import checks as hooks
-
     if ns.check == "audit":
-        import importlib.util
-
         if importlib.util.find_spec("lineage.audit") is None:
-            from lineage.errors import UsageError
-
             raise UsageError("this version of lineage has no audit; upgrade lineage")
-        from lineage.cli.app import main as cli_main
+        from lineage.cli.app import main as cli_main  # lazy: typer and rich, for this hook only
 
         root = hooks.git_toplevel(Path.cwd())
         argv = hooks.audit_args(root, fail_on=ns.fail_on, all_runs=ns.all_runs, since=ns.since,
@@ -125,9 +123,6 @@ def _run(ns: argparse.Namespace) -> int:
         if ns.format != "text" or ns.verbose:
             return cli_main(argv)
         # a passing commit stays quiet; a failing one shows the whole report
-        import contextlib
-        import io
-
         buf = io.StringIO()
         with contextlib.redirect_stdout(buf):
             code = cli_main(argv)
@@ -153,8 +148,6 @@ def _run(ns: argparse.Namespace) -> int:
         if ns.allow:
             changes["allow"] = cfg.allow + tuple(ns.allow)
         if changes:
-            import dataclasses
-
             cfg = dataclasses.replace(cfg, **changes)
         if ns.staged:
             files = hooks.staged_files(root)
@@ -180,23 +173,20 @@ def _run(ns: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     ns = _parser().parse_args(argv)  # exits 2 on bad usage, as argparse does
-    from lineage.errors import LineageError
-
     old = os.getcwd()
-    try:
+
+    def body() -> int:
         if ns.chdir:
             if not os.path.isdir(ns.chdir):
                 raise LineageError(f"not a folder: {ns.chdir}")
             os.chdir(ns.chdir)
         return _run(ns)
-    except LineageError as exc:
-        sys.stderr.write(f"lineage-{ns.check}: error: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}\n")
-        return exc.exit_code
-    except KeyboardInterrupt:
-        sys.stderr.write("lineage: interrupted\n")
-        return 130
-    except BrokenPipeError:
-        return 0
+
+    def say(message: str) -> None:
+        sys.stderr.write(f"lineage-{ns.check}: error: {message}\n")
+
+    try:
+        return guarded(body, say)  # one line and exit 2 whatever fails: never a traceback
     finally:
         os.chdir(old)
 

@@ -10,16 +10,16 @@ functions that need them (extra ``lineage[interop]``).
 
 from __future__ import annotations
 
+import os
+import tempfile
+
+from lineage.errors import PathError
+
 INTEROP_HINT = "install lineage[interop]"
 
 
 def write_text_atomic(path: str, text: str) -> None:
     """Write ``text`` to ``path`` whole or not at all (temp file in the same folder, rename)."""
-    import os
-    import tempfile
-
-    from lineage.errors import PathError
-
     target = os.path.abspath(path)
     folder = os.path.dirname(target)
     if not os.path.isdir(folder):

@@ -21,13 +21,16 @@ import os
 import posixpath
 import re
 import uuid
-from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lineage import runs, snapshots
+from lineage.core.progress import Progress
 from lineage.errors import AmbiguousRefError, PathError, UnknownRefError, UsageError
 from lineage.repo import Repo
+from lineage.snapshots import aliases, queries
 
 ALIAS_SCHEME = "dvc-md5"
 #: Namespace of the UUIDs given to imported dvc.lock stages (uuid5 of their content).
@@ -39,8 +42,6 @@ _URL = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
 _CODE_SUFFIXES = frozenset({".py", ".ipynb", ".sh", ".r", ".jl", ".scala", ".java", ".sql", ".js",
                             ".ts", ".rb", ".go", ".rs", ".c", ".cpp", ".yaml", ".yml", ".toml",
                             ".cfg", ".ini"})
-
-Progress = Callable[[int, int], None]
 
 
 # -- results ----------------------------------------------------------------------
@@ -210,8 +211,6 @@ def dvc_md5(path: Path, *, legacy: bool = False) -> str:
             if os.path.isfile(full):
                 found.append((os.path.relpath(full, path).replace(os.sep, "/"), full))
     # hashlib releases the GIL on large buffers: threads overlap reading and hashing
-    from concurrent.futures import ThreadPoolExecutor
-
     workers = max(1, min(8, (os.cpu_count() or 1) * 2, len(found)))
     # one task per worker (a future per file costs more than hashing a small file)
     shares = [found[i::workers] for i in range(workers)]
@@ -322,10 +321,6 @@ class _Importer:
     def _verified_before(self, rel: str, out: _Out) -> ImportedOutput | None:
         """The unchanged result when an earlier import already tied this md5 to the path's
         latest snapshot and the path is clean since (the stat cache vouches): no rehash."""
-        from lineage import snapshots
-        from lineage.snapshots import aliases
-        from lineage.snapshots import queries
-
         g = self.repo.graph
         ds = queries.dataset_by_path(g, rel)
         if ds is None or not ds.latest_snapshot or not aliases.has_alias(g, ALIAS_SCHEME, out.md5 or "",
@@ -338,9 +333,6 @@ class _Importer:
                               ds.latest_version)
 
     def _output(self, out: _Out) -> ImportedOutput:
-        from lineage import snapshots
-        from lineage.snapshots import aliases
-
         if out.url is not None:
             return ImportedOutput(out.url, out.source, out.md5, "external",
                                   message="a remote dependency; only workspace paths are snapshotted")
@@ -472,8 +464,6 @@ def import_repo(repo: Repo, path: str | os.PathLike[str] | None = None, *,
 def _record_stage(repo: Repo, name: str, lock_rel: str, stage: dict[str, Any],
                   deps: list[tuple[_Out, ImportedOutput]],
                   outs: list[tuple[_Out, ImportedOutput]]) -> ImportedStage:
-    from lineage.interop import _runs
-
     cmd = _command(stage.get("cmd"))
     kind = kind_for_stage(name)
     params = _params(stage.get("params"))
@@ -482,17 +472,19 @@ def _record_stage(repo: Repo, name: str, lock_rel: str, stage: dict[str, Any],
     outputs = [{"path": r.path, "snapshot_id": r.snapshot_id, "dataset": r.dataset} for _, r in outs]
     missing = [r.path for _, r in deps + outs if r.snapshot_id is None and r.status != "external"]
     run_id = stage_run_id(lock_rel, name, cmd, [d for d, _ in deps], [o for o, _ in outs])
-    present_in = [i for i in inputs if i["snapshot_id"]]
-    present_out = [o for o in outputs if o["snapshot_id"]]
-    if _runs.run_exists(repo, run_id):
+    present_in = [runs.RunInput(i["snapshot_id"], i["role"], i["path"], i["dataset"])
+                  for i in inputs if i["snapshot_id"]]
+    present_out = [runs.RunOutput(o["snapshot_id"], o["path"], o["dataset"])
+                   for o in outputs if o["snapshot_id"]]
+    if runs.exists(repo, run_id):
         # an earlier import may have lacked paths that are in the workspace now
-        added = _runs.add_missing_io(repo, run_id, present_in, present_out)
+        added = runs.add_missing_io(repo, run_id, present_in, present_out)
         status = "updated" if added else "unchanged"
         recorded = bool(added)
     else:
-        _runs.record_imported_run(repo, run_id, kind=kind, command=cmd, params=params,
-                                  inputs=present_in, outputs=present_out,
-                                  note=f"imported from {lock_rel} stage {name}")
+        runs.record_imported(repo, run_id, kind=kind, command=cmd, params=params,
+                             inputs=present_in, outputs=present_out,
+                             note=f"imported from {lock_rel} stage {name}")
         status, recorded = "imported", True
     if missing:
         status = "incomplete"
@@ -502,10 +494,9 @@ def _record_stage(repo: Repo, name: str, lock_rel: str, stage: dict[str, Any],
 
 # -- md5: references --------------------------------------------------------------
 
+@snapshots.register_scheme("md5")  # ``md5:<hash>`` in any snapshot reference
 def resolve_md5(repo: Repo, value: str) -> str:
     """The snapshot whose DVC md5 is ``value`` (full, with or without ``.dir``, or a prefix)."""
-    from lineage.snapshots import aliases
-
     value = value.strip().lower()
     if not re.fullmatch(r"[0-9a-f]{4,32}(\.dir)?", value):
         raise UsageError(f"not an md5: {value!r} (expected hex digits, optionally ending in .dir)")

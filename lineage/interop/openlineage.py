@@ -23,14 +23,16 @@ from __future__ import annotations
 import os
 import posixpath
 import re
-import subprocess
 import uuid
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
+from lineage import runs, tabular
+from lineage._version import __version__
+from lineage.core import git
+from lineage.core.progress import Progress
 from lineage.errors import RemoteError, UsageError
 from lineage.repo import Repo
 
@@ -55,12 +57,8 @@ _END_TYPES = {"succeeded": "COMPLETE", "failed": "FAIL", "aborted": "ABORT"}
 _INTERPRETERS = frozenset({"python", "python3", "sh", "bash", "zsh", "uv", "poetry", "pipenv",
                            "conda", "Rscript", "julia", "node", "env", "time", "nohup"})
 
-Progress = Callable[[int, int], None]
-
 
 def producer() -> str:
-    from lineage import __version__
-
     return f"https://lineage.dev/lineage/{__version__}"
 
 
@@ -95,9 +93,9 @@ def dataset_name(repo: Repo, path: str | None, fallback: str) -> tuple[str, str,
     return "lineage", fallback, f"https://lineage.dev/ns/{quote(fallback)}"
 
 
-def job_name(run: dict[str, Any]) -> str:
+def job_name(run: runs.RunRecord) -> str:
     """``KIND.PROGRAM``: the run's kind and the script or program it ran."""
-    command = run.get("command") or []
+    command = run.command or []
     if isinstance(command, str):
         command = command.split()
     program = None
@@ -110,17 +108,12 @@ def job_name(run: dict[str, Any]) -> str:
             continue
         program = base
         break
-    return f"{run['kind']}.{program}" if program else run["kind"]
+    return f"{run.kind}.{program}" if program else run.kind
 
 
 def _git_remote(root: Path) -> str | None:
-    try:
-        proc = subprocess.run(["git", "config", "--get", "remote.origin.url"], cwd=root,
-                              capture_output=True, text=True, timeout=10)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    url = proc.stdout.strip()
-    return strip_credentials(url) if proc.returncode == 0 and url else None
+    url = git.text(root, "config", "--get", "remote.origin.url", timeout=10)
+    return strip_credentials(url) if url else None
 
 
 def _remote_url(repo: Repo, cache: dict[str, Any]) -> str:
@@ -146,12 +139,8 @@ def _schema_fields(repo: Repo, snapshot_id: str) -> list[dict[str, Any]] | None:
 
     Read-only: nothing is computed for the export. A folder's tables contribute the
     union of their columns; a column typed differently in two files keeps no type.
-    None when no tabular record exists (or the tabular package is unavailable).
+    None when no tabular record exists (or it cannot be read).
     """
-    try:
-        from lineage import tabular
-    except ImportError:
-        return None
     try:
         _sid, files = tabular.file_records(repo, snapshot_id, compute=False)
     except Exception:  # noqa: BLE001 - a missing or unreadable profile only leaves the facet out
@@ -173,10 +162,10 @@ def _schema_fields(repo: Repo, snapshot_id: str) -> list[dict[str, Any]] | None:
 
 # -- events -------------------------------------------------------------------------
 
-def _dataset(repo: Repo, rec: dict[str, Any], *, role: str | None,
+def _dataset(repo: Repo, rec: runs.RunInput | runs.RunOutput, *, role: str | None,
              schema_cache: dict[str, Any]) -> dict[str, Any]:
-    sid = rec["snapshot_id"]
-    namespace, name, uri = dataset_name(repo, rec.get("path"), rec.get("dataset") or f"snapshot/{sid}")
+    sid = rec.snapshot_id
+    namespace, name, uri = dataset_name(repo, rec.path, rec.dataset or f"snapshot/{sid}")
     facets: dict[str, Any] = {
         "dataSource": _facet("dataSource", name=namespace, uri=uri),
         "version": _facet("version", datasetVersion=sid),
@@ -188,40 +177,37 @@ def _dataset(repo: Repo, rec: dict[str, Any], *, role: str | None,
     out: dict[str, Any] = {"namespace": namespace, "name": name, "facets": facets}
     if role is not None:
         out["inputFacets"] = {"lineage_role": _facet("lineage_role", role=role,
-                                                     dataset=rec.get("dataset"))}
+                                                     dataset=rec.dataset)}
     return out
 
 
 def run_events(repo: Repo, run_id: str, *, namespace: str | None = None,
                schema_cache: dict[str, Any] | None = None) -> list[dict[str, Any]]:
     """The OpenLineage RunEvents of one recorded run: START, then its end if it ended."""
-    from lineage.interop import _runs
-
-    rec = _runs.load(repo, run_id)
-    run = rec.run
+    run = runs.load(repo, run_id)
     cache = schema_cache if schema_cache is not None else {}
     ns = namespace or repo.root.name
     job = {"namespace": ns, "name": job_name(run)}
     job_facets: dict[str, Any] = {}
-    if run.get("git_commit"):
+    if run.git.get("commit"):
         job_facets["sourceCodeLocation"] = _facet(
             "sourceCodeLocation", type="git", url=_remote_url(repo, cache),
-            version=run["git_commit"], branch=run.get("git_branch"))
+            version=run.git["commit"], branch=run.git.get("branch"))
     if job_facets:
         job["facets"] = job_facets
 
     run_facets: dict[str, Any] = {
-        "lineage_run": _facet("lineage_run", runId=run_id, kind=run["kind"], status=run.get("status"),
-                              user=run.get("user"), gitDirty=run.get("git_dirty")),
+        "lineage_run": _facet("lineage_run", runId=run_id, kind=run.kind, status=run.status,
+                              user=run.user, gitDirty=run.git.get("dirty")),
     }
-    parent_id = run.get("parent_run")
+    parent_id = run.parent_run
     if parent_id:
-        parent = _runs.load(repo, parent_id).run if _runs.run_exists(repo, parent_id) else None
+        parent = runs.load(repo, parent_id) if runs.exists(repo, parent_id) else None
         parent_job = {"namespace": ns, "name": job_name(parent) if parent else "run"}
         run_facets["parent"] = _facet("parent", run={"runId": openlineage_run_id(parent_id)},
                                       job=parent_job)
-    inputs = [_dataset(repo, i, role=i["role"], schema_cache=cache) for i in rec.inputs]
-    outputs = [_dataset(repo, o, role=None, schema_cache=cache) for o in rec.outputs]
+    inputs = [_dataset(repo, i, role=i.role, schema_cache=cache) for i in run.inputs]
+    outputs = [_dataset(repo, o, role=None, schema_cache=cache) for o in run.outputs]
     ol_run_id = openlineage_run_id(run_id)
 
     def event(event_type: str, time: str, facets: dict[str, Any], with_outputs: bool) -> dict[str, Any]:
@@ -236,23 +222,21 @@ def run_events(repo: Repo, run_id: str, *, namespace: str | None = None,
             "outputs": outputs if with_outputs else [],
         }
 
-    events = [event("START", run["started"], run_facets, False)]
-    end_type = _END_TYPES.get(run.get("status") or "")
-    if end_type and run.get("ended"):
+    events = [event("START", run.started, run_facets, False)]
+    end_type = _END_TYPES.get(run.status or "")
+    if end_type and run.ended:
         end_facets = dict(run_facets)
         if end_type == "FAIL":
-            message = run.get("error") or f"exit code {run.get('exit_code')}"
+            message = run.error or f"exit code {run.exit_code}"
             end_facets["errorMessage"] = _facet("errorMessage", message=message,
                                                 programmingLanguage="shell")
-        events.append(event(end_type, run["ended"], end_facets, True))
+        events.append(event(end_type, run.ended, end_facets, True))
     return events
 
 
 def export(repo: Repo, run_refs: list[str] | None, *, namespace: str | None = None) -> list[dict[str, Any]]:
     """RunEvents of the given runs (IDs or unique prefixes), or of every run when None."""
-    from lineage.interop import _runs
-
-    run_ids = _runs.all_run_ids(repo) if run_refs is None else [_runs.resolve_run(repo, r) for r in run_refs]
+    run_ids = runs.all_run_ids(repo) if run_refs is None else [runs.resolve(repo, r) for r in run_refs]
     cache: dict[str, Any] = {}
     events: list[dict[str, Any]] = []
     for run_id in run_ids:

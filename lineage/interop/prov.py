@@ -23,8 +23,12 @@ import json
 from typing import Any
 from urllib.parse import quote
 
+from lineage import runs
+from lineage.core.hashing import hash_bytes
 from lineage.errors import UsageError
 from lineage.repo import Repo
+from lineage.runs import queries as run_queries
+from lineage.snapshots import aliases, queries
 
 NAMESPACE_PREFIX = "lineage"
 NAMESPACE_URI = "https://lineage.dev/ns/"
@@ -63,8 +67,6 @@ def dataset_qn(name: str) -> str:
 
 def _rel(kind: str, *parts: str) -> str:
     """A stable identifier for a relation, so the same graph always exports the same document."""
-    from lineage.core.hashing import hash_bytes
-
     return f"{NAMESPACE_PREFIX}:{kind}/{hash_bytes(chr(0).join(parts).encode())[:32]}"
 
 
@@ -92,28 +94,30 @@ def build(repo: Repo, run_ids: list[str] | None = None):
     >>> doc.serialize(format="json")                           # doctest: +SKIP
     """
     pm = _require_prov()
-    from lineage.snapshots import aliases
-    from lineage.snapshots import queries
-    from lineage.runs import queries as run_queries
-    from lineage.interop import _runs
-
     g = repo.graph
     doc = pm.ProvDocument()
     ns = doc.add_namespace(NAMESPACE_PREFIX, NAMESPACE_URI)
     everything = run_ids is None
     if everything:
-        run_ids = _runs.all_run_ids(repo)
-    records = [_runs.load(repo, r) for r in run_ids]
+        run_ids = runs.all_run_ids(repo)
+    records = [runs.load(repo, r) for r in run_ids]
+    # usages and generations are named by their events, which a RunRecord leaves out
+    used: dict[str, list[dict[str, Any]]] = {}
+    for row in run_queries.inputs(g, run_ids):
+        used.setdefault(row["run_id"], []).append(row)
+    generated: dict[str, list[dict[str, Any]]] = {}
+    for row in run_queries.outputs(g, run_ids):
+        generated.setdefault(row["run_id"], []).append(row)
 
     snapshot_ids: set[str] = set(queries.snapshot_ids(g)) if everything else set()
     for rec in records:
-        snapshot_ids.update(i["snapshot_id"] for i in rec.inputs)
-        snapshot_ids.update(o["snapshot_id"] for o in rec.outputs)
+        snapshot_ids.update(i.snapshot_id for i in rec.inputs)
+        snapshot_ids.update(o.snapshot_id for o in rec.outputs)
     summaries = run_queries.snapshot_summaries(g, snapshot_ids)
 
     users: set[str] = set()
     users.update(s["user"] for s in summaries.values() if s.get("user"))
-    users.update(rec.run["user"] for rec in records if rec.run.get("user"))
+    users.update(rec.user for rec in records if rec.user)
     for user in sorted(users):
         doc.agent(user_qn(user), _attrs({"prov:type": pm.PROV["Person"], "prov:label": user}))
 
@@ -164,30 +168,29 @@ def build(repo: Repo, run_ids: list[str] | None = None):
                                   identifier=_rel("revision", sid, previous))
             previous = sid
 
-    for rec in sorted(records, key=lambda r: (r.run["started"], r.run_id)):
-        run = rec.run
+    for rec in sorted(records, key=lambda r: (r.started, r.run_id)):
         rq = run_qn(rec.run_id)
-        command = run.get("command")
-        doc.activity(rq, _time(run.get("started")), _time(run.get("ended")), _attrs({
-            "prov:type": ns["Run"], "prov:label": f"{run['kind']} run {rec.run_id}",
-            "runId": rec.run_id, "kind": run["kind"], "status": run.get("status"),
-            "exitCode": run.get("exit_code"),
+        command = rec.command
+        doc.activity(rq, _time(rec.started), _time(rec.ended), _attrs({
+            "prov:type": ns["Run"], "prov:label": f"{rec.kind} run {rec.run_id}",
+            "runId": rec.run_id, "kind": rec.kind, "status": rec.status,
+            "exitCode": rec.exit_code,
             "command": " ".join(command) if isinstance(command, list) else command,
-            "gitCommit": run.get("git_commit"), "gitBranch": run.get("git_branch"),
-            "gitDirty": run.get("git_dirty"), "host": run.get("host"),
-            "params": rec.params or None, "parentRun": run.get("parent_run"),
+            "gitCommit": rec.git.get("commit"), "gitBranch": rec.git.get("branch"),
+            "gitDirty": rec.git.get("dirty"), "host": rec.host,
+            "params": rec.params or None, "parentRun": rec.parent_run,
         }))
-        if run.get("user"):
-            doc.wasAssociatedWith(rq, user_qn(run["user"]),
-                                  identifier=_rel("association", rec.run_id, run["user"]))
-        for i in rec.inputs:
+        if rec.user:
+            doc.wasAssociatedWith(rq, user_qn(rec.user),
+                                  identifier=_rel("association", rec.run_id, rec.user))
+        for i in used.get(rec.run_id, ()):
             doc.used(rq, snapshot_qn(i["snapshot_id"]), _time(i.get("time")),
                      identifier=_rel("usage", i["event_id"]), other_attributes=_attrs({"prov:role": i["role"], "path": i.get("path")}))
-        for o in rec.outputs:
+        for o in generated.get(rec.run_id, ()):
             doc.wasGeneratedBy(snapshot_qn(o["snapshot_id"]), rq, _time(o.get("time")),
                                identifier=_rel("generation", o["event_id"]), other_attributes=_attrs({"path": o.get("path")}))
-        inputs = sorted({i["snapshot_id"] for i in rec.inputs})
-        for out_sid in sorted({o["snapshot_id"] for o in rec.outputs}):
+        inputs = sorted({i.snapshot_id for i in rec.inputs})
+        for out_sid in sorted({o.snapshot_id for o in rec.outputs}):
             for in_sid in inputs:
                 if in_sid != out_sid:
                     doc.wasDerivedFrom(snapshot_qn(out_sid), snapshot_qn(in_sid), rq,
@@ -199,9 +202,7 @@ def export(repo: Repo, run_refs: list[str] | None = None, *, format: str = "json
     """The PROV document of the given runs (IDs or prefixes), or of everything, as text."""
     if format not in FORMATS:
         raise UsageError(f"unknown PROV format {format!r}; choose one of {', '.join(FORMATS)}")
-    from lineage.interop import _runs
-
-    run_ids = None if run_refs is None else [_runs.resolve_run(repo, r) for r in run_refs]
+    run_ids = None if run_refs is None else [runs.resolve(repo, r) for r in run_refs]
     doc = build(repo, run_ids)
     if format == "json":
         return doc.serialize(format="json", indent=2)

@@ -8,6 +8,7 @@ never disagree. ``rebuild`` recreates every projection from the log, and
 
 from __future__ import annotations
 
+import heapq
 import json
 import sqlite3
 from collections.abc import Iterable, Iterator
@@ -188,8 +189,6 @@ class Graph:
             return self._rebuild(conn)
 
     def _rebuild(self, conn: sqlite3.Connection) -> int:
-        from lineage.log.integrity import reindex_log
-
         projections.load()
         reindex_log(conn)  # the log's own index tables are derived too (verify compares them)
         for table in migrations.PROJECTION_TABLES:
@@ -228,12 +227,26 @@ class Graph:
         return self.conn.execute("SELECT count(*) FROM events").fetchone()[0]
 
 
+def reindex_log(conn: sqlite3.Connection) -> None:
+    """Refill ``event_parents`` and ``event_heads`` from the events themselves (part of
+    ``rebuild``): the same rows the appends maintain one event at a time."""
+    conn.execute("DELETE FROM event_parents")
+    conn.execute("DELETE FROM event_heads")
+    conn.execute(
+        "INSERT OR IGNORE INTO event_parents (parent, child) "
+        "SELECT j.value, e.id FROM events e, json_each(e.parents) j WHERE json_valid(e.parents)"
+    )
+    conn.execute(
+        "INSERT INTO event_heads (id) SELECT e.id FROM events e "
+        "WHERE NOT EXISTS (SELECT 1 FROM event_parents p WHERE p.parent = e.id)"
+    )
+
+
 def _busy(exc: sqlite3.OperationalError) -> LineageError:
     """SQLite's "database is locked" after the bounded wait, as the one message users see."""
-    text = str(exc)
-    if "locked" in text or "busy" in text:
+    if (getattr(exc, "sqlite_errorcode", 0) & 0xFF) in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
         return BusyError(BUSY)
-    return LineageError(f"the lineage database cannot be used: {text}")
+    return LineageError(f"the lineage database cannot be used: {exc}")
 
 
 def _topological(pending: dict[str, Event], known: set[str]) -> list[Event]:
@@ -267,8 +280,6 @@ def _canonical_order(events: list[Event]) -> list[Event]:
     The same set of events gives the same order on every clone, whatever order they
     were received in, so projections (dataset version numbers) agree everywhere.
     """
-    import heapq
-
     children: dict[str, list[Event]] = {}
     indegree: dict[str, int] = {}
     ids = {ev.id for ev in events}

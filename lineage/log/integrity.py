@@ -19,9 +19,14 @@ import os
 import sqlite3
 from dataclasses import asdict, dataclass
 from typing import Any
+from urllib.parse import quote
 
-from lineage.log import Graph
+from lineage.core.hashing import hash_file
 from lineage.log import migrations
+from lineage.log.graph import Graph, reindex_log
+
+__all__ = ["CacheProblem", "TableProblem", "check_projections", "check_schema", "check_stat_cache",
+           "derived_tables", "reindex_log"]
 
 #: Tables derived from the events themselves (not by projectors), also compared.
 LOG_INDEX_TABLES = ("event_parents", "event_heads")
@@ -99,8 +104,6 @@ def check_schema(graph: Graph) -> list[TableProblem]:
 
 
 def _uri_path(path: str) -> str:
-    from urllib.parse import quote
-
     return quote(os.path.abspath(path))
 
 
@@ -150,21 +153,6 @@ def _replay(conn: sqlite3.Connection) -> str | None:
         # an event the projectors cannot read: verify_log names it
         return f"the event log cannot be replayed ({type(exc).__name__}), so the tables were not compared"
     return None
-
-
-def reindex_log(conn: sqlite3.Connection) -> None:
-    """Refill ``event_parents`` and ``event_heads`` from the events themselves (part of
-    ``rebuild``): the same rows the appends maintain one event at a time."""
-    conn.execute("DELETE FROM event_parents")
-    conn.execute("DELETE FROM event_heads")
-    conn.execute(
-        "INSERT OR IGNORE INTO event_parents (parent, child) "
-        "SELECT j.value, e.id FROM events e, json_each(e.parents) j WHERE json_valid(e.parents)"
-    )
-    conn.execute(
-        "INSERT INTO event_heads (id) SELECT e.id FROM events e "
-        "WHERE NOT EXISTS (SELECT 1 FROM event_parents p WHERE p.parent = e.id)"
-    )
 
 
 def _columns(conn: sqlite3.Connection, table: str) -> tuple[list[str], list[str]]:
@@ -241,8 +229,6 @@ def check_stat_cache(cache: Any, snapshot_files: Any) -> tuple[list[CacheProblem
     snapshot, to check each recorded tree state against the file entries. Returns the
     problems and the bytes rehashed.
     """
-    from lineage.core.hashing import hash_file
-
     try:
         conn: sqlite3.Connection = cache.conn
         conn.execute("SELECT count(*) FROM stat_dirs").fetchone()

@@ -14,12 +14,16 @@ SQLite progress handler interrupts a statement that runs past ``timeout`` second
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lineage.errors import LineageError, UsageError
+from lineage.errors import LineageError, QueryTimeoutError, ReadOnlyError, UsageError
+
+__all__ = ["AUDITOR_VIEWS", "DEFAULT_LIMIT", "DEFAULT_TIMEOUT", "QueryResult", "QueryTimeoutError",
+           "ReadOnlyError", "Schema", "SchemaObject", "query", "schema", "schema_objects"]
 
 #: Defaults of ``lineage query``: rows printed at most, and seconds a statement may run.
 DEFAULT_LIMIT = 10_000
@@ -39,14 +43,6 @@ _ACTION_NAMES = {
     sqlite3.SQLITE_ALTER_TABLE: "ALTER TABLE", sqlite3.SQLITE_TRANSACTION: "a transaction",
     sqlite3.SQLITE_PRAGMA: "this PRAGMA",
 }
-
-
-class ReadOnlyError(UsageError):
-    """A statement given to ``lineage query`` would write."""
-
-
-class QueryTimeoutError(UsageError):
-    """A statement given to ``lineage query`` ran longer than its time limit."""
 
 
 @dataclass(frozen=True)
@@ -87,8 +83,6 @@ def query(db_path: Path, sql: str, params: Sequence[Any] = (), *, limit: int | N
     were left); a statement running past ``timeout`` seconds (None or 0: no limit)
     raises ``QueryTimeoutError``.
     """
-    import time
-
     if not sql or not sql.strip():
         raise UsageError("empty SQL statement")
     if limit is not None and limit < 0:
@@ -146,10 +140,9 @@ def query(db_path: Path, sql: str, params: Sequence[Any] = (), *, limit: int | N
                 raise ReadOnlyError(
                     f"lineage query is read-only: {verb} is refused ({denied[0]}); use SELECT"
                 ) from None
-            message = str(exc)
-            if "readonly" in message or "query_only" in message:
+            if (getattr(exc, "sqlite_errorcode", 0) & 0xFF) == sqlite3.SQLITE_READONLY:
                 raise ReadOnlyError("lineage query is read-only: the statement would write") from None
-            raise UsageError(f"SQL error: {message}") from None
+            raise UsageError(f"SQL error: {exc}") from None
         except sqlite3.Warning as exc:  # e.g. more than one statement
             raise UsageError(f"SQL error: {exc}") from None
         except (sqlite3.InterfaceError, sqlite3.ProgrammingError, OverflowError) as exc:

@@ -18,13 +18,15 @@ from lineage.log.events import Event
 Projector = Callable[[sqlite3.Connection, Event], None]
 _PROJECTORS: dict[str, list[Projector]] = {}
 
-#: Modules whose import registers projectors.
+#: Modules whose import registers projectors (and the features' other plug-ins: the
+#: tabular snapshot hook, the ``md5:`` reference scheme; see lineage.snapshots.hooks).
 PROJECTOR_MODULES = [
     "lineage.log.registry",
     "lineage.runs.projector",
     "lineage.tabular.projector",
     "lineage.snapshots.aliases",
     "lineage.audit.queries",
+    "lineage.interop.dvc",
 ]
 _loaded = False
 

@@ -13,8 +13,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from lineage.errors import AmbiguousRefError, UnknownRefError, UsageError
+from lineage import snapshots
+from lineage.errors import AmbiguousRefError, NoMatchError, UnknownRefError, UsageError
 from lineage.repo import Repo
+from lineage.runs import queries as q
+from lineage.runs import record
 
 SNAPSHOT, RUN = "snapshot", "run"
 
@@ -85,12 +88,10 @@ class Provenance:
 
 def resolve_node(repo: Repo, ref: str) -> tuple[str, str]:
     """(node ID, "snapshot" | "run") for a snapshot ref or a run ID/prefix; ambiguity is an error."""
-    from lineage import runs, snapshots
-
     ref = (ref or "").strip()
     if not ref:
         raise UsageError("empty reference")
-    run_id = runs.try_resolve(repo, ref)
+    run_id = record.try_resolve(repo, ref)
     missing: UnknownRefError | None = None
     try:
         sid: str | None = snapshots.resolve(repo, ref)
@@ -107,17 +108,15 @@ def resolve_node(repo: Repo, ref: str) -> tuple[str, str]:
         return run_id, RUN
     if sid is not None:
         return sid, SNAPSHOT
-    if missing is not None and "matches" not in str(missing):
+    if missing is not None and not isinstance(missing, NoMatchError):
         raise missing  # the more precise reason: "no dataset named ...", "has no version ..."
     raise UnknownRefError(f"no snapshot or dataset matches {ref!r}, and no run does")
 
 
 def describe(repo: Repo, ref: str) -> Any:
     """What ``lineage show`` prints: a run's ``RunRecord`` or a snapshot's ``SnapshotInfo``."""
-    from lineage import runs, snapshots
-
     node, node_type = resolve_node(repo, ref)
-    return runs.get(repo, node) if node_type == RUN else snapshots.show(repo, node)
+    return record.get(repo, node) if node_type == RUN else snapshots.show(repo, node)
 
 
 def provenance(repo: Repo, ref: str, *, max_edges: int = 1_000_000) -> Provenance:
@@ -127,8 +126,6 @@ def provenance(repo: Repo, ref: str, *, max_edges: int = 1_000_000) -> Provenanc
     >>> [n.attrs["kind"] for n in p.runs()]          # doctest: +SKIP
     ['train', 'transform', 'fit', 'split']
     """
-    from lineage.runs import queries as q
-
     g = repo.graph
     root, root_type = resolve_node(repo, ref)
     raw = q.ancestors(g, root, max_edges=max_edges)
@@ -252,8 +249,6 @@ def used_by(repo: Repo, ref: str, *, same_dataset: bool = True, downstream: bool
     and (``same_dataset``) any other snapshot of the same dataset. ``downstream`` adds
     every run that read something derived from those snapshots.
     """
-    from lineage.runs import queries as q
-
     node, node_type = resolve_node(repo, ref)
     if node_type != SNAPSHOT:
         raise UsageError(f"{ref!r} is a run; used-by takes a snapshot (try 'lineage provenance')")

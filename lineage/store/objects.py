@@ -20,8 +20,8 @@ import fcntl
 import io
 import os
 import stat
-import struct
 import threading
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from enum import Enum
@@ -31,8 +31,11 @@ from typing import BinaryIO
 import blake3
 
 from lineage.core import faults as _faults
-from lineage.errors import CorruptObjectError, MissingObjectError, PathError
 from lineage.core.hashing import BLOCK_SIZE, DIGEST_HEX_LEN
+from lineage.core.paths import temp_name
+from lineage.core.process import BUSY, lock_timeout
+from lineage.errors import BusyError, CorruptObjectError, MissingObjectError, PathError
+from lineage.store.packs import LocalPack, PackWriter
 
 _FICLONE = 0x40049409  # linux/fs.h
 _HEX = frozenset("0123456789abcdef")
@@ -40,8 +43,6 @@ _HEX = frozenset("0123456789abcdef")
 PACK_OBJECT_MAX = 1 << 20
 #: A batch starts a new pack past this size, so no pack grows without bound.
 PACK_SIZE_MAX = 512 << 20
-_IDX_ENTRY = struct.Struct(">32sQQ")
-_IDX_COUNT = struct.Struct(">Q")
 
 
 class LinkMode(str, Enum):
@@ -82,51 +83,6 @@ def _reflink(src: str, dst_fd: int) -> bool:
         return False
 
 
-class _Pack:
-    """One local pack: its index mapped in memory, searched by bisection."""
-
-    def __init__(self, idx_path: Path) -> None:
-        from lineage.store.packs import HEADER, IDX_MAGIC
-
-        self.idx_path = idx_path
-        self.pack_path = idx_path.with_suffix(".pack")
-        self.id = idx_path.stem
-        with open(idx_path, "rb") as fh:
-            data = fh.read()
-        if not data.startswith(IDX_MAGIC):
-            raise CorruptObjectError(f"pack index {idx_path.name} is not a lineage pack index")
-        (self.count,) = _IDX_COUNT.unpack_from(data, HEADER)
-        self._start = HEADER + _IDX_COUNT.size
-        self._data = data
-
-    def _key(self, i: int) -> bytes:
-        at = self._start + i * _IDX_ENTRY.size
-        return self._data[at:at + 32]
-
-    def find(self, raw: bytes) -> tuple[int, int] | None:
-        lo, hi = 0, self.count
-        while lo < hi:
-            mid = (lo + hi) // 2
-            if self._key(mid) < raw:
-                lo = mid + 1
-            else:
-                hi = mid
-        if lo < self.count and self._key(lo) == raw:
-            _, off, length = _IDX_ENTRY.unpack_from(self._data, self._start + lo * _IDX_ENTRY.size)
-            return off, length
-        return None
-
-    def entries(self) -> Iterator[tuple[str, int, int]]:
-        end = self._start + self.count * _IDX_ENTRY.size
-        for raw, off, length in _IDX_ENTRY.iter_unpack(self._data[self._start:end]):
-            yield raw.hex(), off, length
-
-    def read(self, off: int, length: int) -> bytes:
-        with open(self.pack_path, "rb") as fh:
-            fh.seek(off)
-            return fh.read(length)
-
-
 class ObjectStore:
     """A folder of immutable objects named by their digest.
 
@@ -142,7 +98,7 @@ class ObjectStore:
         self._objects = str(self.objects)
         self.tmp = self.root / "tmp"
         self.packs_dir = self.root / "packs"
-        self._packs: list[_Pack] | None = None
+        self._packs: list[LocalPack] | None = None
         self._packed: set[bytes] | None = None
         self._lock = threading.Lock()
 
@@ -163,14 +119,14 @@ class ObjectStore:
         self.objects.mkdir(parents=True, exist_ok=True)
         self.tmp.mkdir(parents=True, exist_ok=True)
 
-    def packs(self) -> list[_Pack]:
+    def packs(self) -> list[LocalPack]:
         with self._lock:
             if self._packs is None:
                 found = []
                 if self.packs_dir.is_dir():
                     for name in sorted(os.listdir(self.packs_dir)):
                         if name.endswith(".idx") and (self.packs_dir / name).with_suffix(".pack").exists():
-                            found.append(_Pack(self.packs_dir / name))
+                            found.append(LocalPack(self.packs_dir / name))
                 self._packs = found
             return self._packs
 
@@ -178,13 +134,11 @@ class ObjectStore:
         if self._packed is None:
             packed: set[bytes] = set()
             for pack in self.packs():
-                end = pack._start + pack.count * _IDX_ENTRY.size
-                data = pack._data
-                packed.update(data[i:i + 32] for i in range(pack._start, end, _IDX_ENTRY.size))
+                packed.update(pack.raw_digests())
             self._packed = packed
         return self._packed
 
-    def _locate(self, digest: str) -> tuple[_Pack, int, int] | None:
+    def _locate(self, digest: str) -> tuple[LocalPack, int, int] | None:
         raw = bytes.fromhex(digest)
         if raw not in self._packed_set():
             return None
@@ -339,8 +293,6 @@ class ObjectStore:
         dest = Path(dest)
         dest.parent.mkdir(parents=True, exist_ok=True)
         # fixed-length: a name of 255 bytes still leaves room for its temporary name
-        from lineage.core.paths import temp_name
-
         tmp = dest.parent / temp_name()
         src = self.path(digest)
         if not src.exists():
@@ -388,8 +340,6 @@ class ObjectStore:
         collection never removes objects (or temporary files) a snapshot, run or pull
         is still about to record.
         """
-        from lineage.core.process import lock_timeout
-
         # a gc in progress makes writers wait, for a bounded time (then "busy, retry")
         with self._flock(fcntl.LOCK_SH, wait=lock_timeout()):
             yield
@@ -403,11 +353,6 @@ class ObjectStore:
 
     @contextmanager
     def _flock(self, how: int, *, wait: float = 0.0, busy: str | None = None) -> Iterator[None]:
-        import time
-
-        from lineage.core.process import BUSY
-        from lineage.errors import BusyError
-
         self.root.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.root / "store.lock", os.O_RDWR | os.O_CREAT, 0o644)
         try:
@@ -532,49 +477,29 @@ def _copy_fd(src: BinaryIO, dst_fd: int, size: int) -> None:
 
 
 class _PackBuilder:
-    """A pack being written to ``tmp/``: objects appended, hashed as they go."""
+    """A pack being written to ``tmp/`` (the format is ``lineage.store.packs``'s)."""
 
     def __init__(self, store: ObjectStore) -> None:
-        from lineage.store.packs import PACK_MAGIC
-
         self.tmp = store._tmp_path()
         self.fh = open(self.tmp, "wb")
-        self.fh.write(PACK_MAGIC)
-        self.hasher = blake3.blake3(PACK_MAGIC)
-        self.size = len(PACK_MAGIC)
-        self.entries: list[tuple[bytes, int, int]] = []
-        # small objects are gathered and written (and hashed) a few MB at a time
-        self._chunks: list[bytes] = []
-        self._buffered = 0
+        self.writer = PackWriter(self.fh)
 
-    def add(self, raw: bytes, data: bytes) -> None:
-        self.entries.append((raw, self.size, len(data)))
-        self._chunks.append(data)
-        self._buffered += len(data)
-        self.size += len(data)
-        if self._buffered >= (4 << 20):
-            self._drain()
+    @property
+    def size(self) -> int:
+        return self.writer.size
 
-    def _drain(self) -> None:
-        if self._chunks:
-            block = b"".join(self._chunks)
-            self.fh.write(block)
-            self.hasher.update(block)
-            self._chunks, self._buffered = [], 0
+    def __len__(self) -> int:
+        return len(self.writer)
+
+    def add(self, digest: str, data: bytes) -> None:
+        self.writer.add(digest, data)
 
     def finish(self, packs_dir: Path) -> None:
         """fsync the pack, write and fsync its index, then make both visible (index last)."""
-        from lineage.store.packs import IDX_MAGIC
-
-        self._drain()
+        idx, pack_id = self.writer.index()
         self.fh.flush()
         os.fsync(self.fh.fileno())
         self.fh.close()
-        self.entries.sort()
-        idx = b"".join([IDX_MAGIC, _IDX_COUNT.pack(len(self.entries)),
-                        *(_IDX_ENTRY.pack(raw, off, n) for raw, off, n in self.entries),
-                        self.hasher.digest()])
-        pack_id = blake3.blake3(idx).hexdigest()
         packs_dir.mkdir(exist_ok=True)
         idx_tmp = self.tmp.with_suffix(".idx")
         with open(idx_tmp, "wb") as fh:
@@ -640,7 +565,7 @@ class Batch:
             if len(data) < PACK_OBJECT_MAX or self._force_pack:
                 if self._pack is None:
                     self._pack = _PackBuilder(self.store)
-                self._pack.add(bytes.fromhex(digest), data)
+                self._pack.add(digest, data)
                 self._packed.add(digest)
                 if self._pack.size >= PACK_SIZE_MAX:
                     self._done_packs.append(self._pack)
@@ -696,7 +621,7 @@ class Batch:
         packs = self._done_packs + ([self._pack] if self._pack is not None else [])
         for pack in packs:
             pack.finish(self.store.packs_dir)
-        self.written += sum(len(p.entries) for p in packs)
+        self.written += sum(len(p) for p in packs)
         self._done_packs, self._pack = [], None
         if packs:
             self.store._forget_packs()

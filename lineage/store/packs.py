@@ -1,7 +1,8 @@
-"""Pack files: many small objects in one remote file, with an index for range reads.
+"""Pack files: many small objects in one file, with an index for range reads.
 
-A pack is ``<id>.pack`` plus ``<id>.idx`` (the format is described in
-``schemas/PACKS.md``):
+The one reader and writer of the pack format, for the local store (``.lineage/packs/``)
+and for remotes (``packs/`` and ``events/``). A pack is ``<id>.pack`` plus ``<id>.idx``
+(described in ``schemas/PACKS.md``):
 
 * ``.pack``: the 8-byte magic ``LPACK01\\n`` followed by the objects' bytes, back to back.
 * ``.idx``: the 8-byte magic ``LPIDX01\\n``, the object count (8 bytes, big-endian),
@@ -11,18 +12,19 @@ A pack is ``<id>.pack`` plus ``<id>.idx`` (the format is described in
 
 The pack ID is the BLAKE3 hex digest of the ``.idx`` bytes, so the index names its
 pack and the pack's checksum: neither can be swapped without changing the ID. Writers
-upload the pack first and its index last; readers ignore a pack without an index,
-so an interrupted upload is invisible and the next push simply writes a new pack.
+put the pack first and its index last; readers ignore a pack without an index, so an
+interrupted write is invisible and the next one simply writes a new pack.
 """
 
 from __future__ import annotations
 
+import io
 import os
 import struct
 from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO, NamedTuple
 
 import blake3
 
@@ -33,17 +35,44 @@ IDX_MAGIC = b"LPIDX01\n"
 _ENTRY = struct.Struct(">32sQQ")
 _COUNT = struct.Struct(">Q")
 HEADER = len(PACK_MAGIC)
+_ENTRIES_START = HEADER + _COUNT.size
+#: Small objects are gathered and written (and hashed) this many bytes at a time.
+_WRITE_CHUNK = 4 << 20
 
 
-@dataclass(frozen=True)
-class PackEntry:
+# The value types are named tuples, not dataclasses: this module is on the start-up path
+# of every command and hook (through the local store), and a tuple type is cheaper to make.
+
+class PackEntry(NamedTuple):
+    """Where one object lies in a pack."""
+
     digest: str
     offset: int
     length: int
 
 
-@dataclass(frozen=True)
-class PackIndex:
+def _check_index(data: bytes, name: str) -> int:
+    """The entry count of a well-formed index (else CorruptObjectError naming ``name``)."""
+    if not data.startswith(IDX_MAGIC) or len(data) < _ENTRIES_START + 32:
+        raise CorruptObjectError(f"pack index {name} is not a lineage pack index")
+    (count,) = _COUNT.unpack_from(data, HEADER)
+    if len(data) != _ENTRIES_START + count * _ENTRY.size + 32:
+        raise CorruptObjectError(f"pack index {name} has the wrong length")
+    return count
+
+
+def encode_index(entries: Iterable[PackEntry], pack_digest: str) -> bytes:
+    return _encode_raw([(bytes.fromhex(e.digest), e.offset, e.length) for e in entries],
+                       bytes.fromhex(pack_digest))
+
+
+def _encode_raw(entries: list[tuple[bytes, int, int]], pack_digest: bytes) -> bytes:
+    ordered = sorted(entries)
+    return b"".join([IDX_MAGIC, _COUNT.pack(len(ordered)),
+                     *(_ENTRY.pack(raw, off, n) for raw, off, n in ordered), pack_digest])
+
+
+class PackIndex(NamedTuple):
     """The parsed ``.idx`` of one pack."""
 
     pack_id: str
@@ -70,55 +99,130 @@ class PackIndex:
         pack_id = blake3.blake3(data).hexdigest()
         if expected_id is not None and pack_id != expected_id:
             raise CorruptObjectError(f"pack index {expected_id[:12]} is corrupt (its bytes do not match its name)")
-        if not data.startswith(IDX_MAGIC) or len(data) < HEADER + _COUNT.size + 32:
-            raise CorruptObjectError(f"pack index {pack_id[:12]} is not a lineage pack index")
-        (count,) = _COUNT.unpack_from(data, HEADER)
-        start = HEADER + _COUNT.size
-        if len(data) != start + count * _ENTRY.size + 32:
-            raise CorruptObjectError(f"pack index {pack_id[:12]} has the wrong length")
+        count = _check_index(data, pack_id[:12])
         entries = tuple(
             PackEntry(raw.hex(), off, length)
-            for raw, off, length in _ENTRY.iter_unpack(data[start:start + count * _ENTRY.size])
+            for raw, off, length in _ENTRY.iter_unpack(data[_ENTRIES_START:_ENTRIES_START + count * _ENTRY.size])
         )
         return cls(pack_id, entries, data[-32:].hex())
 
 
-def encode_index(entries: Iterable[PackEntry], pack_digest: str) -> bytes:
-    ordered = sorted(entries, key=lambda e: e.digest)
-    parts = [IDX_MAGIC, _COUNT.pack(len(ordered))]
-    parts += [_ENTRY.pack(bytes.fromhex(e.digest), e.offset, e.length) for e in ordered]
-    parts.append(bytes.fromhex(pack_digest))
-    return b"".join(parts)
+def blob(data: bytes, entry: PackEntry, base: int = 0) -> bytes | None:
+    """The bytes of ``entry`` in ``data`` (a whole pack, or a range of it starting at
+    ``base``), or None when they do not hash to its digest (corrupt or cut short)."""
+    out = data[entry.offset - base:entry.offset - base + entry.length]
+    if len(out) != entry.length or blake3.blake3(out).hexdigest() != entry.digest:
+        return None
+    return out
+
+
+class LocalPack:
+    """One pack on the local disk: its index kept as bytes and searched by bisection on
+    the raw digests (no object per entry: a store may hold millions)."""
+
+    def __init__(self, idx_path: Path) -> None:
+        self.idx_path = idx_path
+        self.pack_path = idx_path.with_suffix(".pack")
+        self.id = idx_path.stem
+        with open(idx_path, "rb") as fh:
+            self._data = fh.read()
+        # only the magic is checked: a damaged index is a finding of verify, named there
+        if not self._data.startswith(IDX_MAGIC):
+            raise CorruptObjectError(f"pack index {idx_path.name} is not a lineage pack index")
+        (self.count,) = _COUNT.unpack_from(self._data, HEADER)
+
+    def _key(self, i: int) -> bytes:
+        at = _ENTRIES_START + i * _ENTRY.size
+        return self._data[at:at + 32]
+
+    def raw_digests(self) -> Iterator[bytes]:
+        """The 32-byte digests of every object listed, in index order."""
+        data = self._data
+        end = _ENTRIES_START + self.count * _ENTRY.size
+        return (data[i:i + 32] for i in range(_ENTRIES_START, end, _ENTRY.size))
+
+    def find(self, raw: bytes) -> tuple[int, int] | None:
+        """(offset, length) of the object with raw digest ``raw``, if listed."""
+        lo, hi = 0, self.count
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if self._key(mid) < raw:
+                lo = mid + 1
+            else:
+                hi = mid
+        if lo < self.count and self._key(lo) == raw:
+            _, off, length = _ENTRY.unpack_from(self._data, _ENTRIES_START + lo * _ENTRY.size)
+            return off, length
+        return None
+
+    def entries(self) -> Iterator[tuple[str, int, int]]:
+        end = _ENTRIES_START + self.count * _ENTRY.size
+        for raw, off, length in _ENTRY.iter_unpack(self._data[_ENTRIES_START:end]):
+            yield raw.hex(), off, length
+
+    def read(self, off: int, length: int) -> bytes:
+        with open(self.pack_path, "rb") as fh:
+            fh.seek(off)
+            return fh.read(length)
 
 
 class PackWriter:
-    """Builds one pack in memory: ``add`` objects, then ``finish`` for (pack, idx, id)."""
+    """Appends objects to a pack, hashing as it goes.
 
-    def __init__(self) -> None:
-        self._chunks: list[bytes] = [PACK_MAGIC]
-        self._entries: list[PackEntry] = []
-        self._seen: set[str] = set()
+    ``out`` is a binary file opened for writing (the local store streams a pack to a
+    temporary file); without it the pack is built in memory and ``finish`` returns
+    its bytes (a push or a remote gc uploads it whole). Duplicates are stored once.
+    """
+
+    def __init__(self, out: BinaryIO | None = None) -> None:
+        self._out = out if out is not None else io.BytesIO()
+        self._memory = out is None
+        self._out.write(PACK_MAGIC)
+        self._hasher = blake3.blake3(PACK_MAGIC)
+        self._entries: list[tuple[bytes, int, int]] = []
+        self._seen: set[bytes] = set()
+        self._chunks: list[bytes] = []
+        self._buffered = 0
         self.size = HEADER
 
     def __len__(self) -> int:
         return len(self._entries)
 
     def add(self, digest: str, data: bytes) -> None:
-        if digest in self._seen:
+        raw = bytes.fromhex(digest)
+        if raw in self._seen:
             return
-        self._seen.add(digest)
-        self._entries.append(PackEntry(digest, self.size, len(data)))
+        self._seen.add(raw)
+        self._entries.append((raw, self.size, len(data)))
         self._chunks.append(data)
+        self._buffered += len(data)
         self.size += len(data)
+        if self._buffered >= _WRITE_CHUNK:
+            self._drain()
+
+    def _drain(self) -> None:
+        if self._chunks:
+            block = b"".join(self._chunks)
+            self._out.write(block)
+            self._hasher.update(block)
+            self._chunks, self._buffered = [], 0
+
+    def index(self) -> tuple[bytes, str]:
+        """Write what is buffered; returns the ``.idx`` bytes and the pack ID."""
+        self._drain()
+        idx = _encode_raw(self._entries, self._hasher.digest())
+        return idx, blake3.blake3(idx).hexdigest()
 
     def finish(self) -> tuple[bytes, bytes, str]:
-        pack = b"".join(self._chunks)
-        idx = encode_index(self._entries, blake3.blake3(pack).hexdigest())
-        return pack, idx, blake3.blake3(idx).hexdigest()
+        """(pack, idx, id) of a pack built in memory."""
+        if not self._memory:
+            raise TypeError("finish() is for packs built in memory; use index()")
+        idx, pack_id = self.index()
+        return self._out.getvalue(), idx, pack_id  # type: ignore[attr-defined]
 
     @property
     def digests(self) -> list[str]:
-        return [e.digest for e in self._entries]
+        return [raw.hex() for raw, _, _ in self._entries]
 
 
 def coalesce(entries: list[PackEntry], gap: int = 256 * 1024) -> list[tuple[int, int, list[PackEntry]]]:
@@ -137,8 +241,7 @@ def coalesce(entries: list[PackEntry], gap: int = 256 * 1024) -> list[tuple[int,
     return out
 
 
-@dataclass(frozen=True)
-class PackCheck:
+class PackCheck(NamedTuple):
     """What ``check_local`` found in one local pack."""
 
     pack_id: str

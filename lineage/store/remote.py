@@ -28,9 +28,9 @@ from typing import Any, TypeVar
 import blake3
 
 from lineage.core import faults as _faults
-from lineage.errors import CorruptObjectError, LineageError, RemoteError
 from lineage.core.hashing import BLOCK_SIZE
-from lineage.sync.remotes import Remote, describe_error, filesystem
+from lineage.errors import CorruptObjectError, LineageError, RemoteError
+from lineage.store.backends import RemoteSpec, describe_error, filesystem
 from lineage.store.packs import PackIndex
 
 FORMAT = "lineage.remote/1"
@@ -83,7 +83,7 @@ class Inventory:
 class RemoteStore:
     """Objects, packs and events on one remote."""
 
-    def __init__(self, remote: Remote, cache_dir: Path | None = None) -> None:
+    def __init__(self, remote: RemoteSpec, cache_dir: Path | None = None) -> None:
         self.remote = remote
         self.fs, self.root = filesystem(remote)
         self.local = remote.scheme == "file"

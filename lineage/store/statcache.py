@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from lineage.core.hashing import FileStat
+from lineage.errors import BusyError
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS stat_dirs (
@@ -47,9 +48,7 @@ class StatCache:
             try:
                 self._conn = self._open()
             except sqlite3.DatabaseError as exc:
-                if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
-                    from lineage.errors import BusyError
-
+                if (getattr(exc, "sqlite_errorcode", 0) & 0xFF) in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
                     raise BusyError("the stat cache is busy (another lineage process holds it); retry") from None
                 # only a cache: a damaged file costs a rehash, never an error
                 for suffix in ("", "-wal", "-shm"):

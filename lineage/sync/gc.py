@@ -2,7 +2,7 @@
 
 What is kept comes from one place, ``lineage.log.references.referenced_digests``
 (snapshot manifests and files, plus whatever other modules register, such as
-derived objects and the data recorded runs used). A dry run lists what a real run
+derived objects). A dry run lists what a real run
 would remove. On a remote, the remote's events are merged first, so objects another
 clone recorded are never taken for garbage; packs whose objects are all unreferenced
 are removed (index first, which hides the pack at once), packs that are mostly
@@ -21,9 +21,12 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from lineage.core import faults as _faults
-from lineage.errors import MissingObjectError
+from lineage.errors import MissingObjectError, UsageError
 from lineage.log.references import referenced_digests
 from lineage.repo import Repo
+from lineage.store.packs import PackWriter
+from lineage.sync.fetch import fetch_events
+from lineage.sync.remotes import jobs, open_remote
 
 #: Unreferenced remote data younger than this may belong to a push in progress (a push
 #: uploads objects before the events that reference them), so it is left alone.
@@ -58,24 +61,21 @@ class GcResult:
 
 
 def collect(repo: Repo, *, dry_run: bool = False, remote: str | None = None,
-            remove_run_data: bool = False, grace: float = GRACE) -> GcResult:
+            grace: float = GRACE) -> GcResult:
     """Remove unreferenced objects from the local store, or from ``remote``.
 
     On a remote, unreferenced data younger than ``grace`` seconds is kept.
     """
     if grace < 0:
-        from lineage.errors import UsageError
-
         raise UsageError("--grace must not be negative")
     if remote is not None:
-        return _collect_remote(repo, remote, dry_run=dry_run, remove_run_data=remove_run_data,
-                               grace=grace)
+        return _collect_remote(repo, remote, dry_run=dry_run, grace=grace)
     with repo.store.collecting():
-        return _collect_local(repo, dry_run=dry_run, remove_run_data=remove_run_data)
+        return _collect_local(repo, dry_run=dry_run)
 
 
-def _collect_local(repo: Repo, *, dry_run: bool, remove_run_data: bool) -> GcResult:
-    keep = referenced_digests(repo.graph, include_run_data=not remove_run_data)
+def _collect_local(repo: Repo, *, dry_run: bool) -> GcResult:
+    keep = referenced_digests(repo.graph)
     store = repo.store
     removed: list[Removed] = []
     kept = 0
@@ -94,15 +94,11 @@ def _collect_local(repo: Repo, *, dry_run: bool, remove_run_data: bool) -> GcRes
     return GcResult("local", dry_run, removed, sum(r.size for r in removed), kept)
 
 
-def _collect_remote(repo: Repo, name: str | None, *, dry_run: bool, remove_run_data: bool,
-                    grace: float) -> GcResult:
-    from lineage.store.packs import PackWriter
-    from lineage.sync.transfer import _fetch_events, _jobs, open_remote
-
+def _collect_remote(repo: Repo, name: str | None, *, dry_run: bool, grace: float) -> GcResult:
     rs = open_remote(repo, name)
-    inv = rs.inventory(jobs=_jobs(rs.remote))
-    _fetch_events(repo, rs, inv)  # never collect what another clone recorded
-    keep = referenced_digests(repo.graph, include_run_data=not remove_run_data)
+    inv = rs.inventory(jobs=jobs(rs.remote))
+    fetch_events(repo, rs, inv)  # never collect what another clone recorded
+    keep = referenced_digests(repo.graph)
     removed: list[Removed] = []
     kept = 0
     doomed_paths: list[str] = []

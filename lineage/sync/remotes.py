@@ -1,4 +1,4 @@
-"""Remotes: named fsspec URLs in ``.lineage/config.toml``, and opening them.
+"""Remotes: named fsspec URLs in ``.lineage/config.toml`` (opened by ``lineage.store.backends``).
 
 A remote is a local folder (a plain path or ``file://``), ``s3://bucket/prefix``
 (through s3fs, with the standard AWS credential chain) or any other URL fsspec
@@ -17,27 +17,25 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from lineage.errors import ConfigError, RemoteError, UsageError
+from lineage.config import is_secret_key
 from lineage.core.redact import REDACTED, redact_cheaply
+from lineage.errors import ConfigError, UsageError
+from lineage.store.backends import BACKENDS, describe_error, filesystem, quiet_async_backends, scheme_of
+from lineage.store.remote import RemoteStore
 
 if TYPE_CHECKING:
     from lineage.repo import Repo
+
+# re-exported: opening a remote's filesystem lives in lineage.store.backends
+__all__ = ["BACKENDS", "OPTIONS", "Remote", "add", "describe_error", "filesystem", "get", "jobs",
+           "list_remotes", "normalize_url", "open_remote", "quiet_async_backends", "remove",
+           "scheme_of", "shown_option"]
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 #: Options a remote may carry besides its URL (never credentials).
 OPTIONS = ("endpoint_url", "profile", "region", "connect_timeout", "read_timeout", "retries",
            "pack_size", "jobs")
-
-#: scheme -> (module fsspec needs, extra that installs it)
-BACKENDS: dict[str, tuple[str, str]] = {
-    "s3": ("s3fs", "lineage[s3]"),
-    "s3a": ("s3fs", "lineage[s3]"),
-    "gs": ("gcsfs", "gcsfs"),
-    "gcs": ("gcsfs", "gcsfs"),
-    "az": ("adlfs", "adlfs"),
-    "abfs": ("adlfs", "adlfs"),
-}
 
 
 @dataclass(frozen=True)
@@ -66,16 +64,9 @@ class Remote:
 
 def shown_option(key: str, value: Any) -> Any:
     """An option's value as printed: masked under a credential-like name or where it holds one."""
-    from lineage.config import is_secret_key
-
     if is_secret_key(key):
         return REDACTED
     return redact_cheaply(value) if isinstance(value, str) else value
-
-
-def scheme_of(url: str) -> str:
-    m = re.match(r"([A-Za-z][A-Za-z0-9+.-]*)://", url)
-    return m.group(1).lower() if m else "file"
 
 
 def normalize_url(url: str, *, base: Path | None = None) -> str:
@@ -118,8 +109,6 @@ def _check_name(name: str) -> None:
 
 
 def _check_options(options: dict[str, Any]) -> dict[str, Any]:
-    from lineage.config import is_secret_key
-
     clean: dict[str, Any] = {}
     for key, value in options.items():
         if value is None:
@@ -224,99 +213,11 @@ def remove(repo: Repo, name: str) -> Remote:
     return remote
 
 
-# -- opening ----------------------------------------------------------------------
-
-def filesystem(remote: Remote) -> tuple[Any, str]:
-    """An fsspec filesystem for ``remote`` and the root path inside it."""
-    import fsspec
-
-    scheme = remote.scheme
-    opts = remote.options
-    if scheme == "file":
-        return fsspec.filesystem("file"), remote.url
-    module, extra = BACKENDS.get(scheme, (None, None))
-    kwargs: dict[str, Any] = {}
-    if scheme in ("s3", "s3a"):
-        kwargs = _s3_kwargs(opts)
-    try:
-        fs = fsspec.filesystem(scheme, **kwargs)
-    except ImportError:
-        raise ConfigError(f"remote {remote.name!r} needs the {module or scheme} package: "
-                          f"pip install '{extra or module}'") from None
-    except ValueError as exc:
-        raise ConfigError(f"cannot open remote {remote.name!r}: {exc}") from None
-    if scheme in ("s3", "s3a"):
-        fs.retries = 1  # botocore retries (config above); s3fs's loop on top would multiply them
-    quiet_async_backends()
-    root = remote.url.split("://", 1)[1]
-    return fs, root
+def open_remote(repo: Repo, name: str | None = None) -> RemoteStore:
+    """The object store of the remote called ``name`` (or the default one)."""
+    return RemoteStore(get(repo, name), repo.dir / "cache" / "remotes")
 
 
-#: Loggers of the async backends. Left alone, a server dying mid-transfer makes them (or
-#: asyncio on their loop) print tracebacks before our one-line error.
-_BACKEND_LOGGERS = ("s3fs", "fsspec", "aiobotocore", "botocore", "aiohttp", "gcsfs", "adlfs")
-_quieted = False
-
-
-def quiet_async_backends() -> None:
-    """Keep backend noise (``Task exception was never retrieved``, logged tracebacks) off
-    stderr: the failure reaches the user once, as a RemoteError.
-
-    A ``NullHandler`` on each backend logger stops Python's last-resort printing while
-    records still reach whatever handlers an application configured; fsspec's IO loop
-    gets an exception handler that logs at debug level instead of printing.
-    """
-    global _quieted
-    if _quieted:
-        return
-    import logging
-
-    import fsspec.asyn
-
-    for name in _BACKEND_LOGGERS:
-        logging.getLogger(name).addHandler(logging.NullHandler())
-    log = logging.getLogger("lineage.remote")
-
-    def on_loop_error(loop: Any, context: dict[str, Any]) -> None:
-        # an abandoned request of a failed transfer; the caller has its own error already
-        exc = context.get("exception")
-        log.debug("backend loop: %s%s", context.get("message", ""),
-                  f" ({type(exc).__name__})" if exc is not None else "")
-
-    fsspec.asyn.get_loop().set_exception_handler(on_loop_error)
-    _quieted = True
-
-
-def _s3_kwargs(opts: dict[str, Any]) -> dict[str, Any]:
-    endpoint = (opts.get("endpoint_url") or os.environ.get("AWS_ENDPOINT_URL_S3")
-                or os.environ.get("AWS_ENDPOINT_URL"))
-    retries = int(opts.get("retries", 4))
-    config = {
-        "connect_timeout": float(opts.get("connect_timeout", 10)),
-        "read_timeout": float(opts.get("read_timeout", 60)),
-        "retries": {"max_attempts": retries + 1, "mode": "standard"},
-        "max_pool_connections": 64,
-    }
-    kwargs: dict[str, Any] = {"config_kwargs": config, "skip_instance_cache": True}
-    if endpoint:
-        kwargs["endpoint_url"] = endpoint
-    if opts.get("profile"):
-        kwargs["profile"] = opts["profile"]
-    if opts.get("region"):
-        kwargs["client_kwargs"] = {"region_name": opts["region"]}
-    return kwargs
-
-
-def describe_error(remote: Remote, exc: BaseException) -> RemoteError:
-    """A one-line, credential-free RemoteError for a backend exception."""
-    kind = type(exc).__name__
-    text = str(exc).splitlines()[0] if str(exc) else kind
-    if "Connect" in kind or isinstance(exc, (ConnectionError, TimeoutError)):
-        attempts = int(remote.options.get("retries", 4)) + 1
-        where = remote.options.get("endpoint_url") or remote.url
-        return RemoteError(f"cannot reach remote {remote.name!r} ({where}) after {attempts} attempt(s): "
-                           f"{kind}; check the URL, the endpoint and the network")
-    # botocore messages may echo a signed URL; keep only what precedes a query string
-    text = re.sub(r"\?[^\s]*", "", text)
-    text = re.sub(r"(?i)(AKIA|ASIA)[A-Z0-9]{12,}", "***", text)
-    return RemoteError(f"remote {remote.name!r} ({remote.url}) failed: {kind}: {text}")
+def jobs(remote: Remote) -> int:
+    """Transfers in flight at once: few on a local disk, many against an object store."""
+    return int(remote.options.get("jobs", 4 if remote.scheme == "file" else 16))

@@ -1,4 +1,5 @@
-"""Verification of the local store, the event log and what is derived from it.
+"""Verification of the local store, the event log and what is derived from it, and of
+what a remote holds (``verify_remote``).
 
 Every object is rehashed (in parallel), every pack is checked against its index,
 every file of every stored snapshot must have its object, every event's ID and
@@ -11,17 +12,22 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from lineage.errors import MissingObjectError
+import blake3
+
+from lineage.core.progress import Progress
+from lineage.errors import MissingObjectError, RemoteError
 from lineage.log import integrity
-from lineage.snapshots import queries
 from lineage.log.integrity import CacheProblem, TableProblem
 from lineage.repo import Repo
+from lineage.snapshots import queries
+from lineage.store import packs as _packs
 from lineage.store.objects import is_digest
+from lineage.sync.fetch import fetch_events
+from lineage.sync.remotes import jobs, open_remote
 
 
 @dataclass(frozen=True)
@@ -67,10 +73,8 @@ def _affected(repo: Repo, digest: str) -> tuple[list[str], list[str]]:
     return snaps, [path for _, path in hits]
 
 
-def verify(repo: Repo, *, progress: Callable[[int, int], None] | None = None) -> VerifyReport:
+def verify(repo: Repo, *, progress: Progress | None = None) -> VerifyReport:
     """Check the local store, the log, the derived tables and the stat cache; returns what is wrong."""
-    from lineage.store import packs as _packs
-
     store = repo.store
     # the store's own pack reader refuses a damaged index; verify reads packs itself so
     # a damaged one is a finding that names it, not an error that stops the check
@@ -136,3 +140,76 @@ def _size(path: os.PathLike[str]) -> int:
 def _snapshot_files(repo: Repo, sid: str) -> dict[str, str] | None:
     kind, files = queries.snapshot_files(repo.graph, sid)
     return None if kind is None else {path: digest for path, _, digest, _ in files}
+
+
+def verify_remote(repo: Repo, remote: str | None = None, *,
+                  progress: Progress | None = None) -> VerifyReport:
+    """Download and rehash everything on the remote; check every snapshot the log
+    references is there. Problems name the snapshots and files affected."""
+    rs = open_remote(repo, remote)
+    n_jobs = jobs(rs.remote)
+    inv = rs.inventory(jobs=n_jobs)
+    if not (inv.packs or inv.events or inv.loose):
+        # "OK: 0 objects" would read as a healthy remote
+        raise RemoteError(f"remote {rs.remote.name!r} ({rs.remote.url}) is empty: nothing has "
+                          "been pushed there")
+    log: list[str] = []
+    fetch_events(repo, rs, inv)
+    total = sum(inv.loose.values()) + sum(i.pack_size for i in inv.packs.values()) \
+        + sum(i.pack_size for i in inv.events.values())
+    done = [0]
+    lock = threading.Lock()
+    bad: dict[str, str] = {}
+
+    def tick(n: int) -> None:
+        with lock:
+            done[0] += n
+            if progress:
+                progress(done[0], total)
+
+    def check_pack(kind: str, pid: str) -> None:
+        idx = (inv.packs if kind == "packs" else inv.events)[pid]
+        try:
+            data = rs.read_pack(kind, pid)
+        except FileNotFoundError:
+            with lock:
+                for e in idx.entries:
+                    bad.setdefault(e.digest, "missing")
+            return
+        if blake3.blake3(data).hexdigest() != idx.pack_digest:
+            for e in idx.entries:
+                if _packs.blob(data, e) is None:
+                    with lock:
+                        if kind == "events":
+                            log.append(f"event {e.digest[:12]} in pack {pid[:12]} is corrupt")
+                        else:
+                            bad.setdefault(e.digest, "corrupt")
+        tick(len(data))
+
+    def check_loose(d: str) -> None:
+        try:
+            ok = rs.hash_loose(d) == d
+        except FileNotFoundError:
+            ok = False
+        if not ok:
+            with lock:
+                bad[d] = "corrupt"
+        tick(inv.loose[d])
+
+    with ThreadPoolExecutor(max_workers=n_jobs) as pool:
+        futures = [pool.submit(check_pack, "packs", pid) for pid in inv.packs]
+        futures += [pool.submit(check_pack, "events", pid) for pid in inv.events]
+        futures += [pool.submit(check_loose, d) for d in inv.loose]
+        for f in futures:
+            f.result()
+    expected = set(queries.stored_file_digests(repo.graph)) | set(queries.snapshot_ids(repo.graph))
+    problems: list[ObjectProblem] = []
+    for d in sorted(set(bad) | (expected - set(inv.locate()))):
+        kind = bad.get(d, "missing")
+        if d not in expected and kind == "missing":
+            continue
+        snaps, files = _affected(repo, d)
+        if snaps[-1:] == [d]:
+            files.append("(manifest)")  # the object is a manifest
+        problems.append(ObjectProblem(d, kind, snaps, files))
+    return VerifyReport(inv.object_count, total, len(inv.event_ids()), problems, log, rs.remote.name)

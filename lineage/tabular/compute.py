@@ -10,18 +10,23 @@ fingerprint scheme and the declarations, and recorded as ``tabular.file`` events
 
 from __future__ import annotations
 
+import math
 import os
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from lineage.core import canonical as _canonical
 from lineage.core import faults as _faults
+from lineage.core.hashing import hash_file
+from lineage.core.progress import Progress
+from lineage.errors import LimitExceeded, TabularReadError, TypesChanged
+from lineage.tabular import queries as gtab
 from lineage.tabular import rowhash
-from lineage.tabular.limits import LimitExceeded, Limits, check_output, check_rows
-from lineage.tabular.readers import BatchReader, Format, TabularReadError, TypesChanged, detect
-
-Progress = Callable[[int, int], None]
+from lineage.tabular.limits import Limits, check_output, check_rows
+from lineage.tabular.profile import ColumnProfiler, column_kind
+from lineage.tabular.readers import BatchReader, Format, detect
 
 #: Signature length of MinHash (permutations) and the character shingle size.
 NUM_PERM = 128
@@ -213,13 +218,9 @@ def compute_file(path: str, fmt: Format, declarations: dict[str, str], *, displa
 
 def _one_pass(reader: BatchReader, declarations: dict[str, str], display: str, tmpdir: str,
               on_progress: Callable[[float], None] | None, limits: Limits | None = None) -> FileMetadata:
-    import uuid
-
     import numpy as np
     import pyarrow as pa
     import pyarrow.parquet as pq
-
-    from lineage.tabular.profile import ColumnProfiler, column_kind
 
     notes: list[str] = []
     label = declarations.get("label")
@@ -265,9 +266,7 @@ def _one_pass(reader: BatchReader, declarations: dict[str, str], display: str, t
                     mh_writer = pq.ParquetWriter(mh_path, minhash_schema(), compression="zstd",
                                                  write_statistics=False)
                 if reader.fmt.kind == "parquet":
-                    import pyarrow.parquet as _pq
-
-                    total_rows = _pq.ParquetFile(reader.path).metadata.num_rows
+                    total_rows = pq.ParquetFile(reader.path).metadata.num_rows
             elif batch.schema.names != names:
                 raise TabularReadError(f"{display}: the columns change part-way through the file")
             n = batch.num_rows
@@ -380,8 +379,6 @@ class Outcome:
 
 
 def _store_file(repo: Any, path: str) -> str:
-    from lineage.core.hashing import hash_file
-
     digest = hash_file(path)
     try:
         repo.store.put_file(path, digest)
@@ -399,8 +396,6 @@ def process(repo: Any, files: list[tuple[str, str, str]], declarations: dict[str
     still succeeds). Returns the event bodies for the caller to append in its own
     transaction.
     """
-    from lineage.tabular import queries as gtab
-
     decl = relevant(declarations)
     g = repo.graph
     limits = Limits.from_repo(repo)
@@ -472,8 +467,6 @@ def process(repo: Any, files: list[tuple[str, str, str]], declarations: dict[str
 
 
 def _json_safe(value: Any) -> Any:
-    import math
-
     if isinstance(value, float):
         return value if math.isfinite(value) else None
     if isinstance(value, dict):

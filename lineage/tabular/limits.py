@@ -11,10 +11,13 @@ only its tabular metadata is skipped, and nothing is recorded, so raising the li
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
-from lineage.tabular.readers import TabularReadError
+from lineage.config import TABULAR_LIMITS, tabular_limits
+from lineage.errors import LimitExceeded
+
+__all__ = ["DecompressionGuard", "LimitExceeded", "Limits", "check_output", "check_rows", "human"]
 
 #: Below this many decompressed bytes the ratio guard stays quiet: small, very repetitive
 #: files (a column of zeros) compress far beyond any ratio and cost nothing to read.
@@ -39,39 +42,14 @@ class Limits:
 
     @classmethod
     def from_repo(cls, repo: Any) -> Limits:
-        from lineage.config import tabular_limits
-
         return cls(**tabular_limits(repo.config))
 
     @classmethod
     def defaults(cls) -> Limits:
-        from lineage.config import TABULAR_LIMITS
-
         return cls(**TABULAR_LIMITS)
 
     def to_dict(self) -> dict[str, int]:
-        from dataclasses import asdict
-
         return asdict(self)
-
-
-class LimitExceeded(TabularReadError):
-    """A tabular file crossed one of the ``[tabular]`` limits; its rows are not fingerprinted."""
-
-    def __init__(self, display: str, what: str, key: str, value: int) -> None:
-        self.display, self.what, self.key, self.value = display, what, key, value
-        super().__init__(f"{display}: {what}")
-
-    @property
-    def reason(self) -> str:
-        """What went over which limit, and the setting that raises it."""
-        return (f"rows not fingerprinted: {self.what} (limit tabular.{self.key} = {self.value} "
-                f"in .lineage/config.toml; raise it, or 0 for no limit, to read this file)")
-
-    @property
-    def warning(self) -> str:
-        """One line: the file, the limit, and the setting that raises it."""
-        return f"{self.display}: {self.reason}"
 
 
 class DecompressionGuard:

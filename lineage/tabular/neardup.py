@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from lineage.errors import UsageError
+from lineage.tabular.compute import MINHASH_SCHEME, MINHASH_SEED, NUM_PERM, shingles
 
 #: LSH is queried this much below the target threshold (then verified exactly).
 LSH_MARGIN = 0.15
@@ -53,8 +54,6 @@ def find_near_duplicates(sigs_a: Any, sigs_b: Any, threshold: float = 0.8, *,
     """
     import numpy as np
     from datasketch import MinHash, MinHashLSH
-
-    from lineage.tabular.compute import MINHASH_SCHEME, MINHASH_SEED, NUM_PERM, shingles
 
     if not 0.0 < threshold <= 1.0:
         raise UsageError(f"threshold must be in (0, 1], not {threshold}")

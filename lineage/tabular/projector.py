@@ -14,6 +14,7 @@ from lineage.log import Graph
 from lineage.log.events import Event
 from lineage.log.registry import projector
 from lineage.log.references import reference_provider
+from lineage.tabular.queries import decl_key, referenced_digests
 
 
 @projector("tabular.file")
@@ -32,15 +33,7 @@ def _tabular_file(conn: sqlite3.Connection, ev: Event) -> None:
     )
 
 
-def decl_key(declarations: dict[str, str]) -> str:
-    """The declarations that shape a file's derived data, as a canonical string key."""
-    relevant = {k: declarations[k] for k in ("label", "group", "time", "text") if declarations.get(k)}
-    return json.dumps(relevant, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
 @reference_provider("tabular")
 def _tabular_objects(graph: Graph) -> Iterable[str]:
     """Derived objects of tabular records: fingerprint Parquet, profile JSON, MinHash Parquet."""
-    from lineage.tabular.queries import referenced_digests
-
     return referenced_digests(graph)

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from lineage.log import Graph
-from lineage.tabular.projector import decl_key
 
 __all__ = ["TabularRecord", "decl_key", "record", "records_for", "referenced_digests"]
 
@@ -29,9 +28,13 @@ class TabularRecord:
     minhash: str | None
 
     def to_dict(self) -> dict[str, Any]:
-        from dataclasses import asdict
-
         return asdict(self)
+
+
+def decl_key(declarations: dict[str, str]) -> str:
+    """The declarations that shape a file's derived data, as a canonical string key."""
+    relevant = {k: declarations[k] for k in ("label", "group", "time", "text") if declarations.get(k)}
+    return json.dumps(relevant, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 _COLS = ("digest, scheme, decl_key, event_id, format, status, error, rows, columns, notes, "

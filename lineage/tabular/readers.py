@@ -7,11 +7,16 @@ and CSV/TSV/JSON Lines compressed with gzip or zstd. A file that cannot be read 
 
 from __future__ import annotations
 
+import os
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from lineage.errors import LineageError
+from lineage.errors import TabularReadError, TypesChanged
+from lineage.tabular.limits import DecompressionGuard, Limits, human
+
+__all__ = ["BatchReader", "Format", "TabularReadError", "TypesChanged", "detect", "is_tabular"]
 
 BATCH_ROWS = 65_536
 BLOCK_BYTES = 8 << 20
@@ -26,10 +31,6 @@ _FORMATS = {
     ".arrow": "arrow", ".feather": "arrow", ".ipc": "arrow",
 }
 _COMPRESSED = {".gz": "gzip", ".gzip": "gzip", ".zst": "zstd", ".zstd": "zstd"}
-
-
-class TabularReadError(LineageError):
-    """A tabular file could not be read (malformed, corrupt, empty or of mixed types)."""
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,11 @@ def detect(path: str) -> Format | None:
     return None
 
 
+def is_tabular(path: str) -> bool:
+    """Whether ``path`` is read as a table (by its name: .parquet, .csv, .tsv, .jsonl, .arrow, ...)."""
+    return detect(path) is not None
+
+
 def _short(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     return text[:300]
@@ -84,7 +90,7 @@ class BatchReader:
                  overrides: dict[str, Any] | None = None, limits: Any = None,
                  block_bytes: int | None = None) -> None:
         self.overrides = dict(overrides or {})
-        self.limits = limits          # lineage.tabular.limits.Limits, or None for no limits
+        self.limits = limits          # Limits, or None for no limits
         self.block_bytes = block_bytes or BLOCK_BYTES
         self._guard: Any = None       # DecompressionGuard of a compressed text file
         self._seen = 0                # bytes handed to the parser so far
@@ -99,8 +105,6 @@ class BatchReader:
         return TabularReadError(f"{self.display}: {reason}")
 
     def __iter__(self) -> Iterator[Any]:
-        import os
-
         if os.path.getsize(self.path) == 0:
             raise self.fail("the file is empty")
         kind = self.fmt.kind
@@ -158,16 +162,12 @@ class BatchReader:
 
     # -- text formats -------------------------------------------------------------
     def _open_stream(self):
-        import os
-
         import pyarrow as pa
 
         raw = open(self.path, "rb")
         self._seen = 0
         if not self.fmt.compression:
             return pa.PythonFile(_Counting(raw, self.on_bytes, self._saw), mode="r")
-        from lineage.tabular.limits import DecompressionGuard, Limits
-
         # decompressed bytes are counted as the parser pulls them: a bomb is stopped
         # within one block of crossing a limit, not after it has expanded
         inner = pa.CompressedInputStream(pa.PythonFile(_Counting(raw, self.on_bytes), mode="r"),
@@ -180,8 +180,6 @@ class BatchReader:
         self._seen += n
 
     def _text(self) -> Iterator[Any]:
-        import re
-
         import pyarrow as pa
 
         emitted = 0
@@ -201,8 +199,6 @@ class BatchReader:
                 # without a line end "empty"): read again with bigger blocks, once
                 if self.block_bytes < MAX_BLOCK_BYTES:
                     raise TypesChanged(self.overrides, block_bytes=MAX_BLOCK_BYTES) from None
-                from lineage.tabular.limits import human
-
                 what = "JSON Lines record" if self.fmt.kind == "jsonl" else f"{self.fmt.kind.upper()} line"
                 raise self.fail(f"a single {what} is longer than the reader's block size of "
                                 f"{human(self.block_bytes)}; its rows are not fingerprinted") from None
@@ -230,8 +226,6 @@ class BatchReader:
         return {**overrides, field.name: new}
 
     def _json_mixed_column(self, msg: str) -> str | None:
-        import re
-
         m = re.search(r"[Cc]olumn\(/([^)\]]+)\)", msg)
         return m.group(1) if m else None
 
@@ -281,16 +275,6 @@ class BatchReader:
                     yield batch
         finally:
             stream.close()
-
-
-class TypesChanged(Exception):
-    """Read the file again from the start with these column types (a later block
-    disagreed with the types inferred from the first), or with bigger read blocks."""
-
-    def __init__(self, overrides: dict[str, Any], block_bytes: int | None = None) -> None:
-        super().__init__("column types changed")
-        self.overrides = overrides
-        self.block_bytes = block_bytes
 
 
 class _Counting:

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
+
+from lineage import snapshots
+from lineage.tabular.load import file_records, load_fingerprints, snapshot_declarations
+from lineage.tabular.readers import detect
+from lineage.tabular.rowhash import SCHEME_NAME
 
 SAMPLE = 10
 
@@ -47,11 +53,6 @@ class TabularDescription:
 
 def describe(repo: Any, ref: str, *, profile: bool = False) -> TabularDescription:
     """Schema and row count of each tabular file of a snapshot (and profiles if asked)."""
-    import json
-
-    from lineage.tabular import SCHEME_NAME, file_records, snapshot_declarations
-    from lineage.tabular.readers import detect
-
     sid, files = file_records(repo, ref)
     out: list[FileSchema] = []
     total = 0
@@ -99,7 +100,7 @@ class RowDiff:
 class DiffWithRows:
     """The file-level diff of two snapshots plus their row-level diff (``diff --rows``)."""
 
-    files: Any
+    files: snapshots.Diff
     rows: RowDiff
 
     def to_dict(self) -> dict[str, Any]:
@@ -135,9 +136,6 @@ def row_diff(repo: Any, a: str, b: str, *, sample: int = SAMPLE) -> DiffWithRows
     """
     import pyarrow as pa
     import pyarrow.compute as pc
-
-    from lineage import snapshots
-    from lineage.tabular import load_fingerprints
 
     files = snapshots.diff(repo, a, b)
     ta = load_fingerprints(repo, files.a).select(["file", "row", "fp"])

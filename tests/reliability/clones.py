@@ -1,4 +1,4 @@
-"""Two clones and a folder remote (as in tests/remotes/conftest.py), and a teammate who
+"""Two clones and a folder remote (as in tests/sync/conftest.py), and a teammate who
 records whatever snapshot event they like: a malicious remote, or a modified tool."""
 
 from __future__ import annotations

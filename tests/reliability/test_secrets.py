@@ -352,11 +352,11 @@ def test_remote_list_masks_whatever_reaches_it():
 
 
 def test_imported_dvc_params_are_masked(repo):
-    from lineage.interop import _runs
+    from lineage import runs
 
-    _runs.record_imported_run(repo, "dvc-stage-1", kind="train",
-                              command=f"python train.py --password {canary('dvc')}",
-                              params={"db_password": canary("dvc"), "lr": 0.1},
-                              inputs=[], outputs=[], note="dvc.lock")
-    body = json.dumps(_runs.load(repo, "dvc-stage-1").run, default=str)
+    runs.record_imported(repo, "dvc-stage-1", kind="train",
+                         command=f"python train.py --password {canary('dvc')}",
+                         params={"db_password": canary("dvc"), "lr": 0.1},
+                         inputs=[], outputs=[], note="dvc.lock")
+    body = json.dumps(runs.load(repo, "dvc-stage-1").to_dict(), default=str)
     assert MARK not in body.lower() and "--password '***'" in body

@@ -17,7 +17,7 @@ import pytest
 
 from conftest import CLI, validate
 from reliability.conftest import lineage_proc
-from rules.conftest import clean_pipeline, lab, rows  # noqa: F401  (lab is a fixture)
+from audit.conftest import clean_pipeline, lab, rows  # noqa: F401  (lab is a fixture)
 
 
 @pytest.fixture

@@ -168,3 +168,24 @@ def test_large_batches_still_skip_objects_already_stored(store):
             again.put_bytes(b, hash_bytes(b))
     assert again.written == 0
     assert store.is_loose(loose) and len(list(store.packs_dir.glob("*.idx"))) == 1
+
+
+def test_local_packs_and_remote_packs_share_one_format(store):
+    """A pack the local store writes is what ``lineage.store.packs`` reads and writes for
+    remotes: the same index bytes, the same pack ID, for the same objects."""
+    from lineage.store.packs import PackIndex, PackWriter
+
+    blobs = [f"object {i}".encode() for i in range(50)]
+    with store.batch() as batch:
+        for b in blobs:
+            batch.put_bytes(b, hash_bytes(b))
+    (idx_path,) = store.packs_dir.glob("*.idx")
+    index = PackIndex.decode(idx_path.read_bytes(), idx_path.stem)
+    pack = idx_path.with_suffix(".pack").read_bytes()
+    assert sorted(index.digests()) == sorted(hash_bytes(b) for b in blobs)
+    for e in index.entries:
+        assert hash_bytes(pack[e.offset:e.offset + e.length]) == e.digest
+    writer = PackWriter()
+    for b in blobs:
+        writer.add(hash_bytes(b), b)
+    assert writer.finish() == (pack, idx_path.read_bytes(), idx_path.stem)

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from lineage.audit.rules import Finding, Rule, Severity, register
-from lineage.audit.rules._data import NOT_JUDGED
-
-#: Roles whose rows the overlap, group and time rules compare.
-_DATA_ROLES = ("train", "validation", "test")
+from lineage.audit.protocol import RuleContext, RunView
+from lineage.audit.rules.registry import Finding, Rule, Severity, register
+from lineage.core.vocab import DATA_ROLES
 
 
 @register
@@ -23,16 +21,14 @@ class UnfingerprintedInput(Rule):
     severity = Severity.warning
     title = "tabular input whose rows were not fingerprinted"
 
-    def check(self, ctx, run) -> list[Finding]:
-        from lineage.tabular import not_fingerprinted
-
-        if run.kind in NOT_JUDGED:
+    def check(self, ctx: RuleContext, run: RunView) -> list[Finding]:
+        if not ctx.judges(run):
             return []
         found = []
         for i in run.inputs:
-            if i.role not in _DATA_ROLES:
+            if i.role not in DATA_ROLES:
                 continue
-            files = not_fingerprinted(ctx.fingerprints(i.snapshot_id))
+            files = ctx.unfingerprinted(i.snapshot_id)
             if files:
                 first = files[0]
                 reason = first["reason"].removeprefix("rows not fingerprinted: ")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import math
 
-from lineage.audit.rules import Finding, Rule, Severity, register
-from lineage.audit.rules._data import train_snapshots
+from lineage.audit.protocol import RuleContext, RunView
+from lineage.audit.rules.registry import Finding, Rule, Severity, register
 
 
 @register
@@ -33,8 +33,8 @@ class DistributionShift(Rule):
     title = "held-out vs train per-column drift (KS numeric, Jensen-Shannon categorical)"
     options = {"ks": 0.2, "js": 0.1, "share": 0.5}
 
-    def check(self, ctx, run) -> list[Finding]:
-        train_ids, who = train_snapshots(ctx, run)
+    def check(self, ctx: RuleContext, run: RunView) -> list[Finding]:
+        train_ids, who = ctx.train_snapshots(run)
         if not train_ids:
             return []
         trains = [(t, ctx.profiles(t)) for t in train_ids]
@@ -48,15 +48,13 @@ class DistributionShift(Rule):
                 continue
             # group keys and times differ between splits by design (a split by patient or
             # at a cut-off time): they are other rules' business, not drift
-            from lineage.tabular import snapshot_declarations
-
-            declared = snapshot_declarations(ctx.repo, h.snapshot_id)
+            declared = ctx.declarations(h.snapshot_id)
             held = {c: p for c, p in held.items() if c not in (declared.get("group"), declared.get("time"))}
             # a pipeline trains at several stages (raw data for a scaler, scaled data for the
             # model): compare with the training data closest to the held-out set's form
             best = None
             for t, profile in trains:
-                columns = self._compare(profile, held)
+                columns = self._compare(ctx, profile, held)
                 if not columns:
                     continue
                 drifted = sum(c["drift"] for c in columns)
@@ -78,26 +76,23 @@ class DistributionShift(Rule):
                 severity=level))
         return found
 
-    def _compare(self, train: dict, held: dict) -> list[dict]:
-        from lineage.tabular import jensen_shannon, ks_from_profiles
-
+    def _compare(self, ctx: RuleContext, train: dict, held: dict) -> list[dict]:
         columns = []
         for name, tp in sorted(train.items()):
             hp = held.get(name)
             if hp is None or tp.get("kind") != hp.get("kind") or _key_like(tp) or _key_like(hp):
                 continue
-            try:
-                if tp.get("kind") in ("numeric", "temporal"):
-                    # a small sample differs by chance: the KS distance must also be significant
-                    # at the 1 % level (c = 1.63) for these sample sizes
-                    n, m = _non_null(tp), _non_null(hp)
-                    chance = 1.63 * math.sqrt((n + m) / (n * m)) if n and m else 1.0
-                    stat, metric, limit = ks_from_profiles(tp, hp), "ks", max(self.config["ks"], chance)
-                elif tp.get("kind") == "categorical":
-                    stat, metric, limit = jensen_shannon(tp, hp), "jensen_shannon", self.config["js"]
-                else:
-                    continue
-            except Exception:  # noqa: BLE001 - an empty or degenerate profile is not comparable
+            if tp.get("kind") in ("numeric", "temporal"):
+                # a small sample differs by chance: the KS distance must also be significant
+                # at the 1 % level (c = 1.63) for these sample sizes
+                n, m = _non_null(tp), _non_null(hp)
+                chance = 1.63 * math.sqrt((n + m) / (n * m)) if n and m else 1.0
+                stat, metric, limit = ctx.ks_distance(tp, hp), "ks", max(self.config["ks"], chance)
+            elif tp.get("kind") == "categorical":
+                stat, metric, limit = ctx.js_distance(tp, hp), "jensen_shannon", self.config["js"]
+            else:
+                continue
+            if stat is None:  # an empty profile on one side: nothing to compare
                 continue
             columns.append({"column": name, "kind": tp.get("kind"), "metric": metric,
                             "value": round(float(stat), 6), "threshold": limit, "drift": bool(stat >= limit)})

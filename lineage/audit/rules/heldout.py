@@ -2,29 +2,9 @@
 
 from __future__ import annotations
 
-from lineage.audit import HELDOUT_ROLES, LEARNING_KINDS
-from lineage.audit import queries as gaudit
-from lineage.runs import queries as gruns
-from lineage.audit.rules import Finding, Rule, Severity, register
-from lineage.audit.rules._data import overlap
-
-
-def _heldout_uses(ctx, snapshot_id: str, roles: tuple[str, ...]) -> list[dict]:
-    """Runs that read this snapshot (or a copy with the same content) with a held-out role."""
-    key = gruns.content_key(ctx.graph, snapshot_id)
-    same = {snapshot_id, *gruns.same_content(ctx.graph, snapshot_id)} if key else {snapshot_id}
-    uses = []
-    for sid, records in _heldout_index(ctx, roles).items():
-        if sid in same:
-            uses += [{"snapshot": sid, **r} for r in records]
-    return uses
-
-
-def _heldout_index(ctx, roles: tuple[str, ...]) -> dict[str, list[dict]]:
-    cache = ctx.__dict__.setdefault("_heldout_index", {})
-    if roles not in cache:
-        cache[roles] = gaudit.heldout_snapshots(ctx.graph, roles)
-    return cache[roles]
+from lineage.audit.protocol import RuleContext, RunView
+from lineage.audit.rules.registry import Finding, Rule, Severity, register
+from lineage.core.vocab import HELDOUT_ROLES, LEARNING_KINDS
 
 
 @register
@@ -43,7 +23,7 @@ class TrainReadHeldout(Rule):
     severity = Severity.critical
     title = "a training run read validation or test content"
 
-    def check(self, ctx, run) -> list[Finding]:
+    def check(self, ctx: RuleContext, run: RunView) -> list[Finding]:
         if run.kind not in ("train", "fit"):
             return []
         found = []
@@ -54,7 +34,7 @@ class TrainReadHeldout(Rule):
                                           {"input": ctx.describe_input(i)}))
                 continue
             roles = ("test",) if i.role == "validation" else HELDOUT_ROLES
-            uses = [u for u in _heldout_uses(ctx, i.snapshot_id, roles) if u["run_id"] != run.run_id]
+            uses = [u for u in ctx.heldout_uses(i.snapshot_id, roles) if u["run_id"] != run.run_id]
             if uses:
                 first = uses[0]
                 found.append(self.finding(
@@ -80,11 +60,11 @@ class TuneReadTest(Rule):
     severity = Severity.critical
     title = "a tuning/orchestrator run read test content"
 
-    def check(self, ctx, run) -> list[Finding]:
+    def check(self, ctx: RuleContext, run: RunView) -> list[Finding]:
         found = []
         if run.kind == "tune":
             for i in run.inputs:
-                uses = [u for u in _heldout_uses(ctx, i.snapshot_id, ("test",)) if u["run_id"] != run.run_id]
+                uses = [u for u in ctx.heldout_uses(i.snapshot_id, ("test",)) if u["run_id"] != run.run_id]
                 if i.role == "test" or uses:
                     found.append(self.finding(
                         run, f"tuning run read test data {i.dataset or i.path or i.snapshot_id[:12]}"
@@ -94,7 +74,7 @@ class TuneReadTest(Rule):
         for tune in [u for u in ctx.upstream(run.run_id) if u.kind == "tune"]:
             read = [i.snapshot_id for i in tune.inputs]
             for t in tests:
-                o = overlap(ctx, read, t.snapshot_id)
+                o = ctx.overlap(read, t.snapshot_id)
                 if o["overlap"]:
                     found.append(self.finding(
                         run, f"upstream tuning run {tune.run_id} read {o['overlap']} of the {o['rows']} rows "
@@ -125,7 +105,7 @@ class FitOnHeldout(Rule):
     title = "a learning run upstream of the model read held-out rows"
     options = {"tolerance": 0.0}
 
-    def check(self, ctx, run) -> list[Finding]:
+    def check(self, ctx: RuleContext, run: RunView) -> list[Finding]:
         heldout = ctx.heldout_inputs(run)
         if not heldout:
             return []
@@ -143,13 +123,13 @@ class FitOnHeldout(Rule):
         return found
 
     def _before_split(self, ctx, run, u, read, h) -> Finding | None:
-        for split_run, pre_split in _splits_upstream(ctx, h.snapshot_id):
-            if u.run_id == split_run or u.run_id in _runs_downstream_of(ctx, split_run):
+        for split_run, pre_split in ctx.splits_upstream(h.snapshot_id):
+            if u.run_id == split_run or u.run_id in ctx.runs_downstream_of(split_run):
                 continue
             early = [i for i in read if i.snapshot_id in pre_split]
             if not early:
                 continue
-            o = overlap(ctx, [i.snapshot_id for i in early], h.snapshot_id)
+            o = ctx.overlap([i.snapshot_id for i in early], h.snapshot_id)
             return self.finding(
                 run, f"{u.kind} run {u.run_id} learned from "
                 f"{early[0].dataset or early[0].path or early[0].snapshot_id[:12]} before split run "
@@ -160,11 +140,11 @@ class FitOnHeldout(Rule):
         return None
 
     def _rows(self, ctx, run, u, read, h) -> Finding | None:
-        sources = _lineage_sources(ctx, h.snapshot_id)
+        sources = ctx.lineage_sources(h.snapshot_id)
         shared = [i.snapshot_id for i in read if i.snapshot_id in sources]
         if not shared:
             return None
-        o = overlap(ctx, shared, h.snapshot_id)
+        o = ctx.overlap(shared, h.snapshot_id)
         if not o["overlap"] or o["fraction"] <= self.config["tolerance"]:
             return None
         return self.finding(
@@ -174,42 +154,3 @@ class FitOnHeldout(Rule):
              "learning_inputs": [ctx.describe_input(i) for i in read if i.snapshot_id in shared],
              "heldout": ctx.describe_input(h), **o})
 
-
-
-def _splits_upstream(ctx, snapshot_id: str) -> list[tuple[str, set[str]]]:
-    """(split run, every snapshot at or upstream of its inputs) for split runs upstream of a snapshot."""
-    cache = ctx.__dict__.setdefault("_splits", {})
-    if snapshot_id not in cache:
-        runs = {n for edge in gruns.ancestors(ctx.graph, snapshot_id) for n in edge[:2]}
-        out = []
-        for rid in sorted(runs):
-            if not gruns.run_exists(ctx.graph, rid) or ctx.run(rid).kind != "split":
-                continue
-            pre: set[str] = set()
-            for i in ctx.run(rid).inputs:
-                pre |= _lineage_sources(ctx, i.snapshot_id)
-            out.append((rid, pre))
-        cache[snapshot_id] = out
-    return cache[snapshot_id]
-
-
-def _runs_downstream_of(ctx, run_id: str) -> set[str]:
-    cache = ctx.__dict__.setdefault("_downstream", {})
-    if run_id not in cache:
-        cache[run_id] = {n for edge in gruns.descendants(ctx.graph, [run_id]) for n in edge[:2]}
-    return cache[run_id]
-
-
-def _lineage_sources(ctx, snapshot_id: str) -> set[str]:
-    """The snapshot, its copies, and every snapshot upstream of it in the lineage graph."""
-    cache = ctx.__dict__.setdefault("_sources", {})
-    if snapshot_id not in cache:
-        nodes = {snapshot_id, *gruns.same_content(ctx.graph, snapshot_id)}
-        for node in list(nodes):
-            for child, parent, _kind in gruns.ancestors(ctx.graph, node):
-                nodes.update((child, parent))
-        copies = set()
-        for node in nodes:
-            copies.update(gruns.same_content(ctx.graph, node))
-        cache[snapshot_id] = nodes | copies
-    return cache[snapshot_id]

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from lineage.audit import queries as gaudit
-from lineage.audit.rules import Finding, Rule, Severity, register
-from lineage.audit.rules._data import overlap, train_snapshots
+from lineage.audit.protocol import RuleContext, RunView
+from lineage.audit.rules.registry import Finding, Rule, Severity, register
+from lineage.core.vocab import LEARNING_KINDS
+
+#: upstream runs whose code shapes the model: the learning runs and the runs that move data
+_CODE_KINDS = (*LEARNING_KINDS, "split", "transform")
 
 
 @register
@@ -22,7 +25,7 @@ class NoTestSet(Rule):
     severity = Severity.critical
     title = "test metrics with no test input, or test set contained in train"
 
-    def check(self, ctx, run) -> list[Finding]:
+    def check(self, ctx: RuleContext, run: RunView) -> list[Finding]:
         found = []
         tests = ctx.heldout_inputs(run, ("test",))
         test_metrics = sorted({m.name for m in run.metrics if m.split == "test"})
@@ -30,11 +33,11 @@ class NoTestSet(Rule):
             found.append(self.finding(
                 run, f"run reports test metrics ({', '.join(test_metrics)}) but recorded no test input",
                 {"metrics": test_metrics, "inputs": [ctx.describe_input(i) for i in run.inputs]}))
-        train_ids, who = train_snapshots(ctx, run)
+        train_ids, who = ctx.train_snapshots(run)
         for t in tests:
             if not train_ids:
                 break
-            o = overlap(ctx, train_ids, t.snapshot_id)
+            o = ctx.overlap(train_ids, t.snapshot_id)
             if o["rows"] and o["overlap"] == o["rows"]:
                 found.append(self.finding(
                     run, f"every one of the {o['rows']} rows of test set {t.dataset or t.snapshot_id[:12]} "
@@ -56,9 +59,9 @@ class DirtyCode(Rule):
     severity = Severity.warning
     title = "run from uncommitted (or unversioned) code"
 
-    def check(self, ctx, run) -> list[Finding]:
+    def check(self, ctx: RuleContext, run: RunView) -> list[Finding]:
         found = []
-        for r in [run, *[u for u in ctx.upstream(run.run_id) if u.kind in ("fit", "train", "tune", "split", "transform")]]:
+        for r in [run, *[u for u in ctx.upstream(run.run_id) if u.kind in _CODE_KINDS]]:
             git = r.git or {}
             where = "this run" if r is run else f"upstream {r.kind} run {r.run_id}"
             if git.get("dirty"):
@@ -87,12 +90,12 @@ class UnversionedInput(Rule):
     severity = Severity.warning
     title = "input not snapshotted with its bytes, or no input recorded"
 
-    def check(self, ctx, run) -> list[Finding]:
+    def check(self, ctx: RuleContext, run: RunView) -> list[Finding]:
         found = []
         if not run.inputs and run.kind in ("fit", "train", "tune", "evaluate", "transform"):
             found.append(self.finding(run, f"{run.kind} run recorded no input: the data it used is unversioned",
                                       {"kind": run.kind}))
-        stored = gaudit.snapshots_stored(ctx.graph, [i.snapshot_id for i in run.inputs])
+        stored = ctx.snapshots_stored([i.snapshot_id for i in run.inputs])
         for i in run.inputs:
             if not stored.get(i.snapshot_id, False):
                 found.append(self.finding(

@@ -8,11 +8,11 @@ group-key hashes, time values and MinHash signatures: data is never reread.
 
 from __future__ import annotations
 
-from lineage.audit.rules import Finding, Rule, Severity, register
-from lineage.audit.rules._data import overlap, row_examples, train_snapshots
+from lineage.audit.protocol import InputView, RuleContext, RunView
+from lineage.audit.rules.registry import Finding, Rule, Severity, register
 
 
-def _label(i) -> str:
+def _label(i: InputView) -> str:
     return i.dataset or i.path or i.snapshot_id[:12]
 
 
@@ -32,13 +32,13 @@ class ExactOverlap(Rule):
     title = "held-out rows whose features+label fingerprint is in train"
     options = {"tolerance": 0.0}
 
-    def check(self, ctx, run) -> list[Finding]:
-        train_ids, who = train_snapshots(ctx, run)
+    def check(self, ctx: RuleContext, run: RunView) -> list[Finding]:
+        train_ids, who = ctx.train_snapshots(run)
         found = []
         if not train_ids:
             return []
         for h in ctx.heldout_inputs(run):
-            o = overlap(ctx, train_ids, h.snapshot_id)
+            o = ctx.overlap(train_ids, h.snapshot_id)
             if o["overlap"] and o["fraction"] > self.config["tolerance"]:
                 found.append(self.finding(
                     run, f"{o['overlap']} of the {o['rows']} rows ({o['fraction']:.2%}) of the {h.role} set "
@@ -60,12 +60,10 @@ class LabelConflict(Rule):
     severity = Severity.warning
     title = "same features in two splits with different labels"
 
-    def check(self, ctx, run) -> list[Finding]:
+    def check(self, ctx: RuleContext, run: RunView) -> list[Finding]:
         import numpy as np
 
-        from lineage.audit import members
-
-        train_ids, who = train_snapshots(ctx, run)
+        train_ids, who = ctx.train_snapshots(run)
         if not train_ids:
             return []
         found = []
@@ -76,17 +74,17 @@ class LabelConflict(Rule):
             t_feat = [ctx.keys(t, "fp_features")[1] for t in train_ids]
             t_full = [ctx.keys(t, "fp")[1] for t in train_ids]
             t_feat = np.concatenate(t_feat) if t_feat else np.zeros(0, "V16")
-            same_features = members(t_feat, h_feat)
+            same_features = ctx.members(t_feat, h_feat)
             full = ctx.keys(h.snapshot_id, "fp")
             full_by_pos = dict(zip(full[0].tolist(), range(len(full[0]))))
             idx = [full_by_pos[p] for p in h_pos[same_features].tolist() if p in full_by_pos]
             if not idx:
                 continue
-            same_row = members(np.concatenate(t_full), full[1][idx])
+            same_row = ctx.members(np.concatenate(t_full), full[1][idx])
             conflict_pos = h_pos[same_features][~same_row]
             if len(conflict_pos):
                 table = ctx.fingerprints(h.snapshot_id)
-                examples = row_examples(table, conflict_pos)
+                examples = ctx.row_examples(h.snapshot_id, conflict_pos)
                 for e, p in zip(examples, conflict_pos[:len(examples)]):
                     e["label"] = table.column("label")[int(p)].as_py()
                 found.append(self.finding(
@@ -113,33 +111,24 @@ class NearDuplicate(Rule):
     title = "near-identical text across splits (MinHash, verified)"
     options = {"threshold": 0.8, "tolerance": 0.0}
 
-    def check(self, ctx, run) -> list[Finding]:
-        from lineage.tabular import load_minhash
-        from lineage.tabular.neardup import find_near_duplicates
-
-        train_ids, who = train_snapshots(ctx, run)
+    def check(self, ctx: RuleContext, run: RunView) -> list[Finding]:
+        train_ids, who = ctx.train_snapshots(run)
         if not train_ids:
             return []
         found = []
-        train_sigs = [s for s in (load_minhash(ctx.repo, t) for t in train_ids) if s is not None]
-        if not train_sigs:
-            return []
-        import pyarrow as pa
-
-        train_table = pa.concat_tables(train_sigs) if len(train_sigs) > 1 else train_sigs[0]
         for h in ctx.heldout_inputs(run):
-            sigs = load_minhash(ctx.repo, h.snapshot_id)
-            if sigs is None or sigs.num_rows == 0:
+            near = ctx.near_duplicates(train_ids, h.snapshot_id, self.config["threshold"])
+            if near is None:
                 continue
-            pairs = find_near_duplicates(train_table, sigs, self.config["threshold"])
+            pairs, n_rows = near
             # exact copies are exact-overlap's business; count rows of the held-out side once
             rows = {(p.file_b, p.row_b) for p in pairs if p.jaccard < 1.0}
-            fraction = len(rows) / sigs.num_rows
+            fraction = len(rows) / n_rows
             if rows and fraction > self.config["tolerance"]:
                 found.append(self.finding(
                     run, f"{len(rows)} rows of the {h.role} set {_label(h)} are near-duplicates "
                          f"(Jaccard >= {self.config['threshold']}) of training rows",
-                    {"heldout": ctx.describe_input(h), "train": who, "rows": sigs.num_rows,
+                    {"heldout": ctx.describe_input(h), "train": who, "rows": n_rows,
                      "near_duplicates": len(rows), "fraction": round(fraction, 6),
                      "examples": [p.to_dict() for p in pairs if p.jaccard < 1.0][:5]}))
         return found
@@ -159,12 +148,10 @@ class GroupOverlap(Rule):
     title = "a declared group key in more than one split"
     options = {"tolerance": 0.0}
 
-    def check(self, ctx, run) -> list[Finding]:
+    def check(self, ctx: RuleContext, run: RunView) -> list[Finding]:
         import numpy as np
 
-        from lineage.audit import members
-
-        train_ids, who = train_snapshots(ctx, run)
+        train_ids, who = ctx.train_snapshots(run)
         found = []
         for h in ctx.heldout_inputs(run):
             h_pos, h_groups = ctx.keys(h.snapshot_id, "group")
@@ -174,12 +161,11 @@ class GroupOverlap(Rule):
             t_groups = np.concatenate(t_groups) if t_groups else np.zeros(0, "V16")
             if len(t_groups) == 0:
                 continue
-            mask = members(t_groups, h_groups)
+            mask = ctx.members(t_groups, h_groups)
             shared = np.unique(h_groups[mask])
             all_groups = np.unique(h_groups)
             fraction = len(shared) / len(all_groups)
             if len(shared) and fraction > self.config["tolerance"]:
-                table = ctx.fingerprints(h.snapshot_id)
                 found.append(self.finding(
                     run, f"{len(shared)} of the {len(all_groups)} groups of the {h.role} set {_label(h)} "
                          f"also have rows in the training data ({int(mask.sum())} rows)",
@@ -187,7 +173,7 @@ class GroupOverlap(Rule):
                      "shared_groups": int(len(shared)), "shared_rows": int(mask.sum()),
                      "fraction": round(fraction, 6),
                      "group_hashes": [bytes(g).hex() for g in shared[:5]],
-                     "examples": row_examples(table, h_pos[mask])}))
+                     "examples": ctx.row_examples(h.snapshot_id, h_pos[mask])}))
         return found
 
 
@@ -206,10 +192,12 @@ class TemporalOrder(Rule):
     title = "held-out rows older than the newest training row"
     options = {"tolerance": 0.0}
 
-    def check(self, ctx, run) -> list[Finding]:
+    def check(self, ctx: RuleContext, run: RunView) -> list[Finding]:
+        import numpy as np
+        import pyarrow as pa
         import pyarrow.compute as pc
 
-        train_ids, who = train_snapshots(ctx, run)
+        train_ids, who = ctx.train_snapshots(run)
         if not train_ids:
             return []
         newest = None
@@ -219,20 +207,17 @@ class TemporalOrder(Rule):
                 continue
             m = pc.max(col).as_py()
             newest = m if newest is None or m > newest else newest
+            stamps = pa.types.is_timestamp(col.type)
         if newest is None:
             return []
         found = []
         for h in ctx.heldout_inputs(run):
-            table = ctx.fingerprints(h.snapshot_id)
-            col = table.column("time")
+            col = ctx.fingerprints(h.snapshot_id).column("time")
             if col.null_count == len(col):
                 continue
-            try:
-                older = pc.fill_null(pc.less(col, newest), False)
-            except Exception:  # noqa: BLE001 - time stamps in one split, numbers in the other
-                continue
-            import numpy as np
-
+            if pa.types.is_timestamp(col.type) != stamps:
+                continue  # time stamps on one side, numbers on the other: no order between them
+            older = pc.fill_null(pc.less(col, newest), False)
             positions = np.nonzero(older.to_numpy(zero_copy_only=False))[0]
             valid = len(col) - col.null_count
             fraction = len(positions) / valid if valid else 0.0
@@ -243,5 +228,5 @@ class TemporalOrder(Rule):
                          f"{_label(h)} are older than the newest training row ({newest})",
                     {"heldout": ctx.describe_input(h), "train": who, "newest_train": str(newest),
                      "oldest_heldout": str(oldest), "older_rows": int(len(positions)), "rows": int(valid),
-                     "fraction": round(fraction, 6), "examples": row_examples(table, positions)}))
+                     "fraction": round(fraction, 6), "examples": ctx.row_examples(h.snapshot_id, positions)}))
         return found

@@ -4,25 +4,24 @@ from __future__ import annotations
 
 import math
 
-from lineage.runs import queries as gruns
-from lineage.audit.rules import Finding, Rule, Severity, register
-from lineage.audit.rules._data import overlap
+from lineage.audit.protocol import RuleContext, RunView
+from lineage.audit.rules.registry import Finding, Rule, Severity, register
 
 
-def _same_test(ctx, containment: float, test_sid: str, other_sid: str) -> tuple[bool, str, float | None]:
+def _same_test(ctx: RuleContext, containment: float, test_sid: str, other_sid: str) -> tuple[bool, str, float | None]:
     """Is ``other_sid`` the same test content as ``test_sid``? (why, row containment)."""
     if other_sid == test_sid:
         return True, "same snapshot", 1.0
-    key = gruns.content_key(ctx.graph, test_sid)
-    if key is not None and key == gruns.content_key(ctx.graph, other_sid):
+    key = ctx.content_key(test_sid)
+    if key is not None and key == ctx.content_key(other_sid):
         return True, "same files (a copy under another name)", 1.0
-    o = overlap(ctx, [test_sid], other_sid)
+    o = ctx.overlap([test_sid], other_sid)
     if o["rows"] and o["fraction"] >= containment:
         return True, f"{o['fraction']:.0%} of its rows are in this test set", o["fraction"]
     return False, "", o["fraction"] if o["rows"] else None
 
 
-def _earlier_scorings(ctx, run, test_sid: str, containment: float) -> list[dict]:
+def _earlier_scorings(ctx: RuleContext, run: RunView, test_sid: str, containment: float) -> list[dict]:
     """Final scorings of the same test content started before ``run``."""
     out = []
     for s in ctx.final_scorings:
@@ -51,7 +50,7 @@ class TestReuse(Rule):
     title = "test content already used by an earlier final scoring"
     options = {"containment": 0.9}
 
-    def check(self, ctx, run) -> list[Finding]:
+    def check(self, ctx: RuleContext, run: RunView) -> list[Finding]:
         if run.kind != "evaluate":
             return []
         found = []
@@ -91,7 +90,7 @@ class SelectionOptimism(Rule):
             test.sort(key=lambda m: ("acc" not in m.name.lower(), m.name))
         return (test[0].name, test[0].value) if test else None
 
-    def check(self, ctx, run) -> list[Finding]:
+    def check(self, ctx: RuleContext, run: RunView) -> list[Finding]:
         if run.kind != "evaluate":
             return []
         mine = self._metric(run)

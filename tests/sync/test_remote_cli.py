@@ -7,6 +7,7 @@ import time
 import pytest
 
 from conftest import CLI, make_git_repo, validate, write_tree
+from lineage.store import backends
 from lineage.sync import remotes
 from lineage.errors import UsageError
 
@@ -82,10 +83,10 @@ def test_remote_round_trip():
 
 def test_environment_endpoint_is_honoured(monkeypatch):
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:1111")
-    assert remotes._s3_kwargs({})["endpoint_url"] == "http://127.0.0.1:1111"
+    assert backends._s3_kwargs({})["endpoint_url"] == "http://127.0.0.1:1111"
     monkeypatch.setenv("AWS_ENDPOINT_URL_S3", "http://127.0.0.1:2222")
-    assert remotes._s3_kwargs({})["endpoint_url"] == "http://127.0.0.1:2222"
-    assert remotes._s3_kwargs({"endpoint_url": "http://127.0.0.1:3"})["endpoint_url"] == "http://127.0.0.1:3"
+    assert backends._s3_kwargs({})["endpoint_url"] == "http://127.0.0.1:2222"
+    assert backends._s3_kwargs({"endpoint_url": "http://127.0.0.1:3"})["endpoint_url"] == "http://127.0.0.1:3"
 
 
 def test_init_with_remote(tmp_path, capsys):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from lineage.audit.rules import Severity, catalogue
-from rules.conftest import clean_pipeline, rows
+from audit.conftest import clean_pipeline, rows
 
 DESIGN_SLUGS = {"no-test-set", "exact-overlap", "label-conflict", "near-duplicate", "group-overlap",
                 "temporal-order", "fit-on-heldout", "train-read-heldout", "tune-read-test", "test-reuse",
@@ -114,6 +114,16 @@ def test_label_conflict(lab):
     [f] = lab.audit(ev, ["label-conflict"]).findings
     assert f.severity == "warning" and f.evidence["conflicts"] == 3
     assert "exact-overlap" not in lab.slugs(ev)  # different labels: not the same row
+
+
+def test_label_conflict_silent_when_labels_agree(lab):
+    base = rows(120, seed=3)
+    lab.table("data/train.csv", base[:100], name="train", label_column="label")
+    lab.table("data/test.csv", base[100:], name="test", label_column="label")
+    lab.write("models/m.pkl", "m")
+    lab.run("train", [("train", "data/train.csv")], ["models/m.pkl"])
+    ev = lab.run("evaluate", [("model", "models/m.pkl"), ("test", "data/test.csv")])
+    assert lab.audit(ev, ["label-conflict"]).findings == []
 
 
 def test_group_overlap_patients_split_by_row(lab):

@@ -123,17 +123,14 @@ def test_reference_providers_extend_what_gc_keeps(repo):
     from lineage.log import references
 
     derived = repo.store.put_bytes(b"a derived object, e.g. fingerprints")
-    run_only = repo.store.put_bytes(b"an object only a recorded run used")
+    unclaimed = repo.store.put_bytes(b"an object no provider names")
     references.reference_provider("test-derived")(lambda g: [derived])
-    references.reference_provider("test-run", run_data=True)(lambda g: [run_only])
     try:
-        assert gc.collect(repo).removed == []
-        dropped = gc.collect(repo, remove_run_data=True)
-        assert [r.digest for r in dropped.removed] == [run_only]
+        dropped = gc.collect(repo)
+        assert [r.digest for r in dropped.removed] == [unclaimed]
         assert repo.store.exists(derived)
     finally:
         references._PROVIDERS.pop("test-derived")
-        references._PROVIDERS.pop("test-run")
 
 
 def test_remote_gc(remote_env, make_clone):

@@ -1,6 +1,6 @@
 """Fixtures for remote tests: a real SeaweedFS S3 server, local and S3 remotes, clones.
 
-``tests/remotes`` is a package so this conftest does not shadow ``tests/conftest.py``.
+``tests/sync`` is a package so this conftest does not shadow ``tests/conftest.py``.
 """
 
 from __future__ import annotations
@@ -73,7 +73,7 @@ def _s3_env(server: s3_server.S3Server, monkeypatch: pytest.MonkeyPatch) -> Remo
                      {"endpoint_url": server.endpoint}, server.env())
 
 
-@pytest.fixture(params=["local", "s3"])
+@pytest.fixture(params=["local", pytest.param("s3", marks=pytest.mark.s3)])
 def remote_env(request, tmp_path, monkeypatch) -> RemoteEnv:
     """A fresh remote: a local folder, or a bucket on the SeaweedFS server."""
     if request.param == "local":

@@ -12,7 +12,7 @@ from xml.etree import ElementTree as ET
 import pytest
 
 from conftest import CLI, validate
-from rules.conftest import clean_pipeline, rows
+from audit.conftest import clean_pipeline, rows
 
 
 @pytest.fixture

@@ -1,0 +1,195 @@
+"""The audit engine: pick the runs, evaluate the enabled rules, apply waivers, report.
+
+    >>> report = audit.run(repo, ["01JC..."])       # doctest: +SKIP
+    >>> report.exit_code("error")                   # 1 when a finding is at or above error
+
+A rule that raises stops the audit with a ``RuleError`` naming it: a missing verdict
+must not pass for a clean one, nor for a finding about the data.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from lineage import config as _config
+from lineage import runs as _runs
+from lineage.audit import queries as gaudit
+from lineage.audit import waivers as _waivers
+from lineage.audit.context import AuditContext
+from lineage.audit.rules import Finding, Rule, Severity, load
+from lineage.core import git
+from lineage.errors import ConfigError, IntegrityError, LineageError, RuleError, UsageError
+from lineage.log import integrity
+from lineage.repo import Repo
+
+FAIL_ON = ("critical", "error", "warning", "info", "never")
+
+
+# -- configuration ----------------------------------------------------------------
+
+@dataclass(frozen=True)
+class AuditConfig:
+    """``[tool.lineage.audit]`` of pyproject.toml: which rules run, with what settings."""
+
+    fail_on: str = "error"
+    disabled: frozenset[str] = frozenset()
+    rules: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, repo: Repo) -> AuditConfig:
+        raw = _config.pyproject_settings(repo.root).get("audit", {})
+        if not isinstance(raw, dict):
+            raise ConfigError("[tool.lineage.audit] must be a table")
+        fail_on = str(raw.get("fail-on", raw.get("fail_on", "error")))
+        if fail_on not in FAIL_ON:
+            raise ConfigError(f"[tool.lineage.audit] fail-on must be one of {', '.join(FAIL_ON)}")
+        disabled = raw.get("disable", [])
+        if not isinstance(disabled, list) or not all(isinstance(x, str) for x in disabled):
+            raise ConfigError("[tool.lineage.audit] disable must be a list of rule slugs")
+        rules = raw.get("rules", {})
+        if not isinstance(rules, dict) or not all(isinstance(v, dict) for v in rules.values()):
+            raise ConfigError("[tool.lineage.audit.rules.SLUG] entries must be tables")
+        known = load()
+        for slug in [*disabled, *rules]:
+            if slug not in known:
+                raise ConfigError(f"[tool.lineage.audit] names unknown rule {slug!r}; see 'lineage rules'")
+        return cls(fail_on, frozenset(disabled),
+                   {k: {kk.replace("-", "_"): vv for kk, vv in v.items()} for k, v in rules.items()})
+
+    def instantiate(self, only: list[str] | None = None) -> list[Rule]:
+        out = []
+        for slug, cls in sorted(load().items()):
+            if only is not None and slug not in only:
+                continue
+            if slug in self.disabled and only is None:
+                continue
+            rule = cls(self.rules.get(slug))
+            if rule.enabled or only is not None:
+                out.append(rule)
+        return out
+
+
+# -- the report -------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class AuditReport:
+    runs: list[dict[str, Any]]
+    findings: list[Finding]
+    rules: list[str]
+    fail_on: str
+
+    @property
+    def summary(self) -> dict[str, Any]:
+        active = [f for f in self.findings if not f.waived]
+        counts = {s.name: sum(1 for f in active if f.severity == s.name) for s in reversed(Severity)}
+        return {**counts, "waived": sum(1 for f in self.findings if f.waived), "runs": len(self.runs),
+                "rules": len(self.rules), "findings": len(self.findings), "fail_on": self.fail_on,
+                "failed": self.exit_code() == 1}
+
+    def exit_code(self, fail_on: str | None = None) -> int:
+        """1 when an unwaived finding is at or above ``fail_on`` (default: the configured level)."""
+        level = fail_on or self.fail_on
+        if level == "never":
+            return 0
+        threshold = Severity.parse(level)
+        return int(any(not f.waived and f.level >= threshold for f in self.findings))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"runs": self.runs, "findings": [f.to_dict() for f in self.findings],
+                "summary": self.summary, "rules": self.rules}
+
+
+# -- which runs ---------------------------------------------------------------------
+
+def select_runs(repo: Repo, run_refs: list[str] | None = None, *, all_runs: bool = False,
+                since: str | None = None) -> list[str]:
+    """Run IDs to audit: given references, every run, or runs started since a git ref or time."""
+    given = sum(bool(x) for x in (run_refs, all_runs, since))
+    if given != 1:
+        raise UsageError("give RUN_ID..., --all or --since REF (exactly one of them)")
+    if run_refs:
+        return list(dict.fromkeys(_runs.resolve(repo, r) for r in run_refs))
+    if all_runs:
+        return gaudit.run_ids(repo.graph)
+    return _since(repo, since or "")
+
+
+def _since(repo: Repo, ref: str) -> list[str]:
+    """Runs recorded since ``ref``: an ISO date/time, or a git commit.
+
+    For a commit, a run belongs when it ran on that commit or a later one (``REF..HEAD``):
+    work recorded on top of the last commit is what a commit hook must check. Runs
+    recorded outside git count when they started after the commit.
+    """
+    try:
+        when = _dt.datetime.fromisoformat(ref.replace("Z", "+00:00"))
+    except ValueError:
+        when = None
+    if when is not None:
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=_dt.timezone.utc)
+        return gaudit.run_ids(repo.graph, since=_iso(when))
+    sha = git.text(repo.root, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
+    if not sha:
+        raise UsageError(f"--since: {ref!r} is neither a git commit nor an ISO date")
+    later = set((git.text(repo.root, "rev-list", f"{sha}..HEAD") or "").split()) | {sha}
+    when = _dt.datetime.fromisoformat(git.text(repo.root, "log", "-1", "--format=%cI", sha) or "")
+    return gaudit.runs_on_commits(repo.graph, later, started_after=_iso(when))
+
+
+def _iso(when: _dt.datetime) -> str:
+    return when.astimezone(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+# -- the audit ------------------------------------------------------------------------
+
+def run(repo: Repo, run_ids: list[str], *, config: AuditConfig | None = None,
+        only: list[str] | None = None, fail_on: str | None = None) -> AuditReport:
+    """Evaluate the enabled rules (or just ``only``) against each run; waivers applied.
+
+    Raises ``RuleError`` when a rule raises: the report would be incomplete.
+    """
+    config = config or AuditConfig.load(repo)
+    if only:
+        known = load()
+        unknown = [s for s in only if s not in known]
+        if unknown:
+            raise UsageError(f"unknown rule(s): {', '.join(unknown)}; see 'lineage rules'")
+    if fail_on is not None and fail_on not in FAIL_ON:
+        raise UsageError(f"--fail-on must be one of {', '.join(FAIL_ON)}")
+    _check_schema(repo)
+    rules = config.instantiate(only)
+    ctx = AuditContext(repo, config)
+    waived = _waivers.for_runs(repo, run_ids)
+    findings: list[Finding] = []
+    summaries = []
+    for run_id in run_ids:
+        record = ctx.run(run_id)
+        summaries.append({"run_id": run_id, "kind": record.kind, "status": record.status,
+                          "started": record.started, "user": record.user,
+                          "git_commit": record.git.get("commit")})
+        for rule in rules:
+            findings += _waivers.apply(_check(rule, ctx, record), waived)
+    findings.sort(key=lambda f: (-f.level, f.run_id, f.rule))
+    return AuditReport(summaries, findings, [r.slug for r in rules], fail_on or config.fail_on)
+
+
+def _check(rule: Rule, ctx: AuditContext, record: _runs.RunRecord) -> list[Finding]:
+    try:
+        return rule.check(ctx, record)
+    except LineageError:
+        raise  # the repository's own errors (a missing object, a busy database) say it better
+    except Exception as exc:  # noqa: BLE001 - any bug in a rule, a plug-in's included
+        raise RuleError(rule.slug, record.run_id, exc) from exc
+
+
+def _check_schema(repo: Repo) -> None:
+    """Refuse to audit through a rewritten auditor view or a planted trigger: they would
+    change what every rule sees. Milliseconds; the full table check is `lineage verify`."""
+    problems = integrity.check_schema(repo.graph)
+    if problems:
+        named = ", ".join(p.table for p in problems[:3])
+        raise IntegrityError(f"the lineage database schema was altered ({named}); the audit would not "
+                             "be trustworthy: run 'lineage verify'")

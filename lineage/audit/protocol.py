@@ -1,0 +1,143 @@
+"""What a rule may ask during an audit: the ``RuleContext`` protocol.
+
+A leaf module: it imports nothing of lineage, so a rule (built-in or plug-in) depends
+on this contract only, never on how the audit is built. ``AuditContext``
+(``lineage.audit.context``) implements it and answers from the lineage graph and the
+stored fingerprints and profiles: data is never reread.
+
+    def check(self, ctx: RuleContext, run: RunView) -> list[Finding]:
+        train_ids, who = ctx.train_snapshots(run)
+        for h in ctx.heldout_inputs(run):
+            o = ctx.overlap(train_ids, h.snapshot_id)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+#: (row positions, 16-byte keys as a numpy ``V16`` array) of a fingerprint column
+Keys = tuple[Any, Any]
+
+
+class InputView(Protocol):
+    """One input of a run: a snapshot read with a role."""
+
+    snapshot_id: str
+    role: str
+    dataset: str | None
+    path: str | None
+
+
+class MetricView(Protocol):
+    name: str
+    value: float
+    split: str | None
+
+
+class RunView(Protocol):
+    """A recorded run, as rules see it."""
+
+    run_id: str
+    kind: str
+    status: str
+    started: str
+    user: str | None
+    git: dict[str, Any]
+    inputs: Sequence[InputView]
+    metrics: Sequence[MetricView]
+
+
+class RuleContext(Protocol):
+    """Everything a rule may ask. Answers are cached for the length of one audit."""
+
+    #: the audit's settings: ``fail_on``, ``disabled``, ``rules`` (per-rule options)
+    config: Any
+
+    # -- runs and their inputs ------------------------------------------------------
+    def run(self, run_id: str) -> RunView:
+        """The run record."""
+
+    def upstream(self, run_id: str) -> list[RunView]:
+        """Runs upstream of ``run_id`` through the snapshots it read, oldest first."""
+
+    def runs_downstream_of(self, run_id: str) -> set[str]:
+        """Every node (run or snapshot) downstream of a run."""
+
+    @property
+    def final_scorings(self) -> list[dict[str, Any]]:
+        """Every ``evaluate`` run with a ``test`` input, oldest first: run_id,
+        snapshot_id, content_key, dataset, started, status."""
+
+    def heldout_inputs(self, run: RunView, roles: tuple[str, ...] = ...) -> list[InputView]:
+        """The run's inputs with a held-out role (validation, test; or ``roles``)."""
+
+    def training_inputs(self, run: RunView) -> list[tuple[InputView, RunView]]:
+        """(input, run) of every ``train`` input of the run and of the learning runs upstream."""
+
+    def train_snapshots(self, run: RunView) -> tuple[list[str], list[dict[str, Any]]]:
+        """Snapshots a model behind ``run`` trained on, with who read them; empty for runs
+        that only move data (split, transform)."""
+
+    def judges(self, run: RunView) -> bool:
+        """Whether the data rules judge the run: not for runs that only move data (split,
+        transform), which make no claim about held-out data."""
+
+    def describe_input(self, i: InputView) -> dict[str, Any]:
+        """The input as evidence: snapshot, role, dataset, path."""
+
+    # -- snapshots in the lineage graph ---------------------------------------------
+    def content_key(self, snapshot_id: str) -> str | None:
+        """A key equal for snapshots with the same files (copies under other names)."""
+
+    def heldout_uses(self, snapshot_id: str, roles: tuple[str, ...]) -> list[dict[str, Any]]:
+        """Runs that read this snapshot, or a copy of it, with one of ``roles``."""
+
+    def lineage_sources(self, snapshot_id: str) -> set[str]:
+        """The snapshot, its copies, and every snapshot upstream of it."""
+
+    def splits_upstream(self, snapshot_id: str) -> list[tuple[str, set[str]]]:
+        """(split run, every snapshot at or upstream of its inputs) for each split run
+        upstream of the snapshot."""
+
+    def snapshots_stored(self, snapshot_ids: list[str]) -> dict[str, bool]:
+        """Whether each snapshot was recorded with its bytes kept."""
+
+    # -- rows, from stored fingerprints ----------------------------------------------
+    def fingerprints(self, snapshot_id: str) -> Any:
+        """The snapshot's fingerprint table (pyarrow): file, row, fp, fp_features,
+        group, time, label."""
+
+    def keys(self, snapshot_id: str, column: str = "fp") -> Keys:
+        """(row positions, keys) of the non-null values of a fingerprint column."""
+
+    def members(self, keys_a: Any, keys_b: Any) -> Any:
+        """Boolean mask over ``keys_b``: which keys also occur in ``keys_a``."""
+
+    def overlap(self, train_ids: list[str], heldout_id: str, column: str = "fp") -> dict[str, Any]:
+        """How many rows of ``heldout_id`` have a key found in ``train_ids``: rows,
+        overlap, fraction and example rows."""
+
+    def row_examples(self, snapshot_id: str, positions: Any) -> list[dict[str, Any]]:
+        """A few (file, row) pairs of the snapshot at ``positions``, for evidence."""
+
+    def unfingerprinted(self, snapshot_id: str) -> list[dict[str, str]]:
+        """``[{file, reason}]`` of the snapshot's tabular files whose rows were not
+        fingerprinted (each counts as one row)."""
+
+    def near_duplicates(self, train_ids: list[str], heldout_id: str, threshold: float) -> Any:
+        """(pairs, held-out row count) of near-duplicate text rows (MinHash, verified),
+        or None when either side has no signatures."""
+
+    # -- columns, from stored profiles -----------------------------------------------
+    def profiles(self, snapshot_id: str) -> dict[str, dict[str, Any]]:
+        """Merged column profiles of the snapshot's readable tabular files."""
+
+    def declarations(self, snapshot_id: str) -> dict[str, str]:
+        """The snapshot's declared columns: label, group, time, text."""
+
+    def ks_distance(self, a: dict[str, Any], b: dict[str, Any]) -> float | None:
+        """Kolmogorov-Smirnov statistic of two numeric profiles; None without values."""
+
+    def js_distance(self, a: dict[str, Any], b: dict[str, Any]) -> float | None:
+        """Jensen-Shannon distance of two categorical profiles; None without values."""

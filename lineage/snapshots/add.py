@@ -1,0 +1,285 @@
+"""Creating a snapshot: walk, hash what the stat cache cannot vouch for, store, record.
+
+``create`` stores new objects in one batch, stores the manifest, runs the snapshot
+hooks (``lineage.snapshots.hooks``: tabular metadata, plug-ins) and records one
+``snapshot`` event with the hooks' events. Nothing is recorded until every object is
+safely in place, so an interrupted snapshot leaves neither a half-written object nor
+a half-recorded snapshot.
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import blake3
+
+from lineage import config as _config
+from lineage.core import faults as _faults
+from lineage.core.hashing import SMALL_FILE, FileStat, HashCounter, hash_file
+from lineage.core.paths import is_protected
+from lineage.core.progress import Progress
+from lineage.core.redact import redact_text as _redact_text
+from lineage.errors import PathError, UsageError
+from lineage.repo import Repo
+from lineage.snapshots import hooks, queries
+from lineage.snapshots.manifest import Entry, Manifest
+from lineage.snapshots.scan import (NOT_STORED, FoundFile, ScanReport, check_names, remove_stale_temps,
+                                    scan, tree_key, tree_matches)
+
+
+# -- results ----------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class SnapshotResult:
+    id: str
+    dataset: str | None
+    version: int | None
+    path: str
+    kind: str
+    files: int
+    bytes: int
+    hashed_files: int
+    new_objects: int
+    unchanged: bool
+    stored: bool
+    time: str | None
+    git: dict[str, Any]
+    event_id: str | None = None
+    #: files that could not be fingerprinted, and other remarks (the CLI prints them on stderr)
+    warnings: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+# -- create -----------------------------------------------------------------------
+
+def _digests(
+    repo: Repo,
+    files: list[FoundFile],
+    *,
+    store: bool,
+    progress: Progress | None,
+    counter: HashCounter | None,
+) -> tuple[dict[str, str], int, list[tuple[str, FileStat, str]]]:
+    """Digest of every file (stat cache first), storing new objects in one batch.
+
+    Small files are read once, hashed and appended to the batch's pack in this
+    thread: for files of a few KB the work is per-call overhead that threads only
+    add to. Large files are hashed in parallel (BLAKE3 and reads release the GIL)
+    and copied in the kernel.
+    """
+    cache = repo.stat_cache
+    known: dict[str, tuple[FileStat, str]] = {}
+    if files:
+        root = os.path.commonpath([f.abspath for f in files]) if len(files) > 1 else files[0].abspath
+        known = cache.load(root)
+    digests: dict[str, str] = {}
+    misses: list[FoundFile] = []
+    for f in files:
+        hit = known.get(f.abspath)
+        if hit is not None and hit[0] == f.stat:
+            digests[f.abspath] = hit[1]
+        else:
+            misses.append(f)
+    link = repo.link_mode
+    total = sum(f.size for f in files)
+    done = total - sum(f.size for f in misses)
+    updates: list[tuple[str, FileStat, str]] = []
+    ostore = repo.store
+    small = [f for f in misses if f.size <= SMALL_FILE]
+    large = [f for f in misses if f.size > SMALL_FILE]
+    if progress and total:
+        progress(done, total)
+
+    with ostore.batch() as batch:
+        # cache hits whose object is missing (e.g. after --no-store) still need storing
+        if store:
+            for f in files:
+                d = digests.get(f.abspath)
+                if d is not None and not ostore.exists(d):
+                    batch.put_file(f.abspath, d, link)
+
+        for i, f in enumerate(small):
+            try:
+                with open(f.abspath, "rb") as fh:
+                    data = fh.read()
+            except FileNotFoundError:
+                raise PathError(f"file vanished while hashing: {f.abspath}") from None
+            except OSError as exc:
+                raise PathError(f"cannot read {f.abspath}: {exc.strerror}") from None
+            digest = blake3.blake3(data).hexdigest()
+            if store:
+                batch.put_bytes(data, digest)
+            digests[f.abspath] = digest
+            updates.append((f.abspath, f.stat, digest))
+            done += f.size
+            if progress and i % 256 == 0:
+                progress(done, total)
+
+        def one(f: FoundFile) -> tuple[FoundFile, str]:
+            digest = hash_file(f.abspath, f.size)
+            if store:
+                batch.put_file(f.abspath, digest, link)
+            return f, digest
+
+        if large:
+            workers = min(4, os.cpu_count() or 1, len(large))
+            with ThreadPoolExecutor(max_workers=workers) as pool:
+                for f, digest in pool.map(one, large):
+                    digests[f.abspath] = digest
+                    updates.append((f.abspath, f.stat, digest))
+                    done += f.size
+                    if progress:
+                        progress(done, total)
+        if progress and total:
+            progress(total, total)
+    if counter is not None:
+        counter.files += len(misses)
+        counter.bytes += sum(f.size for f in misses)
+    return digests, batch.written, updates
+
+
+def _declared_columns(repo: Repo, name: str, given: dict[str, str | None]) -> dict[str, str]:
+    """Columns given now, else from ``[tool.lineage.datasets.NAME]`` in pyproject.toml."""
+    out: dict[str, str] = {}
+    settings = _config.pyproject_settings(repo.root).get("datasets", {}).get(name, {})
+    for key in ("label", "group", "time", "text"):
+        value = given.get(key) or settings.get(key) or settings.get(f"{key}_column") or settings.get(
+            f"{key}-column")
+        if value:
+            out[key] = str(value)
+    return out
+
+
+def dataset_for_path(repo: Repo, rel: str) -> str | None:
+    row = queries.dataset_by_path(repo.graph, rel)
+    return row.name if row else None
+
+
+def default_name(repo: Repo, rel: str) -> str:
+    return repo.root.name if rel == "." else rel
+
+
+def create(
+    repo: Repo,
+    path: str | os.PathLike[str],
+    *,
+    name: str | None = None,
+    message: str | None = None,
+    label_column: str | None = None,
+    group_column: str | None = None,
+    time_column: str | None = None,
+    text_column: str | None = None,
+    store: bool = True,
+    progress: Progress | None = None,
+    counter: HashCounter | None = None,
+    extra: dict[str, Any] | None = None,
+) -> SnapshotResult:
+    """Snapshot a file or folder and record it.
+
+    Re-snapshotting unchanged content of a dataset records nothing new and returns
+    ``unchanged=True``.
+
+    >>> lineage.snapshot("data/train", name="train")      # doctest: +SKIP
+    """
+    target = Path(os.path.abspath(path))
+    rel = repo.relpath(target)
+    inside = Path(rel).parts if not Path(rel).is_absolute() else ()
+    if any(is_protected(part) for part in inside):
+        raise UsageError(f"refusing to snapshot {rel}: .git/ and .lineage/ hold the tools' own "
+                         "state, never data (a pull would not write it back)")
+    if name is not None and (not name.strip() or "@" in name):
+        raise UsageError(f"invalid dataset name {name!r} (it must be non-empty and contain no '@')")
+    with repo.store.writing():  # gc waits until the new objects are recorded
+        return _create(repo, target, rel, name=name, message=message, label_column=label_column,
+                       group_column=group_column, time_column=time_column, text_column=text_column,
+                       store=store, progress=progress, counter=counter, extra=extra)
+
+
+def _create(repo: Repo, target: Path, rel: str, *, name: str | None, message: str | None,
+            label_column: str | None, group_column: str | None, time_column: str | None,
+            text_column: str | None, store: bool, progress: Progress | None,
+            counter: HashCounter | None, extra: dict[str, Any] | None) -> SnapshotResult:
+    report = ScanReport(boundary=repo.root.resolve())
+    kind, files = scan(target, report)
+    check_names(kind, rel, files, report.dirs)
+    remove_stale_temps(repo, report.temps, blocking=False)
+    key = tree_key(files, report)
+    graph = repo.graph
+    dataset = name or dataset_for_path(repo, rel) or default_name(repo, rel)
+    columns = _declared_columns(repo, dataset, {"label": label_column, "group": group_column,
+                                                "time": time_column, "text": text_column})
+    row = queries.dataset(graph, dataset)
+    current_decl = row.declarations if row else {}
+    new_decl = {k: v for k, v in columns.items() if current_decl.get(k) != v}
+    if (row and row.path == rel and not new_decl and not extra and row.latest_snapshot
+            and tree_matches(repo, target, key, row.latest_snapshot, need_stored=store)):
+        return SnapshotResult(row.latest_snapshot, dataset, row.latest_version, rel, kind,
+                              len(files), sum(f.size for f in files), 0, 0, True, store,
+                              None, repo.git_state().to_dict(), warnings=report.warnings())
+    digests, new_objects, updates = _digests(repo, files, store=store, progress=progress,
+                                             counter=counter)
+    manifest = Manifest.build(
+        kind, [Entry(f.rel, f.size, digests[f.abspath], f.executable) for f in files], report.dirs
+    )
+    encoded = manifest.encode()
+    sid = blake3.blake3(encoded).hexdigest()
+    repo.store.put_bytes(encoded, sid)  # manifests are always kept, even with --no-store
+    repo.stat_cache.update(updates)
+    repo.stat_cache.set_tree(str(target), key if store else key + NOT_STORED, sid)
+    git = repo.git_state()
+    # what other features add (lineage.snapshots.hooks): their events go in with the snapshot's
+    in_repo = (lambda f: rel) if kind == "file" else (lambda f: f.rel if rel == "." else f"{rel}/{f.rel}")
+    added = hooks.run(repo, [(in_repo(f), f.abspath, digests[f.abspath]) for f in files],
+                      {**current_decl, **columns}, progress=progress)
+    warnings = report.warnings() + hooks.warnings(added)  # links followed out, special files skipped
+    if row and row.latest_snapshot == sid and not new_decl and row.path == rel and not extra:
+        with graph.transaction():
+            _append(repo, hooks.events(added))
+        return SnapshotResult(sid, dataset, row.latest_version, rel, kind, len(files),
+                              manifest.total_size, len(updates), new_objects, True, store, None,
+                              git.to_dict(), warnings=warnings)
+    _faults.point("snapshot.before_event")  # objects and manifest stored, nothing recorded
+    with graph.transaction():
+        # Decided again under the write lock: a concurrent snapshot of the same folder may
+        # have recorded this content since we looked, and it must not become a second version.
+        fresh = queries.dataset(graph, dataset)
+        if fresh != row:
+            row = fresh
+            current_decl = row.declarations if row else {}
+            new_decl = {k: v for k, v in columns.items() if current_decl.get(k) != v}
+            hooks.refresh(graph, added)
+            if row and row.latest_snapshot == sid and not new_decl and row.path == rel and not extra:
+                _append(repo, hooks.events(added))
+                return SnapshotResult(sid, dataset, row.latest_version, rel, kind, len(files),
+                                      manifest.total_size, len(updates), new_objects, True, store,
+                                      None, git.to_dict(), warnings=warnings)
+        known = queries.snapshot_known(graph, sid)
+        body: dict[str, Any] = {
+            # free text, so credentials in it are masked like a command line's (lineage.core.redact)
+            "snapshot_id": sid, "dataset": dataset, "path": rel, "message": _redact_text(message),
+            "user": repo.user, "host": repo.host, "git": git.to_dict(), "stored": store,
+        }
+        if not known:
+            body["manifest"] = manifest.to_dict()
+        if extra:
+            body.update(extra)
+        if new_decl:
+            graph.append("dataset.declare", {"name": dataset, "path": rel, "columns": new_decl},
+                         actor=repo.user)
+        _append(repo, hooks.events(added))  # the hooks' events (see above)
+        ev = graph.append("snapshot", body, actor=repo.user)
+    version = queries.version_of_record(graph, ev.id)
+    return SnapshotResult(sid, dataset, version, rel, kind, len(files), manifest.total_size,
+                          len(updates), new_objects, False, store, ev.time, git.to_dict(), ev.id,
+                          warnings=warnings)
+
+
+def _append(repo: Repo, additions: list[hooks.Addition]) -> None:
+    for event_type, body in additions:
+        repo.graph.append(event_type, body, actor=repo.user)

@@ -1,0 +1,214 @@
+"""Fetch and pull: merge a remote's events into the local log and download the objects
+asked for, each verified against its BLAKE3 digest before it enters the local store.
+``pull`` is fetch plus checkout. Downloads run in parallel, skip what is already here,
+and resume after an interruption: nothing enters the store until it is complete.
+
+    >>> lineage.sync.fetch.pull(repo)                       # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import blake3
+
+from lineage import snapshots as snap
+from lineage.core import faults as _faults
+from lineage.core.paths import checked_destination
+from lineage.core.progress import TransferMeter, TransferProgress
+from lineage.errors import (ConflictError, CorruptObjectError, IntegrityError, MissingObjectError,
+                            UnsafePathError)
+from lineage.log import Event
+from lineage.repo import Repo
+from lineage.snapshots import queries
+from lineage.store.packs import PackEntry, blob, coalesce
+from lineage.store.remote import Inventory, RemoteStore
+from lineage.sync.remotes import jobs, open_remote
+from lineage.sync.wanted import wanted
+
+#: Neighbouring objects in a pack closer than this are fetched in one range read.
+RANGE_GAP = 256 * 1024
+
+
+@dataclass(frozen=True)
+class FetchResult:
+    remote: str
+    url: str
+    events_received: int
+    objects_received: int
+    bytes_received: int
+    objects_present: int
+    missing_on_remote: list[str]
+    requests: int
+    checked_out: list[dict[str, Any]] = field(default_factory=list)
+    #: datasets pull did not check out, and why (the CLI prints them on stderr)
+    warnings: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def fetch_events(repo: Repo, rs: RemoteStore, inv: Inventory) -> int:
+    """Download the remote's events the local log lacks and merge them."""
+    known = repo.graph.event_ids()
+    events: list[Event] = []
+    for pid, idx in sorted(inv.events.items()):
+        need = [e for e in idx.entries if e.digest not in known]
+        if not need:
+            continue
+        data = rs.read_pack("events", pid)
+        if blake3.blake3(data).hexdigest() != idx.pack_digest:
+            raise CorruptObjectError(f"event pack {pid[:12]} on remote {rs.remote.name!r} is corrupt")
+        for e in need:
+            ev = Event.decode(data[e.offset:e.offset + e.length])
+            if ev.id != e.digest:
+                raise IntegrityError(f"event {e.digest[:12]} on remote {rs.remote.name!r} does not match its ID")
+            events.append(ev)
+            known.add(ev.id)
+    return repo.graph.ingest(events) if events else 0
+
+
+def _affected(repo: Repo, digest: str) -> str:
+    hits = queries.files_with_digest(repo.graph, digest, limit=6)
+    if queries.snapshot_known(repo.graph, digest):
+        return f"the manifest of snapshot {digest[:12]}"
+    if not hits:
+        return "no recorded snapshot"
+    snaps = sorted({s[:12] for s, _ in hits})
+    files = ", ".join(p for _, p in hits[:5]) + (" ..." if len(hits) > 5 else "")
+    return f"snapshot {', '.join(snaps)}: {files}"
+
+
+def fetch(repo: Repo, ids: Iterable[str] | None = None, *, remote: str | None = None,
+          paths: list[str] | None = None, progress: TransferProgress | None = None) -> FetchResult:
+    """Merge the remote's events, then download (and verify) the objects asked for."""
+    with repo.store.writing():  # gc must not clear the downloads' temporary files
+        return _fetch(repo, ids, remote=remote, paths=paths, progress=progress)
+
+
+def _fetch(repo: Repo, ids: Iterable[str] | None, *, remote: str | None,
+           paths: list[str] | None, progress: TransferProgress | None) -> FetchResult:
+    ids = list(ids or [])
+    rs = open_remote(repo, remote)
+    n_jobs = jobs(rs.remote)
+    inv = rs.inventory(jobs=n_jobs)
+    events_received = fetch_events(repo, rs, inv)
+    _faults.point("fetch.events")  # the log names objects not downloaded yet
+    digests, _ = wanted(repo, ids, paths)
+    store = repo.store
+    store.ensure()
+    where = inv.locate()
+    need = [d for d in sorted(digests) if not store.exists(d)]
+    present = len(digests) - len(need)
+    expected = set(queries.stored_file_digests(repo.graph)) | set(queries.snapshot_ids(repo.graph))
+    missing = sorted(d for d in need if d not in where and d in expected)
+    if missing and ids:
+        first = missing[0]
+        raise MissingObjectError(
+            f"{len(missing)} object(s) asked for are on neither this machine nor remote "
+            f"{rs.remote.name!r} (object {first[:12]} in {_affected(repo, first)})"
+        )
+    need = [d for d in need if d in where]
+
+    loose = [(d, where[d][1]) for d in need if where[d][0] == "loose"]
+    by_pack: dict[str, list[PackEntry]] = {}
+    for d in need:
+        if where[d][0] == "pack":
+            pid, entry = where[d][1]
+            by_pack.setdefault(pid, []).append(entry)
+    ranges = [(pid, start, end, group) for pid, entries in sorted(by_pack.items())
+              for start, end, group in coalesce(entries, RANGE_GAP)]
+    total = sum(s for _, s in loose) + sum(e.length for es in by_pack.values() for e in es)
+    meter = TransferMeter(total, len(need), progress)
+    corrupt: list[str] = []
+    lock = threading.Lock()
+
+    def get_range(item: tuple[str, int, int, list[PackEntry]]) -> int:
+        pid, start, end, group = item
+        data = rs.read_range("packs", pid, start, end)
+        got = 0
+        with store.batch() as batch:
+            for e in group:
+                found = blob(data, e, start)
+                if found is None:
+                    with lock:
+                        corrupt.append(e.digest)
+                    continue
+                batch.put_bytes(found, e.digest)
+                got += e.length
+        meter.add(sum(e.length for e in group), len(group))
+        _faults.point("fetch.range")
+        return got
+
+    def get_loose(item: tuple[str, int]) -> int:
+        d, size = item
+        tmp = store._tmp_path()
+        try:
+            if rs.get_file(d, tmp, part_concurrency=part_concurrency) != d:
+                with lock:
+                    corrupt.append(d)
+                return 0
+            _faults.point("fetch.download")  # downloaded, not yet in the store
+            store._install(tmp, d)
+        finally:
+            tmp.unlink(missing_ok=True)
+        meter.add(size, 1)
+        _faults.point("fetch.object")
+        return size
+
+    part_concurrency = max(1, min(8, n_jobs // (4 * max(1, len(loose)))))
+    received = 0
+    with ThreadPoolExecutor(max_workers=n_jobs) as pool:
+        futures = [pool.submit(get_loose, it) for it in loose]
+        futures += [pool.submit(get_range, it) for it in ranges]
+        for f in futures:
+            received += f.result()
+    if corrupt:
+        first = corrupt[0]
+        raise CorruptObjectError(
+            f"{len(corrupt)} object(s) on remote {rs.remote.name!r} are corrupt and were not stored "
+            f"(object {first[:12]} in {_affected(repo, first)}); run 'lineage verify --remote "
+            f"{rs.remote.name}'"
+        )
+    return FetchResult(rs.remote.name, rs.remote.url, events_received, len(need) - len(corrupt),
+                       received, present, missing, rs.requests)
+
+
+def pull(repo: Repo, ids: Iterable[str] | None = None, *, remote: str | None = None,
+         paths: list[str] | None = None, dest: str | None = None, force: bool = False,
+         progress: TransferProgress | None = None) -> FetchResult:
+    """Fetch, then check out: the snapshots named (at their recorded path or ``dest``), or,
+    with no IDs, the latest snapshot of every tracked dataset, wherever the workspace
+    differs from it (so a rerun finishes an interrupted pull).
+
+    A dataset recorded outside the work tree (an absolute path, ``..``, ``.git/``,
+    ``.lineage/``, a symlink leading out) is never written: it is skipped with a
+    warning. So is a dataset with local edits (unless ``force``): a conflict.
+    """
+    ids = list(ids or [])
+    result = fetch(repo, ids, remote=remote, paths=paths, progress=progress)
+    done: list[dict[str, Any]] = []
+    warnings: list[str] = []
+    if ids:
+        for ref in ids:
+            r = snap.checkout(repo, ref, dest, force=force, paths=paths or None)
+            done.append({"id": r.id, "dest": r.dest, "written": len(r.written), "unchanged": r.unchanged})
+        return FetchResult(**{**asdict(result), "checked_out": done})
+    for ds in queries.tracked_datasets(repo.graph):
+        if not ds.latest_snapshot or not ds.path:
+            continue
+        try:
+            where = checked_destination(repo, ds.path, recorded=True)
+            r = snap.checkout(repo, ds.latest_snapshot, where, force=force)
+        except (UnsafePathError, ConflictError) as exc:
+            warnings.append(f"dataset {ds.name!r} not checked out: {exc}")
+            continue
+        except MissingObjectError:
+            continue  # bytes never stored (--no-store); nothing to write
+        if r.written:
+            done.append({"id": r.id, "dest": r.dest, "written": len(r.written), "unchanged": r.unchanged})
+    return FetchResult(**{**asdict(result), "checked_out": done, "warnings": warnings})
