@@ -31,8 +31,8 @@ demo: $(VENV)/.installed
 test: $(VENV)/.dev-installed
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m pytest -n auto -q $(PYTEST_ARGS)
 
-## Long fuzzing and soak loops (kill points repeated, 20,000 examples per property);
-## takes about an hour, not part of `make test`.
+## Long fuzzing and soak loops (random kills repeated, 20,000 examples per property);
+## far longer than `make test`, and not part of it.
 soak: $(VENV)/.dev-installed
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" HYPOTHESIS_PROFILE=soak $(PY) -m pytest -n auto -q -m "soak or not soak" tests/reliability $(PYTEST_ARGS)
 

@@ -172,25 +172,25 @@ def push(ids: list[str] | None = None, *, remote: str | None = None, repo: Repo 
 
     >>> lineage.push(remote="origin").objects_sent                  # doctest: +SKIP
     """
-    from lineage.sync import transfer as _transfer
+    from lineage.sync import push as _push
 
-    return _with_repo(repo, _transfer.push, ids, remote=remote, progress=progress)
+    return _with_repo(repo, _push.push, ids, remote=remote, progress=progress)
 
 
 def fetch(ids: list[str] | None = None, *, remote: str | None = None, paths: list[str] | None = None,
           repo: Repo | None = None, progress: Any = None):
     """Merge a remote's events and download (verified) the objects asked for."""
-    from lineage.sync import transfer as _transfer
+    from lineage.sync import fetch as _fetch
 
-    return _with_repo(repo, _transfer.fetch, ids, remote=remote, paths=paths, progress=progress)
+    return _with_repo(repo, _fetch.fetch, ids, remote=remote, paths=paths, progress=progress)
 
 
 def pull(ids: list[str] | None = None, *, remote: str | None = None, paths: list[str] | None = None,
          dest: str | None = None, force: bool = False, repo: Repo | None = None, progress: Any = None):
     """Fetch, then check out the snapshots named (or every missing tracked dataset)."""
-    from lineage.sync import transfer as _transfer
+    from lineage.sync import fetch as _fetch
 
-    return _with_repo(repo, _transfer.pull, ids, remote=remote, paths=paths, dest=dest, force=force,
+    return _with_repo(repo, _fetch.pull, ids, remote=remote, paths=paths, dest=dest, force=force,
                       progress=progress)
 
 
@@ -220,11 +220,12 @@ def audit_runs(run_ids: list[str] | None = None, *, all: bool = False,  # noqa: 
     return _with_repo(repo, go)
 
 
-def waive(rule: str, run_id: str, reason: str, *, repo: Repo | None = None):
-    """Accept a rule's findings on a run, with a reason (recorded as an event)."""
+def waive(rule: str, run_id: str, reason: str, *, expires: str | None = None, force: bool = False,
+          repo: Repo | None = None):
+    """Accept a rule's current findings on a run, with a reason (recorded as an event)."""
     from lineage import audit as _audit
 
-    return _with_repo(repo, _audit.waive, rule, run_id, reason)
+    return _with_repo(repo, _audit.waive, rule, run_id, reason, expires=expires, force=force)
 
 
 def import_dvc(path: str | os.PathLike[str] | None = None, *, repo: Repo | None = None):

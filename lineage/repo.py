@@ -12,6 +12,7 @@ import getpass
 import os
 import socket
 import tomllib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -143,8 +144,16 @@ class Repo:
     def host(self) -> str:
         return socket.gethostname()
 
-    def git_state(self, *, with_diff: bool = False) -> gitinfo.GitState:
-        return gitinfo.state(self.root, with_diff=with_diff)
+    def git_state(self, *, with_diff: bool = False, untracked: bool = False) -> gitinfo.GitState:
+        """Code state; with ``untracked``, untracked code files count as dirty (paths lineage
+        keeps as data, ``.lineage/`` and what ``.gitignore`` ignores are not code)."""
+        def data() -> Iterator[str]:  # read only when git reports untracked files
+            rows = self.graph.conn.execute(
+                "SELECT path FROM snapshot_records WHERE path IS NOT NULL "
+                "UNION SELECT path FROM datasets WHERE path IS NOT NULL")
+            yield from (r[0] for r in rows)
+
+        return gitinfo.state(self.root, with_diff=with_diff, untracked=untracked, data_paths=data())
 
     # -- paths --------------------------------------------------------------------
     def relpath(self, path: str | os.PathLike[str]) -> str:

@@ -2,7 +2,10 @@
 
 import inspect
 
+import pytest
+
 import lineage
+from lineage.errors import UsageError
 
 
 def test_all_names_exist_and_nothing_public_is_missing():
@@ -40,4 +43,6 @@ def test_api_round_trip(repo, tmp_path):
         r.log_metric("accuracy", 0.5, split="test")
     report = lineage.audit_runs([r.id], repo=repo)
     assert report.exit_code("error") == 0
-    assert lineage.waive("dirty-code", r.id, "demo", repo=repo).rule == "dirty-code"
+    with pytest.raises(UsageError, match="no finding"):
+        lineage.waive("dirty-code", r.id, "demo", repo=repo)
+    assert lineage.waive("dirty-code", r.id, "demo", force=True, repo=repo).forced is True

@@ -6,8 +6,9 @@
 
 Modules: ``engine`` (select runs, run the rules, the report), ``context`` (what rules
 ask the repository, cached per audit), ``protocol`` (``RuleContext``, the contract a
-rule sees), ``rules`` (registry and built-in rules), ``waivers``, ``formats`` (SARIF,
-JUnit), ``queries`` (the SQL), ``m0006_audit`` (the waivers table).
+rule sees), ``rules`` (registry and built-in rules), ``waivers`` (read and apply them),
+``record`` (the writer of waiver events), ``formats`` (SARIF, JUnit), ``queries`` (the
+SQL), ``m0006_audit`` and ``m0008_waivers`` (the waiver tables).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from __future__ import annotations
 __all__ = [
     "FAIL_ON", "HELDOUT_ROLES", "LEARNING_KINDS", "AuditConfig", "AuditContext", "AuditReport",
     "Finding", "Rule", "RuleContext", "Severity", "Waiver", "fingerprint_keys", "members", "run",
-    "select_runs", "waive",
+    "list_waivers", "revoke", "select_runs", "waive",
 ]
 
 from lineage.core import lazy as _lazy  # noqa: E402
@@ -37,7 +38,9 @@ _EXPORTS = {
     "Rule": "lineage.audit.rules",
     "Severity": "lineage.audit.rules",
     "Waiver": "lineage.audit.waivers",
-    "waive": "lineage.audit.waivers",
+    "waive": "lineage.audit.record",
+    "revoke": "lineage.audit.record",
+    "list_waivers": "lineage.audit.waivers:listing",
     "HELDOUT_ROLES": "lineage.core.vocab",
     "LEARNING_KINDS": "lineage.core.vocab",
 }

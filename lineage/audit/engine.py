@@ -146,10 +146,12 @@ def _iso(when: _dt.datetime) -> str:
 # -- the audit ------------------------------------------------------------------------
 
 def run(repo: Repo, run_ids: list[str], *, config: AuditConfig | None = None,
-        only: list[str] | None = None, fail_on: str | None = None) -> AuditReport:
+        only: list[str] | None = None, fail_on: str | None = None, verify: bool = True) -> AuditReport:
     """Evaluate the enabled rules (or just ``only``) against each run; waivers applied.
 
-    Raises ``RuleError`` when a rule raises: the report would be incomplete.
+    Raises ``RuleError`` when a rule raises: the report would be incomplete; and
+    ``IntegrityError`` when a table the rules read differs from the event log (not
+    checked with ``verify=False``: dangerous, the report may then be fooled).
     """
     config = config or AuditConfig.load(repo)
     if only:
@@ -159,7 +161,7 @@ def run(repo: Repo, run_ids: list[str], *, config: AuditConfig | None = None,
             raise UsageError(f"unknown rule(s): {', '.join(unknown)}; see 'lineage rules'")
     if fail_on is not None and fail_on not in FAIL_ON:
         raise UsageError(f"--fail-on must be one of {', '.join(FAIL_ON)}")
-    _check_schema(repo)
+    _check_trust(repo, verify=verify)
     rules = config.instantiate(only)
     ctx = AuditContext(repo, config)
     waived = _waivers.for_runs(repo, run_ids)
@@ -185,11 +187,25 @@ def _check(rule: Rule, ctx: AuditContext, record: _runs.RunRecord) -> list[Findi
         raise RuleError(rule.slug, record.run_id, exc) from exc
 
 
-def _check_schema(repo: Repo) -> None:
-    """Refuse to audit through a rewritten auditor view or a planted trigger: they would
-    change what every rule sees. Milliseconds; the full table check is `lineage verify`."""
+def _check_trust(repo: Repo, *, verify: bool) -> None:
+    """Refuse to audit tables that are not what the event log gives.
+
+    First the schema (a rewritten auditor view or a planted trigger changes what every
+    rule sees; milliseconds), then every projection table against the kept replay of
+    the log (``integrity.check_audit_tables``: only the events since the last audit are
+    replayed). A row deleted or changed with plain sqlite3 would otherwise turn a
+    finding into a PASS.
+    """
     problems = integrity.check_schema(repo.graph)
     if problems:
         named = ", ".join(p.table for p in problems[:3])
         raise IntegrityError(f"the lineage database schema was altered ({named}); the audit would not "
                              "be trustworthy: run 'lineage verify'")
+    if not verify:
+        return
+    tables = integrity.check_audit_tables(repo.graph)
+    if tables:
+        first = tables[0]
+        more = f"; also {', '.join(p.table for p in tables[1:4])}" if len(tables) > 1 else ""
+        raise IntegrityError(f"table {first.table} differs from the event log ({first.detail}{more}); "
+                             "run 'lineage rebuild'")

@@ -66,8 +66,9 @@ class RuleContext(Protocol):
 
     @property
     def final_scorings(self) -> list[dict[str, Any]]:
-        """Every ``evaluate`` run with a ``test`` input, oldest first: run_id,
-        snapshot_id, content_key, dataset, started, status."""
+        """Every ``evaluate`` run with a ``test`` input that counts as a use of the test
+        set (a failed or aborted one only when it logged a test score), oldest first:
+        run_id, snapshot_id, content_key, dataset, started, status."""
 
     def heldout_inputs(self, run: RunView, roles: tuple[str, ...] = ...) -> list[InputView]:
         """The run's inputs with a held-out role (validation, test; or ``roles``)."""

@@ -39,7 +39,7 @@ COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "lineage.cli.hooks": ("install-hooks",),
     "lineage.cli.remotes": ("remote", "push", "fetch", "pull", "gc"),
     "lineage.cli.interop": ("export", "import"),
-    "lineage.cli.audit": ("audit", "rules", "waive"),
+    "lineage.cli.audit": ("audit", "rules", "waive", "waivers"),
 }
 
 @app.callback()

@@ -45,6 +45,8 @@ def register(app: typer.Typer) -> None:
         rule: list[str] = typer.Option([], "--rule", "-r", help="Only these rules (repeatable)."),
         output_file: Optional[str] = typer.Option(None, "--output", "-o", help="Write the report to a file."),
         as_json: bool = typer.Option(False, "--json", help="Same as --format json."),
+        no_verify: bool = typer.Option(False, "--no-verify",
+                                       help="Dangerous: skip checking the tables against the event log."),
     ) -> None:
         """Check runs for train/test leakage and test-set reuse. Exit 1 on findings at or above --fail-on."""
         from lineage import audit as _audit
@@ -54,7 +56,7 @@ def register(app: typer.Typer) -> None:
             raise typer.BadParameter("use text, json, sarif or junit", param_hint="--format")
         with _plugin_warnings(), open_repo() as repo:
             ids = _audit.select_runs(repo, run_ids or None, all_runs=all_runs, since=since)
-            report = _audit.run(repo, ids, only=rule or None, fail_on=fail_on)
+            report = _audit.run(repo, ids, only=rule or None, fail_on=fail_on, verify=not no_verify)
         if fmt == "json":
             text = json.dumps(out.plain(report), indent=2, ensure_ascii=False) + "\n"
         elif fmt == "sarif":
@@ -91,19 +93,115 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     def waive(
-        rule: str = typer.Argument(..., help="Rule slug (see 'lineage rules')."),
-        run_id: str = typer.Argument(..., help="Run whose findings of this rule are accepted."),
-        reason: str = typer.Option(..., "--reason", help="Why: kept in the log with who and when."),
+        rule: Optional[str] = typer.Argument(None, metavar="RULE", help="Rule slug (see 'lineage rules'); "
+                                             "with --revoke, a waiver ID (or prefix), or RULE RUN."),
+        run_id: Optional[str] = typer.Argument(None, metavar="RUN",
+                                               help="Run whose current findings of this rule are accepted."),
+        reason: Optional[str] = typer.Option(None, "--reason", help="Why: kept in the log with who and when "
+                                             "(required to waive, optional to revoke)."),
+        expires: Optional[str] = typer.Option(None, "--expires", metavar="DATE|DURATION",
+                                              help="Stop applying then: ISO date or time, or 30d, 12h, 2w."),
+        force: bool = typer.Option(False, "--force", help="Record the waiver even though the rule reports "
+                                   "no finding on the run now (marked forced)."),
+        revoke: bool = typer.Option(False, "--revoke", help="Revoke: WAIVER_ID (or a prefix), or every "
+                                    "waiver in force of RULE on RUN."),
         as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
     ) -> None:
-        """Accept a rule's findings on a run, with a reason (recorded as an event)."""
+        """Accept a rule's current findings on a run, with a reason (recorded as an event); or revoke one."""
         from lineage import audit as _audit
 
+        if rule is None:
+            raise typer.BadParameter("give RULE RUN (or, with --revoke, a waiver ID)", param_hint="RULE")
+        if revoke:
+            if expires is not None or force:
+                raise typer.BadParameter("--expires and --force do not apply to --revoke",
+                                         param_hint="--revoke")
+            with _plugin_warnings(), open_repo() as repo:
+                done = _audit.revoke(repo, rule, run_id, reason=reason)
+            out.emit({"waivers": done}, as_json, lambda d: [out.print(
+                f"Revoked waiver {w.event_id[:12]} ({w.rule} on run {w.run_id}); its findings count again")
+                for w in d["waivers"]])
+            return
+        if run_id is None:
+            raise typer.BadParameter("give RULE RUN", param_hint="RUN")
         with _plugin_warnings(), open_repo() as repo:
-            w = _audit.waive(repo, rule, run_id, reason)
+            w = _audit.waive(repo, rule, run_id, reason or "", expires=expires, force=force)
+        until = f", until {w.expires}" if w.expires else ""
+        forced = " (forced: no current finding was checked)" if w.forced else ""
         out.emit(w, as_json, lambda w: out.print(
-            f"Waived {w.rule} for run {w.run_id} ({out.escape(w.reason)}); findings still show, marked waived"))
+            f"Waived {w.rule} for run {w.run_id} ({out.escape(w.reason)}){until}{forced}; waiver "
+            f"{w.event_id[:12]}; findings still show, marked waived"))
 
+    @app.command()
+    def waivers(
+        run_id: Optional[str] = typer.Argument(None, metavar="[RUN]", help="Only this run's waivers."),
+        include_all: bool = typer.Option(False, "--all", help="Include expired and revoked waivers."),
+        fmt: Optional[str] = typer.Option(None, "--format", "-f",
+                                          help="table, tsv, csv or json (default: table, or tsv when piped)."),
+        as_json: bool = typer.Option(False, "--json", help="Same as --format json."),
+    ) -> None:
+        """List waivers: who waived what, when, why, until when, forced or not, revoked by whom."""
+        import sys
+
+        from lineage import audit as _audit
+
+        fmt = "json" if as_json else fmt or ("table" if sys.stdout.isatty() else "tsv")
+        if fmt not in ("table", "tsv", "csv", "json"):
+            raise typer.BadParameter("use table, tsv, csv or json", param_hint="--format")
+        with open_repo() as repo:
+            items = _audit.list_waivers(repo, run_id, include_all=include_all)
+        if fmt == "json":
+            out.emit_json({"waivers": items})
+        elif fmt in ("tsv", "csv"):
+            _write_delimited(items, "\t" if fmt == "tsv" else ",")
+        else:
+            _render_waivers(items)
+
+
+_WAIVER_FIELDS = ("waiver_id", "rule", "run_id", "status", "user", "time", "reason", "expires", "forced",
+                  "revoked_by", "revoked_time", "revoke_reason")
+
+
+def _waiver_row(w: Any) -> list[str]:
+    rv = w.revoked or {}
+    return [w.event_id, w.rule, w.run_id, w.status, w.user or "", w.time, w.reason, w.expires or "",
+            "yes" if w.forced else "no", rv.get("user") or "", rv.get("time") or "", rv.get("reason") or ""]
+
+
+def _write_delimited(items: list[Any], sep: str) -> None:
+    import csv
+    import sys
+
+    if sep == ",":
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(_WAIVER_FIELDS)
+        writer.writerows(_waiver_row(w) for w in items)
+    else:
+        clean = str.maketrans({"\t": " ", "\n": " ", "\r": " "})
+        sys.stdout.write("\t".join(_WAIVER_FIELDS) + "\n")
+        for w in items:
+            sys.stdout.write("\t".join(v.translate(clean) for v in _waiver_row(w)) + "\n")
+    sys.stdout.flush()
+
+
+def _render_waivers(items: list[Any]) -> None:
+    if not items:
+        out.print("No waivers.")
+        return
+    t = out.table("waiver", "rule", "run", "status", "by", "when", "until", "reason", wrap=("reason",))
+    for w in items:
+        status = {"active": "[green]active[/]", "expired": "[dim]expired[/]",
+                  "revoked": "[yellow]revoked[/]"}[w.status]
+        if w.forced:
+            status += " (forced)"
+        reason = out.escape(w.reason)
+        if w.revoked:
+            rv = w.revoked
+            reason += (f" — revoked by {out.escape(out.person(rv.get('user')))} {rv.get('time', '')[:19]}"
+                       + (f": {out.escape(rv['reason'])}" if rv.get("reason") else ""))
+        t.add_row(out.short(w.event_id, 12), w.rule, out.short(w.run_id, 13), status,
+                  out.escape(out.person(w.user)), w.time[:19], (w.expires or "")[:19] or "-", reason)
+    out.print(t)
 
 def _summary_line(report: Any) -> str:
     s = report.summary
@@ -115,8 +213,16 @@ def _summary_line(report: Any) -> str:
             f"(fail on {report.fail_on})")
 
 
+def _waived_note(f: Any) -> str:
+    """``waived by NAME on DATE[, until DATE][, forced]: REASON`` for a waived finding."""
+    w = f.waiver or {}
+    extra = (f", until {w['expires'][:10]}" if w.get("expires") else "") + (", forced" if w.get("forced") else "")
+    return (f"waived by {out.person(w.get('user')) or 'unknown'} on {(w.get('time') or '')[:10]}{extra}: "
+            f"{w.get('reason', '')}")
+
+
 def _plain_text(report: Any) -> str:
-    lines = [f"[{f.severity}] {f.rule} {f.run_id}: {f.message}" + (" (waived)" if f.waived else "")
+    lines = [f"[{f.severity}] {f.rule} {f.run_id}: {f.message}" + (f" ({_waived_note(f)})" if f.waived else "")
              for f in report.findings]
     return "\n".join([*lines, _summary_line(report)]) + "\n"
 
@@ -132,7 +238,7 @@ def _render(report: Any) -> None:
             for f in group:
                 msg = out.escape(f.message)
                 if f.waived:
-                    msg = f"[dim]{msg} — waived: {out.escape((f.waiver or {}).get('reason', ''))}[/]"
+                    msg = f"[dim]{msg} — {out.escape(_waived_note(f))}[/]"
                 t.add_row(f"[{_COLOURS[level]}]{f.rule}[/]", out.short(f.run_id, 13), msg)
             out.print(t)
     colour = "red" if report.exit_code() else "green"

@@ -171,9 +171,7 @@ def register(app: typer.Typer) -> None:
 
         with open_repo() as repo, out.progress("verify") as bar:
             if remote is not None:
-                from lineage.sync import transfer
-
-                report = transfer.verify_remote(repo, remote, progress=bar)
+                report = _verify.verify_remote(repo, remote, progress=bar)
             else:
                 report = _verify.verify(repo, progress=bar)
         out.emit(report, as_json, _render_verify)

@@ -8,12 +8,18 @@ rewritten to hide a leak) is named instead of silently trusted by ``audit``.
 ``lineage rebuild`` restores the tables; the schema objects only a fresh database
 restores.
 
+``check_audit_tables`` is the same comparison made cheap enough to run before every
+audit: the replay is kept in ``.lineage/replay.db`` and only the events appended
+since the last check are projected into it (see docs/audit.md, "What the audit
+trusts").
+
 ``check_stat_cache`` rehashes the files the stat cache vouches for and drops any
 entry whose digest is wrong, so ``status`` and ``snapshot`` stop trusting it.
 """
 
 from __future__ import annotations
 
+import json
 import marshal
 import os
 import sqlite3
@@ -23,10 +29,12 @@ from urllib.parse import quote
 
 from lineage.core.hashing import hash_file
 from lineage.log import migrations
-from lineage.log.graph import Graph, reindex_log
+from lineage.log import registry as projections
+from lineage.log.events import Event
+from lineage.log.graph import Graph, _canonical_order, reindex_log
 
-__all__ = ["CacheProblem", "TableProblem", "check_projections", "check_schema", "check_stat_cache",
-           "derived_tables", "reindex_log"]
+__all__ = ["CacheProblem", "TableProblem", "check_audit_tables", "check_projections", "check_schema",
+           "check_stat_cache", "derived_tables", "reindex_log"]
 
 #: Tables derived from the events themselves (not by projectors), also compared.
 LOG_INDEX_TABLES = ("event_parents", "event_heads")
@@ -101,6 +109,137 @@ def check_schema(graph: Graph) -> list[TableProblem]:
         return _schema_problems(scratch)
     finally:
         scratch.close()
+
+
+#: The kept replay of the log, next to lineage.db (a cache: deleting it costs one full replay).
+REPLAY_DB = "replay.db"
+
+
+def check_audit_tables(graph: Graph) -> list[TableProblem]:
+    """The projection tables that differ from the log, for ``audit`` to refuse on.
+
+    Like ``check_projections`` but incremental: ``.lineage/replay.db`` holds the
+    projection tables as a replay of the log built them, with the sequence number and
+    the heads of the last event folded in. Each call projects only the events appended
+    since (when they extend the log: otherwise the replay starts afresh, as ``rebuild``
+    would after a merge) and compares every projection table with the live one, in
+    one read transaction. A difference is confirmed by a replay from scratch before it
+    is reported, so a stale or damaged cache can cost time but never a false refusal.
+    The log's own index tables (heads, parent links), which no rule reads, and the
+    events' hash links are left to ``lineage verify``.
+    """
+    if graph.path is None:
+        return []
+    path = os.fspath(graph.path.parent / REPLAY_DB)
+    try:
+        conn = _open_replay(path)
+    except sqlite3.OperationalError:
+        # no place to keep the replay (a read-only .lineage/): the full comparison instead
+        return [p for p in check_projections(graph) if p.table not in LOG_INDEX_TABLES]
+    try:
+        conn.execute("ATTACH DATABASE ? AS live", ("file:" + _uri_path(os.fspath(graph.path)) + "?mode=ro",))
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            fresh = _catch_up(conn)
+            problems = _differences(conn)
+            if problems and not fresh:
+                _catch_up(conn, from_scratch=True)
+                problems = _differences(conn)
+            conn.execute("COMMIT")
+            return problems
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+    finally:
+        conn.close()
+
+
+def _open_replay(path: str) -> sqlite3.Connection:
+    """The replay database, made afresh when it is unreadable or from another schema version."""
+    for attempt in (0, 1):
+        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
+        try:
+            if conn.execute("PRAGMA user_version").fetchone()[0] not in (0, migrations.current_version()):
+                raise sqlite3.DatabaseError("replay database of another schema version")
+            migrations.migrate(conn)
+            conn.execute("CREATE TABLE IF NOT EXISTS replay_state ("
+                         "k INTEGER PRIMARY KEY CHECK (k = 1), seq INTEGER NOT NULL, "
+                         "last_id TEXT, heads TEXT NOT NULL)")
+            return conn
+        except sqlite3.DatabaseError:
+            conn.close()
+            if attempt:
+                raise
+            for suffix in ("", "-journal", "-wal", "-shm"):
+                try:
+                    os.unlink(path + suffix)
+                except FileNotFoundError:
+                    pass
+    raise AssertionError("unreachable")
+
+
+def _catch_up(conn: sqlite3.Connection, *, from_scratch: bool = False) -> bool:
+    """Project the live events the replay has not seen. Returns True when it replayed all."""
+    state = None if from_scratch else conn.execute("SELECT seq, last_id, heads FROM replay_state").fetchone()
+    if state is not None and state[0]:
+        at = conn.execute("SELECT id FROM live.events WHERE seq = ?", (state[0],)).fetchone()
+        if at is None or at[0] != state[1]:
+            state = None  # the log was replaced or rewritten under the replay
+    seq = 0 if state is None else state[0]
+    new = [Event(r[2], r[3], r[4], tuple(json.loads(r[5])), json.loads(r[6]), r[1])
+           for r in conn.execute("SELECT seq, id, type, time, actor, parents, body FROM live.events "
+                                 "WHERE seq > ? ORDER BY seq", (seq,))]
+    last = conn.execute("SELECT max(seq) FROM live.events").fetchone()[0] or 0
+    heads = set() if state is None else set(json.loads(state[2]))
+    if state is not None and not _extends(new, heads):
+        return _catch_up(conn, from_scratch=True)
+    if state is None:
+        for table in migrations.PROJECTION_TABLES:
+            conn.execute(f"DELETE FROM main.{_ident(table)}")
+        new = _canonical_order(new)
+        heads = set()
+    projections.load()
+    for ev in new:
+        projections.apply(conn, ev)
+    named = {p for ev in new for p in ev.parents}
+    heads = (heads - named) | {ev.id for ev in new if ev.id not in named}
+    last_id = conn.execute("SELECT id FROM live.events WHERE seq = ?", (last,)).fetchone()
+    conn.execute("INSERT OR REPLACE INTO replay_state (k, seq, last_id, heads) VALUES (1, ?, ?, ?)",
+                 (last, last_id and last_id[0], json.dumps(sorted(heads))))
+    return state is None
+
+
+def _extends(new: list[Event], heads: set[str]) -> bool:
+    """Does folding ``new`` in log order give what a replay of the whole log gives?
+
+    True when one new event has the replay's heads as its parents, every other new event
+    descends from it, and the log order of the new events is their canonical order
+    (what ``Graph.append`` and a fast-forward merge write).
+    """
+    if not new:
+        return True
+    ids = {ev.id for ev in new}
+    entries = [ev for ev in new if not any(p in ids for p in ev.parents)]
+    if len(entries) != 1 or set(entries[0].parents) != heads:
+        return False
+    return [ev.id for ev in _canonical_order(new)] == [ev.id for ev in new]
+
+
+def _differences(conn: sqlite3.Connection) -> list[TableProblem]:
+    out = []
+    for table in migrations.PROJECTION_TABLES:
+        t = _ident(table)
+        try:
+            same = conn.execute(
+                f"SELECT (SELECT count(*) FROM live.{t}) = (SELECT count(*) FROM main.{t}) AND NOT EXISTS "
+                f"(SELECT * FROM live.{t} EXCEPT SELECT * FROM main.{t})").fetchone()[0]
+        except sqlite3.Error:
+            same = False
+        if not same:
+            problem = _compare(conn, table)
+            if problem is not None:
+                out.append(problem)
+    return out
 
 
 def _uri_path(path: str) -> str:

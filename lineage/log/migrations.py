@@ -143,6 +143,7 @@ MIGRATION_MODULES: list[str] = [
     "lineage.tabular.m0003_tabular",
     "lineage.snapshots.m0005_aliases",
     "lineage.audit.m0006_audit",
+    "lineage.audit.m0008_waivers",
 ]
 _loaded = False
 

@@ -295,7 +295,8 @@ def append_start(repo: Repo, run_id: str, kind: str, command: Sequence[str] | No
                  inputs: list[tuple[str, str, str | None, str | None]], *,
                  owned: bool = False) -> None:
     """Write ``run.start`` and the inputs known at start, in one transaction (checked values)."""
-    git = repo.git_state(with_diff=True)
+    # untracked code files count as dirty (docs/runs.md, "Code state")
+    git = repo.git_state(with_diff=True, untracked=True)
     body: dict[str, Any] = {
         "run_id": run_id, "kind": kind,
         "command": None if command is None else redact_command(command),

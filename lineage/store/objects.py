@@ -248,10 +248,7 @@ class ObjectStore:
                 os.fsync(fd)
         finally:
             os.close(fd)
-        after = os.stat(src)
-        if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns):
-            tmp.unlink(missing_ok=True)
-            raise PathError(f"file changed while it was being stored: {src}")
+        _unchanged_since(src, before, tmp)
         self._install(tmp, digest)
         return True
 
@@ -606,10 +603,7 @@ class Batch:
                     _copy_fd(s, fd, before.st_size)
         finally:
             os.close(fd)
-        after = os.stat(src)
-        if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns):
-            tmp.unlink(missing_ok=True)
-            raise PathError(f"file changed while it was being stored: {src}")
+        _unchanged_since(src, before, tmp)
         with self._lock:
             if digest in self._pending:
                 tmp.unlink(missing_ok=True)
@@ -670,3 +664,11 @@ def _fsync_dirs(root: Path, fans: Iterable[str]) -> None:
             os.fsync(fd)
         finally:
             os.close(fd)
+
+
+def _unchanged_since(src: Path | str, before: os.stat_result, tmp: Path) -> None:
+    """A file written to while it was copied into the store is not stored half-old."""
+    after = os.stat(src)
+    if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns):
+        tmp.unlink(missing_ok=True)
+        raise PathError(f"file changed while it was being stored: {src}")

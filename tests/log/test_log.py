@@ -117,6 +117,9 @@ def test_heads_survive_the_upgrade_that_introduced_them(tmp_path):
     g.append("note", {"n": 1}, actor="ann")
     last = g.append("note", {"n": 2}, actor="ann")
     g.conn.execute("DROP TABLE event_heads")
+    g.conn.execute("DROP TABLE waiver_revocations")  # and what migration 8 added
+    g.conn.execute("ALTER TABLE waivers DROP COLUMN expires")
+    g.conn.execute("ALTER TABLE waivers DROP COLUMN forced")
     g.conn.execute("PRAGMA user_version = 6")
     g.close()
     g = Graph.open(tmp_path / "g.db")

@@ -10,7 +10,7 @@ import blake3
 
 from conftest import make_git_repo
 from lineage.core import canonical as _canonical
-from lineage.sync import transfer
+from lineage.sync import push as sync_push
 
 
 def make_clone(tmp_path: Path, name: str, remote_url: str):
@@ -48,7 +48,7 @@ def forge_snapshot(repo, dataset: str, path: str, files: dict[str, bytes], *, ki
 
 
 def push(repo) -> None:
-    transfer.push(repo)
+    sync_push.push(repo)
 
 
 def temp_files(root: Path) -> list[Path]:

@@ -14,7 +14,7 @@ import pytest
 
 from conftest import write_tree
 from lineage import snapshots
-from lineage.sync import transfer
+from lineage.sync import push as sync_push
 
 from .clones import make_clone, temp_files
 from .conftest import killed, lineage_proc
@@ -47,7 +47,7 @@ def _ok(r) -> None:
 def test_killed_pull_is_finished_by_rerunning_it(pair, fault):
     a, b = pair
     s = snapshots.create(a, write_tree(a.root / "data", FILES), name="data")
-    transfer.push(a)
+    sync_push.push(a)
     r = lineage_proc(["pull"], cwd=b.root, fault=fault)
     assert killed(r)
     data = b.root / "data"
@@ -109,12 +109,12 @@ def test_pull_updates_what_differs_and_reports_local_edits(pair):
     a, b = pair
     write_tree(a.root / "d", {"keep.txt": "k\n", "change.txt": "v1\n"})
     snapshots.create(a, a.root / "d", name="d")
-    transfer.push(a)
+    sync_push.push(a)
     _ok(lineage_proc(["pull"], cwd=b.root))
     # the teammate's next version replaces files the puller has not touched
     write_tree(a.root / "d", {"change.txt": "v2\n", "new.txt": "n\n"})
     snapshots.create(a, a.root / "d")
-    transfer.push(a)
+    sync_push.push(a)
     r = lineage_proc(["pull", "--json"], cwd=b.root)
     _ok(r)
     assert (b.root / "d" / "change.txt").read_text() == "v2\n"
@@ -124,7 +124,7 @@ def test_pull_updates_what_differs_and_reports_local_edits(pair):
     (b.root / "d" / "change.txt").write_text("my edit\n")
     write_tree(a.root / "d", {"change.txt": "v3\n"})
     snapshots.create(a, a.root / "d")
-    transfer.push(a)
+    sync_push.push(a)
     r = lineage_proc(["pull"], cwd=b.root)
     _ok(r)
     assert "'d' not checked out" in r.stderr and "change.txt" in r.stderr and "--force" in r.stderr
@@ -136,7 +136,7 @@ def test_pull_updates_what_differs_and_reports_local_edits(pair):
 def test_a_deleted_file_is_restored_by_a_plain_pull(pair):
     a, b = pair
     snapshots.create(a, write_tree(a.root / "d", {"x.txt": "x\n", "y.txt": "y\n"}), name="d")
-    transfer.push(a)
+    sync_push.push(a)
     _ok(lineage_proc(["pull"], cwd=b.root))
     (b.root / "d" / "y.txt").unlink()
     _ok(lineage_proc(["pull"], cwd=b.root))

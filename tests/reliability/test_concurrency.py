@@ -64,7 +64,7 @@ def _remote_with_history(tmp_path: Path, workdir: Path) -> Path:
     """A folder remote holding five versions of a dataset (set up in-process: fast)."""
     from lineage import snapshots
     from lineage.sync import remotes
-    from lineage.sync import transfer
+    from lineage.sync import push as sync_push
     from lineage.repo import Repo
 
     remote = tmp_path / "remote"
@@ -74,7 +74,7 @@ def _remote_with_history(tmp_path: Path, workdir: Path) -> Path:
             (workdir / "data" / "000.csv").write_text(f"a,b\n0,{i}\n")
             snapshots.create(repo, workdir / "data")
         remotes.add(repo, "nas", str(remote), default=True)
-        transfer.push(repo)
+        sync_push.push(repo)
     return remote
 
 

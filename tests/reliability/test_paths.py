@@ -18,7 +18,7 @@ import pytest
 
 from conftest import write_tree
 from lineage import snapshots
-from lineage.sync import transfer
+from lineage.sync import push as sync_push
 from lineage.errors import UnsafePathError
 from lineage.snapshots.manifest import Entry, Manifest
 
@@ -58,7 +58,7 @@ def test_absolute_dataset_path_is_skipped_with_a_warning(pair, tmp_path):
     a, b = pair
     target = tmp_path / "home" / ".ssh"
     forge_snapshot(a, "keys", str(target), {"authorized_keys": b"ssh-ed25519 AAAA attacker\n"})
-    transfer.push(a)
+    sync_push.push(a)
     r = _pull(b)
     assert r.returncode == 0, r.stderr
     assert "keys" in r.stderr and "outside the repository" in r.stderr
@@ -68,7 +68,7 @@ def test_absolute_dataset_path_is_skipped_with_a_warning(pair, tmp_path):
 def test_dotdot_dataset_path_is_skipped(pair, tmp_path):
     a, b = pair
     forge_snapshot(a, "up", "../escaped", {"x.txt": b"x"})
-    transfer.push(a)
+    sync_push.push(a)
     r = _pull(b, "--json")
     assert r.returncode == 0, r.stderr
     assert not (tmp_path / "escaped").exists()
@@ -88,7 +88,7 @@ def test_git_hook_is_never_written(pair):
     forge_snapshot(a, "hooks", ".git/hooks", {"pre-commit": PAYLOAD}, executable=True)
     forge_snapshot(a, "HOOKS", ".GIT/hooks", {"pre-push": PAYLOAD}, executable=True)
     forge_snapshot(a, "rootgit", ".", {".git/hooks/post-merge": PAYLOAD}, executable=True)
-    transfer.push(a)
+    sync_push.push(a)
     r = _pull(b)
     assert r.returncode == 0, r.stderr
     hooks = b.root / ".git" / "hooks"
@@ -107,7 +107,7 @@ def test_lineage_folder_is_never_written(pair):
     forge_snapshot(a, "cfg", ".lineage/config.toml", {"config.toml": b"[core]\nlink = 'hardlink'\n"},
                    kind="file")
     forge_snapshot(a, "cfg2", ".Lineage", {"config.toml": b"x"})
-    transfer.push(a)
+    sync_push.push(a)
     r = _pull(b)
     assert r.returncode == 0, r.stderr
     assert (b.root / ".lineage" / "config.toml").read_bytes() == before
@@ -120,7 +120,7 @@ def test_lineage_folder_is_never_written(pair):
 def test_manifest_entry_climbing_out_is_refused(pair, tmp_path):
     a, b = pair
     forge_snapshot(a, "data", "data", {"ok.txt": b"ok", "../../outside.txt": b"x"})
-    transfer.push(a)
+    sync_push.push(a)
     r = _pull(b)
     assert "Traceback" not in r.stderr
     assert not (tmp_path / "outside.txt").exists() and not (b.root / "data" / "ok.txt").exists()
@@ -138,7 +138,7 @@ def test_symlinked_dataset_folder_leading_out_is_skipped(pair, tmp_path):
     snapshots.create(a, write_tree(a.root / "data", {"authorized_keys": "attacker\n"}), name="data")
     snapshots.create(a, write_tree(a.root / "inner", {"sub/x.txt": "x\n"}), name="inner")
     forge_snapshot(a, "gl", "gitlink/hooks", {"post-checkout": PAYLOAD}, executable=True)
-    transfer.push(a)
+    sync_push.push(a)
     r = _pull(b)
     assert r.returncode == 0, r.stderr
     assert list(outside.iterdir()) == []
@@ -155,7 +155,7 @@ def test_honest_teammate_outside_their_repo_gets_a_warning(pair, tmp_path):
     elsewhere = write_tree(tmp_path / "scratch" / "raw", {"r.txt": "raw\n"})
     assert lineage_proc(["snapshot", str(elsewhere), "--name", "raw"], cwd=a.root).returncode == 0
     snapshots.create(a, write_tree(a.root / "clean", {"c.txt": "c\n"}), name="clean")
-    transfer.push(a)
+    sync_push.push(a)
     import shutil
 
     shutil.rmtree(tmp_path / "scratch")

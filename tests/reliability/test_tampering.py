@@ -33,7 +33,9 @@ def state(lab):
     ids["leaky_train"] = lab.run("train", [("train", "data/train_leak.csv")], ["models/leaky.pkl"])
     ids["leaky_eval"] = lab.run("evaluate", [("model", "models/leaky.pkl"), ("test", "data/test_s.csv")],
                                 metrics=[("accuracy", 0.95, "test")])
-    audit.waive(lab.repo, "dirty-code", ids["evaluate"], "notebook run, code committed later")
+    audit.waive(lab.repo, "dirty-code", ids["evaluate"], "notebook run, code committed later", force=True)
+    revoked = audit.waive(lab.repo, "exact-overlap", ids["leaky_eval"], "five known copies", expires="30d")
+    audit.revoke(lab.repo, revoked.event_id, reason="the copies must go")
     big = lab.root / "data" / "big" / "blob.bin"
     big.parent.mkdir(parents=True)
     big.write_bytes(os.urandom(1_500_000))  # over the pack limit: a loose object
@@ -110,7 +112,11 @@ def test_a_role_changed_in_run_input_records_is_named_and_rebuild_restores_the_f
     with _db(lab.root) as conn:
         conn.execute("UPDATE run_input_records SET role = 'other' WHERE run_id = ? AND role = 'test'",
                       (state["leaky_eval"],))
-    assert not overlap_found()  # the audit alone is fooled: verify is its precondition
+    from lineage.errors import IntegrityError
+
+    with pytest.raises(IntegrityError, match="table run_input_records differs from the event log"):
+        overlap_found()  # the audit is not fooled: it refuses
+    assert vcli("audit", state["leaky_eval"]).code == 2
     code, report, text = _verify(vcli)
     assert code == 1
     [problem] = report["tables"]
@@ -131,12 +137,30 @@ def test_deleted_runs_are_named(state, vcli, lab):
     [problem] = [t for t in report["tables"] if t["table"] == "runs"]
     assert problem["rows"] == 0 and problem["expected_rows"] == n and "row(s) missing" in problem["detail"]
     assert "table runs" in text
+    audited = vcli("audit", "--all")  # nothing to audit would be a PASS: refused instead
+    assert audited.code == 2 and "table runs differs from the event log" in audited.stderr
     vcli("rebuild")
     assert vcli("verify").code == 0
+    assert vcli("audit", "--all").code in (0, 1)
+
+
+def test_deleted_tune_runs_make_verify_name_runs_and_audit_refuse(lab, vcli):
+    ids = clean_pipeline(lab)
+    lab.write("models/best.json", '{"C": 1}')
+    tune = lab.run("tune", [("train", "data/train_s.csv"), ("validation", "data/test_s.csv")],
+                   ["models/best.json"])
+    assert vcli("audit", tune).code == 1  # a critical tune-read-test
+    with _db(lab.root) as conn:
+        conn.execute("DELETE FROM runs WHERE kind = 'tune'")
+    code, report, _ = _verify(vcli)
+    assert code == 1 and "runs" in {t["table"] for t in report["tables"]}
+    audited = vcli("audit", ids["evaluate"])
+    assert audited.code == 2 and "table runs differs from the event log" in audited.stderr
 
 
 @pytest.mark.parametrize("table, sql", [
     ("waivers", "DELETE FROM waivers"),
+    ("waiver_revocations", "DELETE FROM waiver_revocations"),
     ("metrics", "UPDATE metrics SET value = 0.5 WHERE split = 'test'"),
     ("files", "UPDATE files SET digest = '" + "0" * 64 + "' WHERE path = 'blob.bin'"),
     ("tabular_files", "UPDATE tabular_files SET rows = rows + 1"),
@@ -150,6 +174,12 @@ def test_every_derived_table_is_compared(state, vcli, lab, table, sql):
         conn.execute(sql)
     code, report, _ = _verify(vcli)
     assert code == 1 and table in {t["table"] for t in report["tables"]}
+    audited = vcli("audit", "--all")
+    if table in ("event_heads", "event_parents"):  # the log's own index: no rule reads it
+        assert audited.code in (0, 1), audited.stderr
+    else:
+        assert audited.code == 2 and f"table {table} differs from the event log" in audited.stderr
+        assert "lineage rebuild" in audited.stderr and len(audited.stderr.strip().splitlines()) == 1
     assert vcli("rebuild").code == 0 and vcli("verify").code == 0
 
 

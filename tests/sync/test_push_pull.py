@@ -9,7 +9,7 @@ import pytest
 
 from conftest import write_tree
 from lineage import snapshots
-from lineage.sync import transfer
+from lineage.sync import fetch as sync_fetch, push as sync_push, verify as sync_verify
 from lineage.errors import CorruptObjectError, MissingObjectError, UsageError
 from lineage.store.packs import PackIndex
 
@@ -37,7 +37,7 @@ def test_push_then_pull_into_fresh_clone_gives_identical_bytes(remote_env, make_
     a = make_clone("a", remote_env)
     data = _dataset(a.root / "data")
     snap = snapshots.create(a, data, name="train")
-    pushed = transfer.push(a)
+    pushed = sync_push.push(a)
     from lineage.tabular.queries import referenced_digests as tabular_objects
 
     # every file differs, plus the manifest and the derived objects of sub/file.csv
@@ -52,7 +52,7 @@ def test_push_then_pull_into_fresh_clone_gives_identical_bytes(remote_env, make_
     assert sum(len(_idx(remote_env, p).entries) for p in idx_files) == distinct - 1
 
     b = make_clone("b", remote_env)
-    pulled = transfer.pull(b)
+    pulled = sync_fetch.pull(b)
     assert pulled.events_received == a.graph.count_events()
     assert pulled.objects_received == distinct and not pulled.missing_on_remote
     assert _tree(b.root / "data") == _tree(data)
@@ -63,10 +63,10 @@ def test_push_then_pull_into_fresh_clone_gives_identical_bytes(remote_env, make_
 def test_second_push_sends_nothing(remote_env, make_clone):
     a = make_clone("a", remote_env)
     snapshots.create(a, _dataset(a.root / "data"), name="train")
-    first = transfer.push(a)
+    first = sync_push.push(a)
     assert first.objects_sent > 0
     before = remote_env.files("")
-    again = transfer.push(a)
+    again = sync_push.push(a)
     assert (again.objects_sent, again.bytes_sent, again.packs_sent, again.events_sent) == (0, 0, 0, 0)
     assert again.objects_present == first.objects_sent
     assert remote_env.files("") == before
@@ -78,37 +78,37 @@ def test_push_only_named_snapshot_and_fetch_after_more_data(remote_env, make_clo
     a = make_clone("a", remote_env)
     s1 = snapshots.create(a, write_tree(a.root / "one", {"x.txt": "one\n"}), name="one")
     s2 = snapshots.create(a, write_tree(a.root / "two", {"y.txt": "two\n"}), name="two")
-    r = transfer.push(a, [s1.id[:10]])
+    r = sync_push.push(a, [s1.id[:10]])
     assert r.objects_sent == 2  # manifest and x.txt, not two's
     b = make_clone("b", remote_env)
-    f = transfer.fetch(b)
+    f = sync_fetch.fetch(b)
     # the log names two's objects, which the remote lacks: reported, not fatal
     assert set(f.missing_on_remote) == {s2.id, snapshots.load_manifest(a, s2.id).entries[0].digest}
-    transfer.push(a)
-    assert transfer.fetch(b).objects_received == 2
+    sync_push.push(a)
+    assert sync_fetch.fetch(b).objects_received == 2
 
 
 def test_partial_pull_fetches_only_that_file(remote_env, make_clone):
     a = make_clone("a", remote_env)
     snap = snapshots.create(a, _dataset(a.root / "data", n_small=200), name="train")
-    transfer.push(a)
+    sync_push.push(a)
     b = make_clone("b", remote_env)
-    r = transfer.pull(b, ["train"], paths=["sub/file.csv"])
+    r = sync_fetch.pull(b, ["train"], paths=["sub/file.csv"])
     wanted = snapshots.load_manifest(a, snap.id).by_path()["sub/file.csv"].digest
     assert r.objects_received == 2  # the file and the snapshot's manifest
     assert _tree(b.root / "data") == {"sub/file.csv": b"a,b\n1,2\n"}
     assert r.checked_out[0]["id"] == snap.id
     assert set(b.store.iter_digests()) == {wanted, snap.id}  # nothing else came down
     with pytest.raises(Exception, match="none of"):
-        transfer.fetch(b, ["train"], paths=["nope.txt"])
+        sync_fetch.fetch(b, ["train"], paths=["nope.txt"])
     with pytest.raises(UsageError):
-        transfer.fetch(b, paths=["sub/file.csv"])
+        sync_fetch.fetch(b, paths=["sub/file.csv"])
 
 
 def test_corrupt_object_on_remote_is_refused_and_named(remote_env, make_clone):
     a = make_clone("a", remote_env)
     snap = snapshots.create(a, _dataset(a.root / "data"), name="train")
-    transfer.push(a)
+    sync_push.push(a)
     target = snapshots.load_manifest(a, snap.id).by_path()["part/007.bin"]
     idx_path = next(p for p in remote_env.files("packs") if p.endswith(".idx")
                     and _idx(remote_env, p).find(target.digest))
@@ -120,13 +120,13 @@ def test_corrupt_object_on_remote_is_refused_and_named(remote_env, make_clone):
 
     b = make_clone("b", remote_env)
     with pytest.raises(CorruptObjectError) as err:
-        transfer.pull(b)
+        sync_fetch.pull(b)
     message = str(err.value)
     assert snap.id[:12] in message and "part/007.bin" in message
     assert not b.store.exists(target.digest)  # never stored unverified
     assert not (b.root / "data").exists()
 
-    report = transfer.verify_remote(b)
+    report = sync_verify.verify_remote(b)
     assert not report.ok
     [problem] = report.objects
     assert problem.digest == target.digest and problem.problem == "corrupt"
@@ -136,17 +136,17 @@ def test_corrupt_object_on_remote_is_refused_and_named(remote_env, make_clone):
 def test_missing_object_on_remote_is_reported_by_verify(remote_env, make_clone):
     a = make_clone("a", remote_env)
     snap = snapshots.create(a, _dataset(a.root / "data"), name="train")
-    transfer.push(a)
+    sync_push.push(a)
     [loose] = remote_env.files("objects")
     remote_env.fs.rm(loose)
     b = make_clone("b", remote_env)
     with pytest.raises(MissingObjectError, match=f"snapshot {snap.id[:12]}: big.bin"):
-        transfer.pull(b, ["train"])
-    report = transfer.verify_remote(a)
+        sync_fetch.pull(b, ["train"])
+    report = sync_verify.verify_remote(a)
     assert [(p.problem, p.files) for p in report.objects] == [("missing", ["big.bin"])]
     assert report.objects[0].snapshots == [snap.id]
-    assert transfer.push(a).objects_sent == 1  # and push repairs it
-    assert transfer.verify_remote(a).ok
+    assert sync_push.push(a).objects_sent == 1  # and push repairs it
+    assert sync_verify.verify_remote(a).ok
 
 
 def test_two_clones_merge_histories(remote_env, make_clone):
@@ -155,15 +155,15 @@ def test_two_clones_merge_histories(remote_env, make_clone):
     a = make_clone("a", remote_env)
     b = make_clone("b", remote_env)
     snapshots.create(a, write_tree(a.root / "shared", {"x.txt": "from a\n"}), name="from-a")
-    transfer.push(a)
-    transfer.pull(b)
+    sync_push.push(a)
+    sync_fetch.pull(b)
     # both record new events without talking to each other
     snapshots.create(a, write_tree(a.root / "more-a", {"m.txt": "a2\n"}), name="a2")
     snapshots.create(b, write_tree(b.root / "more-b", {"n.txt": "b2\n"}), name="b2")
-    transfer.push(a)
-    transfer.push(b)
-    transfer.pull(a)
-    transfer.pull(b)
+    sync_push.push(a)
+    sync_push.push(b)
+    sync_fetch.pull(a)
+    sync_fetch.pull(b)
     assert a.graph.event_ids() == b.graph.event_ids()
     assert [e.to_dict() for e in snapshots.log(a)] == [e.to_dict() for e in snapshots.log(b)]
     assert {e.dataset for e in snapshots.log(a)} == {"from-a", "a2", "b2"}
@@ -176,9 +176,9 @@ def test_two_clones_merge_histories(remote_env, make_clone):
     assert len(a.graph.heads()) == 2
     snapshots.create(a, write_tree(a.root / "after", {"z.txt": "z\n"}), name="after")
     assert len(a.graph.heads()) == 1
-    transfer.push(a)
-    transfer.pull(b)
-    assert transfer.verify_remote(b).ok
+    sync_push.push(a)
+    sync_fetch.pull(b)
+    assert sync_verify.verify_remote(b).ok
 
 
 def test_pull_does_not_clobber_local_changes(local_remote, make_clone):
@@ -186,14 +186,14 @@ def test_pull_does_not_clobber_local_changes(local_remote, make_clone):
 
     a = make_clone("a", local_remote)
     snapshots.create(a, write_tree(a.root / "d", {"x.txt": "v1\n"}), name="d")
-    transfer.push(a)
+    sync_push.push(a)
     b = make_clone("b", local_remote)
     write_tree(b.root / "d", {"x.txt": "mine\n"})
-    transfer.pull(b)  # no IDs: only datasets missing from the workspace are written
+    sync_fetch.pull(b)  # no IDs: only datasets missing from the workspace are written
     assert (b.root / "d" / "x.txt").read_text() == "mine\n"
     with pytest.raises(ConflictError):
-        transfer.pull(b, ["d"])
-    transfer.pull(b, ["d"], force=True)
+        sync_fetch.pull(b, ["d"])
+    sync_fetch.pull(b, ["d"], force=True)
     assert (b.root / "d" / "x.txt").read_text() == "v1\n"
 
 
@@ -217,14 +217,14 @@ def test_push_counts_only_stored_objects_it_lacks(local_remote, make_clone):
     a = make_clone("a", local_remote)
     snapshots.create(a, write_tree(a.root / "meta", {"m.txt": "digest only\n"}), name="meta", store=False)
     snap = snapshots.create(a, write_tree(a.root / "d", {"x.txt": "x\n", "y.txt": "y\n"}), name="d")
-    r = transfer.push(a)
+    r = sync_push.push(a)
     assert r.not_in_local_store == 0 and r.objects_sent == 4  # two manifests, x and y
     b = make_clone("b", local_remote)
-    transfer.pull(b, ["d"], paths=["x.txt"], dest=str(b.root / "part"))
+    sync_fetch.pull(b, ["d"], paths=["x.txt"], dest=str(b.root / "part"))
     snapshots.create(b, write_tree(b.root / "new", {"n.txt": "n\n"}), name="new")
-    r = transfer.push(b)  # b lacks y.txt, which the remote has anyway
+    r = sync_push.push(b)  # b lacks y.txt, which the remote has anyway
     assert r.objects_sent == 2 and r.not_in_local_store == 0 and r.objects_present == 4
     local_remote.fs.rm(local_remote.files("packs"))
-    r = transfer.push(b)  # now neither side has y.txt (nor the meta manifest): reported
+    r = sync_push.push(b)  # now neither side has y.txt (nor the meta manifest): reported
     assert r.not_in_local_store == 2
     assert snap.id in set(b.store.iter_digests())

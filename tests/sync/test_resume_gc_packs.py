@@ -15,7 +15,7 @@ import pytest
 from conftest import write_tree
 from lineage import snapshots
 from lineage.sync import gc
-from lineage.sync import transfer
+from lineage.sync import fetch as sync_fetch, push as sync_push, verify as sync_verify
 from lineage.sync import verify as verification
 from lineage.errors import CorruptObjectError
 from lineage.store.packs import PACK_MAGIC, PackEntry, PackIndex, PackWriter, coalesce
@@ -85,14 +85,14 @@ def test_killed_push_resumes_and_completes(remote_env, make_clone):
     from lineage.sync import remotes
 
     remotes.add(a, "origin", remote_env.url, exist_ok=True, jobs=8)  # finish quickly
-    again = transfer.push(a)
+    again = sync_push.push(a)
     assert again.objects_present >= 3 * done  # what landed is not sent twice
     assert again.objects_sent == snap.files + 1 - again.objects_present
-    assert transfer.push(a).objects_sent == 0
-    report = transfer.verify_remote(a)
+    assert sync_push.push(a).objects_sent == 0
+    report = sync_verify.verify_remote(a)
     assert report.ok, report.to_dict()
     b = make_clone("b", remote_env)
-    transfer.pull(b)
+    sync_fetch.pull(b)
     assert sorted(p.name for p in (b.root / "data" / "f").iterdir()) == \
         sorted(p.name for p in (data / "f").iterdir())
     assert (b.root / "data" / "f" / "00177.bin").read_bytes() == (data / "f" / "00177.bin").read_bytes()
@@ -136,7 +136,7 @@ def test_reference_providers_extend_what_gc_keeps(repo):
 def test_remote_gc(remote_env, make_clone):
     a = make_clone("a", remote_env)
     snap = snapshots.create(a, write_tree(a.root / "d", {"keep.txt": "keep\n"}), name="d")
-    transfer.push(a)
+    sync_push.push(a)
     # garbage on the remote: a pack of unreferenced objects and a loose one
     w = PackWriter()
     for i in range(3):
@@ -157,9 +157,9 @@ def test_remote_gc(remote_env, make_clone):
     real = gc.collect(a, remote="origin", grace=0)
     assert len(real.removed) == 4
     assert len(remote_env.files("packs")) == 2 and remote_env.files("objects") == []
-    assert transfer.verify_remote(a).ok
+    assert sync_verify.verify_remote(a).ok
     b = make_clone("b", remote_env)
-    transfer.pull(b)
+    sync_fetch.pull(b)
     assert (b.root / "d" / "keep.txt").read_text() == "keep\n"
     assert snap.id in set(b.store.iter_digests())
 
@@ -168,8 +168,8 @@ def test_remote_gc_never_removes_what_another_clone_recorded(local_remote, make_
     a = make_clone("a", local_remote)
     b = make_clone("b", local_remote)
     snapshots.create(b, write_tree(b.root / "theirs", {"t.txt": "theirs\n"}), name="theirs")
-    transfer.push(b)
+    sync_push.push(b)
     # a has never pulled b's events, yet gc on the remote must keep b's objects
     result = gc.collect(a, remote="origin", grace=0)
     assert result.removed == [] and result.kept == 2
-    assert transfer.verify_remote(b).ok
+    assert sync_verify.verify_remote(b).ok

@@ -52,7 +52,10 @@ class DirtyCode(Rule):
 
     If a result can't be reproduced, it is not ready to ship: with uncommitted changes
     the commit recorded does not hold the code that ran (the digest of the diff is kept
-    so the exact change can be identified). Fix: commit, then run again.
+    so the exact change can be identified). Uncommitted means a tracked file changed or
+    staged, or an untracked file that .gitignore does not ignore, outside .lineage/ and
+    outside the paths lineage keeps as data (docs/runs.md). Fix: commit (or ignore what
+    is not code), then run again.
     """
 
     slug = "dirty-code"
@@ -66,7 +69,8 @@ class DirtyCode(Rule):
             where = "this run" if r is run else f"upstream {r.kind} run {r.run_id}"
             if git.get("dirty"):
                 found.append(self.finding(
-                    run, f"{where} ran from uncommitted changes on commit {str(git.get('commit'))[:10]}",
+                    run, f"{where} ran from uncommitted changes (tracked or untracked files) "
+                         f"on commit {str(git.get('commit'))[:10]}",
                     {"run": r.run_id, "kind": r.kind, "commit": git.get("commit"),
                      "diff_digest": git.get("diff_digest")}))
             elif not git.get("commit"):

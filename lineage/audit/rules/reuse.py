@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 from lineage.audit.protocol import RuleContext, RunView
+from lineage.audit.queries import counts_as_scoring
 from lineage.audit.rules.registry import Finding, Rule, Severity, register
 
 
@@ -22,10 +23,11 @@ def _same_test(ctx: RuleContext, containment: float, test_sid: str, other_sid: s
 
 
 def _earlier_scorings(ctx: RuleContext, run: RunView, test_sid: str, containment: float) -> list[dict]:
-    """Final scorings of the same test content started before ``run``."""
+    """Final scorings of the same test content started before ``run`` (``ctx.final_scorings``
+    applies the failed-run policy)."""
     out = []
     for s in ctx.final_scorings:
-        if s["run_id"] == run.run_id or s["started"] >= run.started or s["status"] in ("failed", "aborted"):
+        if s["run_id"] == run.run_id or s["started"] >= run.started:
             continue
         same, why, fraction = _same_test(ctx, containment, test_sid, s["snapshot_id"])
         if same:
@@ -41,7 +43,9 @@ class TestReuse(Rule):
     every further look makes the reported score more optimistic (Dwork et al., 2015).
     Reuse is found by content, not by name: the same snapshot, a renamed copy, a
     re-exported file with the same rows, or a test set keeping `containment` (90 %) or
-    more of an earlier scored one's rows. The first final scoring passes. Fix: collect a
+    more of an earlier scored one's rows. The first final scoring passes. A failed or
+    aborted evaluation counts as a scoring only when it logged a test score (a metric
+    with split `test` or no split). Fix: collect a
     fresh test set, or report the earlier score.
     """
 
@@ -51,7 +55,7 @@ class TestReuse(Rule):
     options = {"containment": 0.9}
 
     def check(self, ctx: RuleContext, run: RunView) -> list[Finding]:
-        if run.kind != "evaluate":
+        if run.kind != "evaluate" or not counts_as_scoring(run.status, [m.split for m in run.metrics]):
             return []
         found = []
         for t in ctx.heldout_inputs(run, ("test",)):
@@ -101,7 +105,7 @@ class SelectionOptimism(Rule):
         for t in ctx.heldout_inputs(run, ("test",)):
             rivals = []
             for s in ctx.final_scorings:
-                if s["run_id"] == run.run_id or s["status"] in ("failed", "aborted"):
+                if s["run_id"] == run.run_id:
                     continue
                 same, _why, _ = _same_test(ctx, self.config["containment"], t.snapshot_id, s["snapshot_id"])
                 if not same:

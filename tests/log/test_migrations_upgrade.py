@@ -34,7 +34,7 @@ def reference(tmp_path_factory) -> Path:
     for name in ("train", "test"):
         r = _lineage(root, "snapshot", f"data/{name}.csv", "--name", name, "--label-column", "y")
         assert r.returncode == 0, r.stderr
-    write_tree(root, {"model.txt": "weights\n"})
+    write_tree(root, {"model.txt": "weights\n", "train.py": "print('not committed yet')\n"})  # dirty code
     r = _lineage(root, "run", "--kind", "train", "--input", "train=data/train.csv", "--output", "model.txt",
                  "--param", "lr=0.1", "--json", "--", sys.executable, "-c", "pass")
     assert r.returncode == 0, r.stderr
@@ -42,7 +42,11 @@ def reference(tmp_path_factory) -> Path:
     r = _lineage(root, "run", "--kind", "evaluate", "--input", "model=model.txt", "--input", "test=data/test.csv",
                  "--json", "--", sys.executable, "-c", "pass")
     assert r.returncode == 0, r.stderr
-    assert _lineage(root, "waive", "dirty-code", train_run, "--reason", "notebook run").returncode == 0
+    r = _lineage(root, "waive", "dirty-code", train_run, "--reason", "notebook run")
+    assert r.returncode == 0, r.stderr
+    r = _lineage(root, "waive", "no-test-set", train_run, "--reason", "tried", "--force", "--json")
+    assert r.returncode == 0, r.stderr
+    assert _lineage(root, "waive", "--revoke", "no-test-set", train_run).returncode == 0
     audit = json.loads(_lineage(root, "audit", "--all", "--format", "json").stdout)
     (root.parent / "audit.json").write_text(json.dumps(audit["findings"]))
     return root
