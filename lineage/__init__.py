@@ -22,6 +22,7 @@ from lineage.errors import (
     UnknownRefError,
     UsageError,
 )
+from lineage import features as _features  # noqa: F401 - installs the log's plug-in loader
 from lineage.log import readonly as _readonly
 from lineage.repo import Repo
 

@@ -10,6 +10,8 @@ must not pass for a clean one, nor for a finding about the data.
 from __future__ import annotations
 
 import datetime as _dt
+import os
+from pathlib import Path
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,9 +22,13 @@ from lineage.audit import waivers as _waivers
 from lineage.audit.context import AuditContext
 from lineage.audit.rules import Finding, Rule, Severity, load
 from lineage.core import git
+from lineage.core.hashing import hash_file
 from lineage.errors import ConfigError, IntegrityError, LineageError, RuleError, UsageError
 from lineage.log import integrity
 from lineage.repo import Repo
+from lineage.runs import queries as _runqueries
+from lineage.runs.projector import content_key
+from lineage.snapshots.scan import scan
 
 FAIL_ON = ("critical", "error", "warning", "info", "never")
 
@@ -104,16 +110,55 @@ class AuditReport:
 # -- which runs ---------------------------------------------------------------------
 
 def select_runs(repo: Repo, run_refs: list[str] | None = None, *, all_runs: bool = False,
-                since: str | None = None) -> list[str]:
-    """Run IDs to audit: given references, every run, or runs started since a git ref or time."""
-    given = sum(bool(x) for x in (run_refs, all_runs, since))
+                since: str | None = None, test_set: str | None = None) -> list[str]:
+    """Run IDs to audit: given runs or artifacts, every run, runs started since a git ref or
+    time, or every run that scored on a test set.
+
+    An argument that is not a run but a file or folder on disk (a model, say) selects the
+    runs that wrote that content and the runs that read it (those that scored the model),
+    under whatever name they recorded it. ``test_set`` selects every run that read the
+    content of that path as its ``test`` input.
+    """
+    given = sum(bool(x) for x in (run_refs, all_runs, since, test_set))
     if given != 1:
-        raise UsageError("give RUN_ID..., --all or --since REF (exactly one of them)")
+        raise UsageError("give RUN_ID|PATH..., --all, --since REF or --test-set PATH (exactly one of them)")
+    if test_set:
+        sids = _recorded_as(repo, test_set)
+        ids = [r["run_id"] for r in _runqueries.readers(repo.graph, sids) if r["role"] == "test"]
+        if not ids:
+            raise UsageError(f"no recorded run used the content of {test_set} as its test set")
+        return list(dict.fromkeys(ids))
     if run_refs:
-        return list(dict.fromkeys(_runs.resolve(repo, r) for r in run_refs))
+        ids: list[str] = []
+        for ref in run_refs:
+            run_id = _runs.try_resolve(repo, ref)
+            if run_id is None and os.path.exists(ref):
+                sids = _recorded_as(repo, ref)
+                found = _runqueries.writers(repo.graph, sids) + [
+                    r["run_id"] for r in _runqueries.readers(repo.graph, sids)]
+                if not found:
+                    raise UsageError(f"no recorded run wrote or read the content of {ref}")
+                ids += found
+            else:
+                ids.append(run_id if run_id is not None else _runs.resolve(repo, ref))
+        return list(dict.fromkeys(ids))
     if all_runs:
         return gaudit.run_ids(repo.graph)
     return _since(repo, since or "")
+
+
+def _recorded_as(repo: Repo, path: str) -> list[str]:
+    """Snapshots holding exactly the content now at ``path`` (a file or a folder), under
+    any name: a model or a test set is the same artifact wherever it was saved."""
+    target = Path(os.path.abspath(path))
+    if not target.exists():
+        raise UsageError(f"{path}: no such file or folder")
+    _, files = scan(target)
+    key = content_key([hash_file(f.abspath, f.size) for f in files])
+    sids = _runqueries.snapshots_with_content(repo.graph, key)
+    if not sids:
+        raise UsageError(f"the content of {path} was never recorded (no snapshot or run holds it)")
+    return sids
 
 
 def _since(repo: Repo, ref: str) -> list[str]:

@@ -35,8 +35,12 @@ def _plugin_warnings() -> Iterator[None]:
 def register(app: typer.Typer) -> None:
     @app.command()
     def audit(
-        run_ids: list[str] = typer.Argument(None, metavar="[RUN_ID]...", help="Runs to audit."),
+        run_ids: list[str] = typer.Argument(
+            None, metavar="[RUN_ID|PATH]...",
+            help="Runs to audit, or files (a model) whose writers and readers to audit."),
         all_runs: bool = typer.Option(False, "--all", help="Audit every recorded run."),
+        test_set: Optional[str] = typer.Option(None, "--test-set", metavar="PATH",
+                                               help="Every run that scored on this content, under any name."),
         since: Optional[str] = typer.Option(None, "--since", metavar="REF",
                                             help="Runs started after this git commit (or ISO time)."),
         fmt: str = typer.Option("text", "--format", "-f", help="text, json, sarif or junit."),
@@ -55,7 +59,8 @@ def register(app: typer.Typer) -> None:
         if fmt not in ("text", "json", "sarif", "junit"):
             raise typer.BadParameter("use text, json, sarif or junit", param_hint="--format")
         with _plugin_warnings(), open_repo() as repo:
-            ids = _audit.select_runs(repo, run_ids or None, all_runs=all_runs, since=since)
+            ids = _audit.select_runs(repo, run_ids or None, all_runs=all_runs, since=since,
+                                     test_set=test_set)
             report = _audit.run(repo, ids, only=rule or None, fail_on=fail_on, verify=not no_verify)
         if fmt == "json":
             text = json.dumps(out.plain(report), indent=2, ensure_ascii=False) + "\n"

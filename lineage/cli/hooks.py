@@ -29,7 +29,7 @@ def register(app: typer.Typer) -> None:
         as_json: bool = JSON,
     ) -> None:
         """Write git hooks that run lineage's commit checks (honours core.hooksPath)."""
-        from lineage.hooks import checks as hooks  # lazy: every command module loads for --help
+        from lineage.hooks import install as hooks  # lazy: every command module loads for --help
 
         if remove:
             if check or pre_push_verify or force:

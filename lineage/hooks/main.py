@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from lineage.errors import LineageError, UsageError, guarded
-from lineage.hooks import checks as hooks
+from lineage.hooks import checks, guard
 from lineage.repo import Repo
 
 
@@ -94,7 +94,7 @@ def _status_targets(repo: Any, targets: list[str]) -> list[str] | None:
 def _with_staged_runs(argv: list[str], root: Path) -> list[str]:
     """Turn ``audit --since REF`` into ``audit ID...`` when staged files are outputs of older runs."""
     with _repo() as repo:
-        extra = hooks.runs_behind_staged(repo, root)
+        extra = checks.runs_behind_staged(repo, root)
         if not extra:
             return argv
         from lineage import audit  # lazy: heavy, and only this hook needs it
@@ -115,9 +115,9 @@ def _run(ns: argparse.Namespace) -> int:
             raise UsageError("this version of lineage has no audit; upgrade lineage")
         from lineage.cli.app import main as cli_main  # lazy: typer and rich, for this hook only
 
-        root = hooks.git_toplevel(Path.cwd())
-        argv = hooks.audit_args(root, fail_on=ns.fail_on, all_runs=ns.all_runs, since=ns.since,
-                                fmt=ns.format)
+        root = checks.git_toplevel(Path.cwd())
+        argv = checks.audit_args(root, fail_on=ns.fail_on, all_runs=ns.all_runs, since=ns.since,
+                                 fmt=ns.format)
         if not ns.all_runs and not ns.no_staged:
             argv = _with_staged_runs(argv, root)
         if ns.format != "text" or ns.verbose:
@@ -131,26 +131,26 @@ def _run(ns: argparse.Namespace) -> int:
         return code
     if ns.check == "status":
         with _repo() as repo:
-            result = hooks.check_status(repo, _status_targets(repo, ns.targets))
+            result = checks.check_status(repo, _status_targets(repo, ns.targets))
     elif ns.check == "verify":
         with _repo() as repo:
-            result = hooks.check_verify(repo)
+            result = checks.check_verify(repo)
     else:
-        root = hooks.git_toplevel(Path.cwd())
-        cfg = hooks.GuardConfig.load(root)
+        root = checks.git_toplevel(Path.cwd())
+        cfg = guard.GuardConfig.load(root)
         changes: dict[str, Any] = {}
         if ns.max_size is not None:
-            changes["max_size"] = hooks.parse_size(ns.max_size)
+            changes["max_size"] = guard.parse_size(ns.max_size)
         if ns.data_dir:
             changes["data_dirs"] = tuple(d.strip("/") for d in ns.data_dir)
         if ns.ext:
-            changes["extensions"] = cfg.extensions + tuple(hooks._norm_ext(e) for e in ns.ext)
+            changes["extensions"] = cfg.extensions + tuple(guard.norm_ext(e) for e in ns.ext)
         if ns.allow:
             changes["allow"] = cfg.allow + tuple(ns.allow)
         if changes:
             cfg = dataclasses.replace(cfg, **changes)
         if ns.staged:
-            files = hooks.staged_files(root)
+            files = checks.staged_files(root)
         else:
             files = []
             for f in ns.files:
@@ -161,7 +161,7 @@ def _run(ns: argparse.Namespace) -> int:
                     continue  # deleted or renamed away: nothing to store
                 rel = os.path.relpath(path.resolve(), root)
                 files.append((Path(rel).as_posix(), size))
-        result = hooks.check_guard(root, files, cfg)
+        result = guard.check_guard(root, files, cfg)
     if ns.json:
         sys.stdout.write(json.dumps(result.to_dict(), indent=2) + "\n")
     if not result.ok:

@@ -37,7 +37,7 @@ def providers() -> list[str]:
 
 def referenced_digests(graph: Graph) -> set[str]:
     """Every object digest some event of the log still references."""
-    projections.load()  # modules listed there may register providers too
+    projections.load()  # the features register their providers when loaded
     out: set[str] = set()
     for fn in _PROVIDERS.values():
         out.update(fn(graph))

@@ -1,14 +1,15 @@
 """Projectors: functions that fold one event into the derived tables.
 
-Each event type has projectors registered with ``@projector("type")``. Built-in
-projectors live in modules listed in ``PROJECTOR_MODULES``; every projector must be
-deterministic and depend only on the events, so ``rebuild`` gives the same tables on
-every clone.
+Each event type has projectors registered with ``@projector("type")``; every projector
+must be deterministic and depend only on the events, so ``rebuild`` gives the same
+tables on every clone. The log names no feature: whoever knows the features installs
+a loader with ``set_loader`` (``lineage.features`` does, when ``lineage`` is
+imported), and ``load`` calls it before the log counts migrations, folds events or
+lists providers, so a plug-in never misses a registry.
 """
 
 from __future__ import annotations
 
-import importlib
 import json
 import sqlite3
 from collections.abc import Callable
@@ -17,18 +18,7 @@ from lineage.log.events import Event
 
 Projector = Callable[[sqlite3.Connection, Event], None]
 _PROJECTORS: dict[str, list[Projector]] = {}
-
-#: Modules whose import registers projectors (and the features' other plug-ins: the
-#: tabular snapshot hook, the ``md5:`` reference scheme; see lineage.snapshots.hooks).
-PROJECTOR_MODULES = [
-    "lineage.log.registry",
-    "lineage.runs.projector",
-    "lineage.tabular.projector",
-    "lineage.snapshots.aliases",
-    "lineage.audit.queries",
-    "lineage.interop.dvc",
-]
-_loaded = False
+_loader: Callable[[], None] | None = None
 
 
 def projector(event_type: str) -> Callable[[Projector], Projector]:
@@ -39,12 +29,19 @@ def projector(event_type: str) -> Callable[[Projector], Projector]:
     return register
 
 
+def set_loader(fn: Callable[[], None]) -> None:
+    """Have ``load`` call ``fn``, which registers every plug-in (idempotent, cheap twice)."""
+    global _loader
+    _loader = fn
+
+
 def load() -> None:
-    global _loaded
-    if not _loaded:
-        for name in PROJECTOR_MODULES:
-            importlib.import_module(name)
-        _loaded = True
+    """Register every plug-in: migrations, projectors, reference providers and the rest."""
+    if _loader is None:
+        # counting migrations without the features' own would take a newer database
+        # for current, or an older one for up to date
+        raise RuntimeError("no plug-in loader installed: import lineage.features first")
+    _loader()
 
 
 def apply(conn: sqlite3.Connection, event: Event) -> None:

@@ -218,6 +218,23 @@ def same_content(g: Graph, snapshot_id: str) -> list[str]:
     return [r[0] for r in rows]
 
 
+def snapshots_with_content(g: Graph, key: str) -> list[str]:
+    """Snapshots whose files have exactly these digests, under any names."""
+    rows = g.conn.execute("SELECT snapshot_id FROM snapshot_content WHERE content_key = ? "
+                          "ORDER BY snapshot_id", (key,))
+    return [r[0] for r in rows]
+
+
+def writers(g: Graph, snapshot_ids: Iterable[str]) -> list[str]:
+    """Runs that recorded any of the snapshots as an output, in the order they wrote it."""
+    rows = g.conn.execute(
+        "SELECT DISTINCT run_id FROM run_output_records "
+        "WHERE snapshot_id IN (SELECT value FROM json_each(?)) ORDER BY time, event_id",
+        (_ids(snapshot_ids),),
+    )
+    return [r[0] for r in rows]
+
+
 def datasets_of(g: Graph, snapshot_ids: Iterable[str]) -> dict[str, list[tuple[str, int | None]]]:
     """{snapshot_id: [(dataset, version), ...]} from the snapshot records and run records."""
     ids = _ids(snapshot_ids)

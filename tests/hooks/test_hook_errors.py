@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from lineage import errors
-from lineage.hooks import checks as hooks
+from lineage.hooks import guard
 from lineage.hooks import main as hook_main
 
 
@@ -52,7 +52,7 @@ def test_a_hook_that_crashes_prints_one_line(workdir: Path, monkeypatch, capsys)
     def crash(*args, **kwargs):
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(hooks, "check_guard", crash)
+    monkeypatch.setattr(guard, "check_guard", crash)
     monkeypatch.chdir(workdir)
     assert hook_main.main(["guard", "README.md"]) == 2
     err = capsys.readouterr().err

@@ -12,6 +12,7 @@ import pytest
 
 from conftest import git, validate, write_tree
 from lineage.hooks import checks as hooks
+from lineage.hooks import guard, install
 from lineage.errors import ConfigError, UsageError
 
 
@@ -42,12 +43,12 @@ def test_results_round_trip() -> None:
     r = hooks.HookResult("status", 3, (p,), "1 of 3 changed")
     assert hooks.HookResult.from_dict(json.loads(json.dumps(r.to_dict()))) == r
     assert not r.ok and hooks.HookResult("guard", 0).ok
-    cfg = hooks.GuardConfig(max_size=10, data_dirs=("d",), extensions=(".x",), allow=("a/*",),
+    cfg = guard.GuardConfig(max_size=10, data_dirs=("d",), extensions=(".x",), allow=("a/*",),
                             tracked=False)
-    assert hooks.GuardConfig.from_dict(cfg.to_dict()) == cfg
-    inst = hooks.InstallResult("/r/.git/hooks", None, (
-        hooks.InstalledHook("pre-commit", "/r/.git/hooks/pre-commit", "replaced", ("status",), "/b"),))
-    assert hooks.InstallResult.from_dict(json.loads(json.dumps(inst.to_dict()))) == inst
+    assert guard.GuardConfig.from_dict(cfg.to_dict()) == cfg
+    inst = install.InstallResult("/r/.git/hooks", None, (
+        install.InstalledHook("pre-commit", "/r/.git/hooks/pre-commit", "replaced", ("status",), "/b"),))
+    assert install.InstallResult.from_dict(json.loads(json.dumps(inst.to_dict()))) == inst
 
 
 @pytest.mark.parametrize("text,expected", [
@@ -55,25 +56,25 @@ def test_results_round_trip() -> None:
     ("1.5m", int(1.5 * 1024 ** 2)), ("700", 700), ("12b", 12),
 ])
 def test_parse_size(text, expected) -> None:
-    assert hooks.parse_size(text) == expected
+    assert guard.parse_size(text) == expected
 
 
 @pytest.mark.parametrize("bad", ["five", "5XB", "-3", -3, True, ""])
 def test_parse_size_refuses_nonsense(bad) -> None:
     with pytest.raises(ConfigError):
-        hooks.parse_size(bad)
+        guard.parse_size(bad)
 
 
 def test_guard_config_from_pyproject(tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_text(
         '[tool.lineage.guard]\nmax-size = "2MB"\ndata-dirs = ["raw/"]\nextra-extensions = ["dat"]\n'
         'allow = ["raw/small/*"]\n')
-    cfg = hooks.GuardConfig.load(tmp_path)
+    cfg = guard.GuardConfig.load(tmp_path)
     assert cfg.max_size == 2 * 1024 ** 2
     assert cfg.data_dirs == ("raw",)
     assert ".dat" in cfg.extensions and ".parquet" in cfg.extensions
     assert cfg.allow == ("raw/small/*",)
-    assert hooks.GuardConfig.load(tmp_path / "nowhere") == hooks.GuardConfig()
+    assert guard.GuardConfig.load(tmp_path / "nowhere") == guard.GuardConfig()
 
 
 @pytest.mark.parametrize("table,fragment", [
@@ -84,7 +85,7 @@ def test_guard_config_from_pyproject(tmp_path: Path) -> None:
 ])
 def test_guard_config_errors_are_one_line(table, fragment) -> None:
     with pytest.raises(ConfigError, match=fragment):
-        hooks.GuardConfig.from_dict(table)
+        guard.GuardConfig.from_dict(table)
 
 
 # -- status -----------------------------------------------------------------------
@@ -146,7 +147,7 @@ def test_status_outside_a_lineage_repository_is_a_usage_error(tmp_path: Path) ->
 def test_guard_flags_large_files_and_data_formats(workdir: Path) -> None:
     files = [("big.bin", 3 * 1024 ** 2), ("src/model.py", 4000), ("data/raw/x.parquet", 10),
              ("notebooks/plot.png", 5000), ("datasets/v1/train.csv.gz", 20), ("data/README.md", 50)]
-    r = hooks.check_guard(workdir, files, hooks.GuardConfig())
+    r = guard.check_guard(workdir, files, guard.GuardConfig())
     kinds = {p.path: p.kind for p in r.problems}
     assert kinds == {"big.bin": "large", "data/raw/x.parquet": "data-format",
                      "datasets/v1/train.csv.gz": "data-format"}
@@ -158,27 +159,27 @@ def test_guard_flags_large_files_and_data_formats(workdir: Path) -> None:
 
 def test_guard_allow_and_limits(workdir: Path) -> None:
     files = [("big.bin", 3 * 1024 ** 2), ("data/raw/x.parquet", 10)]
-    cfg = hooks.GuardConfig(max_size=4 * 1024 ** 2, allow=("data/raw/*",))
-    assert hooks.check_guard(workdir, files, cfg).ok
-    assert not hooks.check_guard(workdir, files, hooks.GuardConfig(data_dirs=())).ok  # big.bin
-    assert hooks.check_guard(workdir, [("data/raw/x.parquet", 10)], hooks.GuardConfig(data_dirs=())).ok
+    cfg = guard.GuardConfig(max_size=4 * 1024 ** 2, allow=("data/raw/*",))
+    assert guard.check_guard(workdir, files, cfg).ok
+    assert not guard.check_guard(workdir, files, guard.GuardConfig(data_dirs=())).ok  # big.bin
+    assert guard.check_guard(workdir, [("data/raw/x.parquet", 10)], guard.GuardConfig(data_dirs=())).ok
 
 
 def test_guard_leaves_lfs_files_alone(workdir: Path) -> None:
     (workdir / ".gitattributes").write_text("*.bin filter=lfs diff=lfs merge=lfs -text\n")
-    r = hooks.check_guard(workdir, [("big.bin", 3 * 1024 ** 2), ("big.dat", 3 * 1024 ** 2)])
+    r = guard.check_guard(workdir, [("big.bin", 3 * 1024 ** 2), ("big.dat", 3 * 1024 ** 2)])
     assert [p.path for p in r.problems] == ["big.dat"]
 
 
 def test_guard_flags_files_of_a_tracked_dataset(tracked: Path) -> None:
-    r = hooks.check_guard(tracked, [("data/train/a.csv", 9), ("data/train/b.csv", 9), ("src/x.py", 9)],
-                          hooks.GuardConfig(data_dirs=()))
+    r = guard.check_guard(tracked, [("data/train/a.csv", 9), ("data/train/b.csv", 9), ("src/x.py", 9)],
+                          guard.GuardConfig(data_dirs=()))
     (p,) = r.problems
     assert p.kind == "tracked-data" and p.dataset == "train"
     assert p.files == ("data/train/a.csv", "data/train/b.csv")
     assert p.fix.startswith("git rm -r --cached data/train && ")
-    assert hooks.check_guard(tracked, [("data/train/a.csv", 9)],
-                             hooks.GuardConfig(data_dirs=(), tracked=False)).ok
+    assert guard.check_guard(tracked, [("data/train/a.csv", 9)],
+                             guard.GuardConfig(data_dirs=(), tracked=False)).ok
 
 
 def test_guard_staged_sizes_come_from_the_index(workdir: Path) -> None:
@@ -254,7 +255,7 @@ def test_audit_args_since_the_last_commit(workdir: Path, tmp_path: Path) -> None
 
 def test_hook_entry_point_stays_light() -> None:
     """status and guard must not load the CLI stack or the heavy readers."""
-    code = ("import sys, lineage.hooks.main as m, lineage.hooks.checks, lineage.snapshots, lineage.sync.verify;"
+    code = ("import sys, lineage.hooks.main as m, lineage.hooks.checks, lineage.hooks.guard, lineage.snapshots, lineage.sync.verify;"
             "heavy = {'typer', 'rich', 'sqlite_utils', 'pyarrow', 'click', 'fsspec'} & set(sys.modules);"
             "print(sorted(heavy))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -147,9 +147,9 @@ def test_bad_usage(project: Path, cli, tmp_path: Path) -> None:
 
 
 def test_hook_without_lineage_says_how_to_fix(project: Path) -> None:
-    from lineage.hooks import checks as hooks
+    from lineage.hooks import install
 
-    result = hooks.install(project, checks=("status",), python="/nonexistent/python")
+    result = install.install(project, checks=("status",), python="/nonexistent/python")
     env = {**os.environ, "PATH": "/usr/bin:/bin"}
     write_tree(project, {"n.txt": "n\n"})
     git(project, "add", "n.txt")

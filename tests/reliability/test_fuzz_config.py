@@ -47,7 +47,7 @@ def _load_and_read(folder: Path, data: bytes) -> None:
     """Load ``data`` as config.toml and as pyproject.toml and read every setting lineage reads."""
     from lineage.sync import remotes
     from lineage.audit import AuditConfig
-    from lineage.hooks.checks import GuardConfig
+    from lineage.hooks.guard import GuardConfig
     from lineage.repo import Repo
     from lineage.snapshots import _declared_columns
 
