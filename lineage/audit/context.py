@@ -115,6 +115,11 @@ class AuditContext:
                 uses += [{"snapshot": sid, **r} for r in records]
         return uses
 
+    def used_up_before_read(self, run_id: str, snapshot_id: str) -> set[str]:
+        """Final scorings (``final_scorings``) that finished before ``run_id`` read ``snapshot_id``."""
+        scorings = {s["run_id"] for s in self.final_scorings}
+        return scorings & gaudit.evaluations_finished_before_read(self.graph, run_id, snapshot_id)
+
     def lineage_sources(self, snapshot_id: str) -> set[str]:
         """The snapshot, its copies, and every snapshot upstream of it in the lineage graph."""
         if snapshot_id not in self._sources:

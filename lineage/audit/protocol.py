@@ -94,6 +94,10 @@ class RuleContext(Protocol):
     def heldout_uses(self, snapshot_id: str, roles: tuple[str, ...]) -> list[dict[str, Any]]:
         """Runs that read this snapshot, or a copy of it, with one of ``roles``."""
 
+    def used_up_before_read(self, run_id: str, snapshot_id: str) -> set[str]:
+        """Final scorings that finished before ``run_id`` read ``snapshot_id`` (happens-before:
+        time, then event order). A test set they scored has become validation data."""
+
     def lineage_sources(self, snapshot_id: str) -> set[str]:
         """The snapshot, its copies, and every snapshot upstream of it."""
 

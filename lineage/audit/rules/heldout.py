@@ -15,7 +15,9 @@ class TrainReadHeldout(Rule):
     or `fit` run with a `test` input, and a `train`/`fit` run whose training inputs
     (any role but `validation`) are a snapshot (or a copy of one) that some run uses
     as validation or test data. A `validation` input to a `train` run is allowed (early
-    stopping), unless that same content is also used as a test set. Fix: give
+    stopping), unless that same content is also used as a test set, other than by
+    final scorings that finished before the read (once used, the test set becomes
+    validation data). Fix: give
     training only the training split.
     """
 
@@ -35,6 +37,11 @@ class TrainReadHeldout(Rule):
                 continue
             roles = ("test",) if i.role == "validation" else HELDOUT_ROLES
             uses = [u for u in ctx.heldout_uses(i.snapshot_id, roles) if u["run_id"] != run.run_id]
+            if i.role == "validation" and uses:
+                # once used, the test set becomes validation data: drop final scorings that
+                # finished before this read (docs/audit.md, "Order: happens-before")
+                used_up = ctx.used_up_before_read(run.run_id, i.snapshot_id)
+                uses = [u for u in uses if u["run_id"] not in used_up]
             if uses:
                 first = uses[0]
                 found.append(self.finding(
