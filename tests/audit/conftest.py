@@ -104,3 +104,16 @@ def clean_pipeline(lab: Lab, *, full=None, decl=None) -> dict[str, str]:
     ids["evaluate"] = lab.run("evaluate", [("model", "models/model.pkl"), ("test", "data/test_s.csv")],
                               metrics=[("accuracy", 0.84, "test")])
     return ids
+
+
+def leaky_pipeline(lab) -> dict[str, str]:
+    """A clean pipeline, then a second model trained with 5 test rows copied into train."""
+    ids = clean_pipeline(lab)
+    test_rows = [{**r, "a": round(r["a"] - 0.1, 6)} for r in rows(300, seed=1)[250:]]
+    train_rows = [{**r, "a": round(r["a"] - 0.1, 6)} for r in rows(300, seed=1)[:200]]
+    lab.table("data/train_leak.csv", train_rows + test_rows[:5])
+    lab.write("models/leaky.pkl", "leaky")
+    ids["leaky_train"] = lab.run("train", [("train", "data/train_leak.csv")], ["models/leaky.pkl"])
+    ids["leaky_eval"] = lab.run("evaluate", [("model", "models/leaky.pkl"), ("test", "data/test_s.csv")],
+                                metrics=[("accuracy", 0.95, "test")])
+    return ids

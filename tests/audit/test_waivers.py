@@ -14,7 +14,7 @@ from xml.etree import ElementTree as ET
 import pytest
 
 from conftest import CLI, validate
-from audit.conftest import clean_pipeline, rows
+from audit.conftest import leaky_pipeline
 
 REASON = "known duplicates, accepted by QA"
 
@@ -22,15 +22,7 @@ REASON = "known duplicates, accepted by QA"
 @pytest.fixture
 def leaky(lab):
     """A clean pipeline, then a second model trained with 5 test rows copied into train."""
-    ids = clean_pipeline(lab)
-    test_rows = [{**r, "a": round(r["a"] - 0.1, 6)} for r in rows(300, seed=1)[250:]]
-    train_rows = [{**r, "a": round(r["a"] - 0.1, 6)} for r in rows(300, seed=1)[:200]]
-    lab.table("data/train_leak.csv", train_rows + test_rows[:5])
-    lab.write("models/leaky.pkl", "leaky")
-    ids["leaky_train"] = lab.run("train", [("train", "data/train_leak.csv")], ["models/leaky.pkl"])
-    ids["leaky_eval"] = lab.run("evaluate", [("model", "models/leaky.pkl"), ("test", "data/test_s.csv")],
-                                metrics=[("accuracy", 0.95, "test")])
-    return ids
+    return leaky_pipeline(lab)
 
 
 @pytest.fixture

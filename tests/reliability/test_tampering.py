@@ -17,7 +17,7 @@ import pytest
 
 from conftest import CLI, validate
 from reliability.conftest import lineage_proc
-from audit.conftest import clean_pipeline, lab, rows  # noqa: F401  (lab is a fixture)
+from audit.conftest import clean_pipeline, lab, leaky_pipeline  # noqa: F401  (lab is a fixture)
 
 
 @pytest.fixture
@@ -25,14 +25,7 @@ def state(lab):
     """Runs (one leaky evaluation), tabular records, a waiver, a loose and packed objects."""
     from lineage import audit, snapshots
 
-    ids = clean_pipeline(lab)
-    test_rows = [{**r, "a": round(r["a"] - 0.1, 6)} for r in rows(300, seed=1)[250:]]
-    train_rows = [{**r, "a": round(r["a"] - 0.1, 6)} for r in rows(300, seed=1)[:200]]
-    lab.table("data/train_leak.csv", train_rows + test_rows[:5])
-    lab.write("models/leaky.pkl", "leaky")
-    ids["leaky_train"] = lab.run("train", [("train", "data/train_leak.csv")], ["models/leaky.pkl"])
-    ids["leaky_eval"] = lab.run("evaluate", [("model", "models/leaky.pkl"), ("test", "data/test_s.csv")],
-                                metrics=[("accuracy", 0.95, "test")])
+    ids = leaky_pipeline(lab)
     audit.waive(lab.repo, "dirty-code", ids["evaluate"], "notebook run, code committed later", force=True)
     revoked = audit.waive(lab.repo, "exact-overlap", ids["leaky_eval"], "five known copies", expires="30d")
     audit.revoke(lab.repo, revoked.event_id, reason="the copies must go")
