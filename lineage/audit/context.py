@@ -116,9 +116,28 @@ class AuditContext:
         return uses
 
     def used_up_before_read(self, run_id: str, snapshot_id: str) -> set[str]:
-        """Final scorings (``final_scorings``) that finished before ``run_id`` read ``snapshot_id``."""
+        """Final scorings (``final_scorings``) that finished before ``run_id`` read ``snapshot_id``,
+        of another model lineage: a scoring of a model trained on content that ``run_id`` also
+        reads as training data has not made its test set validation data for that lineage."""
         scorings = {s["run_id"] for s in self.final_scorings}
-        return scorings & gaudit.evaluations_finished_before_read(self.graph, run_id, snapshot_id)
+        done = scorings & gaudit.evaluations_finished_before_read(self.graph, run_id, snapshot_id)
+        own = {self._content(i.snapshot_id) for i in self.run(run_id).inputs if i.role == "train"}
+        return {s for s in done
+                if not own & {self._content(i.snapshot_id) for i, _ in self.training_inputs(self.run(s))}}
+
+    def heldout_uses_against(self, run: _runs.RunRecord, i: _runs.RunInput,
+                             roles: tuple[str, ...]) -> list[dict[str, Any]]:
+        """``heldout_uses`` of the input's content by other runs; on a ``validation`` read,
+        minus the ``used_up_before_read`` scorings (once used, the test set becomes
+        validation data)."""
+        uses = [u for u in self.heldout_uses(i.snapshot_id, roles) if u["run_id"] != run.run_id]
+        if i.role == "validation" and uses:
+            used_up = self.used_up_before_read(run.run_id, i.snapshot_id)
+            uses = [u for u in uses if u["run_id"] not in used_up]
+        return uses
+
+    def _content(self, snapshot_id: str) -> str:
+        return gruns.content_key(self.graph, snapshot_id) or snapshot_id
 
     def lineage_sources(self, snapshot_id: str) -> set[str]:
         """The snapshot, its copies, and every snapshot upstream of it in the lineage graph."""

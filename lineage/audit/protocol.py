@@ -96,7 +96,12 @@ class RuleContext(Protocol):
 
     def used_up_before_read(self, run_id: str, snapshot_id: str) -> set[str]:
         """Final scorings that finished before ``run_id`` read ``snapshot_id`` (happens-before:
-        time, then event order). A test set they scored has become validation data."""
+        time, then event order), of models trained on content other than ``run_id``'s
+        training inputs. A test set they scored has become validation data."""
+
+    def heldout_uses_against(self, run: RunView, i: InputView, roles: tuple[str, ...]) -> list[dict[str, Any]]:
+        """``heldout_uses`` of the input's content by other runs; on a ``validation`` read,
+        minus the ``used_up_before_read`` scorings."""
 
     def lineage_sources(self, snapshot_id: str) -> set[str]:
         """The snapshot, its copies, and every snapshot upstream of it."""

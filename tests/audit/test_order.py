@@ -114,3 +114,69 @@ def test_validation_read_of_a_test_set_scored_only_later_fires(lab):
     lab.commit()
     [f] = lab.audit(train, ["train-read-heldout"]).findings
     assert f.severity == "critical" and f.evidence["heldout_uses"][0]["run_id"] == ev
+
+
+def _fresh_tune(lab, *, validation: str, tag: str = "v2") -> str:
+    """A tuning run on fresh training rows with ``validation`` as its validation data."""
+    fresh = rows(200, seed=13, start=2000)
+    lab.table(f"data/{tag}/train.csv", fresh[:150], name=f"train-{tag}", label_column="label")
+    lab.write(f"models/{tag}/params.json", '{"C": 0.5}')
+    return lab.run("tune", [("train", f"data/{tag}/train.csv"), ("validation", validation)],
+                   [f"models/{tag}/params.json"], [("accuracy", 0.86, "validation")])
+
+
+def test_a_tune_run_may_read_a_used_up_test_set_as_validation(lab):
+    from audit.conftest import clean_pipeline
+
+    clean_pipeline(lab)  # ends with the final scoring of data/test_s.csv
+    tune = _fresh_tune(lab, validation="data/test_s.csv")
+    lab.commit()
+    assert _bad(lab, tune) == set()
+    # as training data it is still a critical leak
+    lab.write("models/params_v3.json", '{"C": 2.0}')
+    bad = lab.run("tune", [("train", "data/test_s.csv")], ["models/params_v3.json"])
+    assert "tune-read-test" in lab.slugs(bad, ["tune-read-test"], at_least="critical")
+
+
+def test_a_tune_run_reading_the_test_set_before_its_scoring_fires(lab):
+    full = rows(300, seed=7)
+    lab.table("data/train.csv", full[:200], name="train", label_column="label")
+    lab.table("data/test.csv", full[200:], name="test", label_column="label")
+    tune = _fresh_tune(lab, validation="data/test.csv")
+    lab.write("models/model.pkl", "weights")
+    lab.run("train", [("train", "data/train.csv"), ("other", "models/v2/params.json")], ["models/model.pkl"])
+    ev = lab.run("evaluate", [("model", "models/model.pkl"), ("test", "data/test.csv")],
+                 metrics=[("accuracy", 0.8, "test")])
+    lab.commit()
+    [f] = lab.audit(tune, ["tune-read-test"]).findings
+    assert f.severity == "critical" and f.evidence["test_uses"][0]["run_id"] == ev
+
+
+def test_a_tune_run_reading_its_own_models_test_set_fires_even_after_an_old_scoring(lab):
+    from audit.conftest import clean_pipeline
+
+    ids = clean_pipeline(lab)
+    tune = _fresh_tune(lab, validation="data/test_s.csv")  # used up: clean so far
+    lab.write("models/v2/model.pkl", "weights v2")
+    lab.run("train", [("train", "data/v2/train.csv"), ("other", "models/v2/params.json")],
+            ["models/v2/model.pkl"])
+    ev = lab.run("evaluate", [("model", "models/v2/model.pkl"), ("test", "data/test_s.csv")],
+                 metrics=[("accuracy", 0.9, "test")])
+    lab.commit()
+    [f] = lab.audit(tune, ["tune-read-test"]).findings
+    assert f.severity == "critical"
+    assert {u["run_id"] for u in f.evidence["test_uses"]} == {ev}  # not the old scoring
+    assert ids["evaluate"] not in {u["run_id"] for u in f.evidence["test_uses"]}
+    assert "tune-read-test" in lab.slugs(ev, ["tune-read-test"])
+
+
+def test_a_tune_run_on_the_scored_models_training_data_may_not_reuse_its_test_set(lab):
+    from audit.conftest import clean_pipeline
+
+    clean_pipeline(lab)
+    lab.write("models/best.json", '{"C": 1}')
+    tune = lab.run("tune", [("train", "data/train_s.csv"), ("validation", "data/test_s.csv")],
+                   ["models/best.json"])
+    lab.commit()
+    [f] = lab.audit(tune, ["tune-read-test"]).findings
+    assert f.severity == "critical"

@@ -36,12 +36,9 @@ class TrainReadHeldout(Rule):
                                           {"input": ctx.describe_input(i)}))
                 continue
             roles = ("test",) if i.role == "validation" else HELDOUT_ROLES
-            uses = [u for u in ctx.heldout_uses(i.snapshot_id, roles) if u["run_id"] != run.run_id]
-            if i.role == "validation" and uses:
-                # once used, the test set becomes validation data: drop final scorings that
-                # finished before this read (docs/audit.md, "Order: happens-before")
-                used_up = ctx.used_up_before_read(run.run_id, i.snapshot_id)
-                uses = [u for u in uses if u["run_id"] not in used_up]
+            # once used, the test set becomes validation data: final scorings that finished
+            # before a validation read are dropped (docs/audit.md, "Order: happens-before")
+            uses = ctx.heldout_uses_against(run, i, roles)
             if uses:
                 first = uses[0]
                 found.append(self.finding(
@@ -59,8 +56,10 @@ class TuneReadTest(Rule):
     sees test data: choosing by test score turns the test set into a validation set and
     the final score into an optimistic one. Flags a `tune` run with a `test` input or an
     input that is used as a test set elsewhere, and a run whose upstream `tune` run read
-    rows of this run's test set. Fix: tune on a validation split or cross-validation
-    inside the training data.
+    rows of this run's test set. A `validation` input whose test uses are all final
+    scorings that finished before the read, of models trained on other content than the
+    tune run's `train` inputs, is allowed (once used, the test set becomes validation
+    data). Fix: tune on a validation split or cross-validation inside the training data.
     """
 
     slug = "tune-read-test"
@@ -71,7 +70,7 @@ class TuneReadTest(Rule):
         found = []
         if run.kind == "tune":
             for i in run.inputs:
-                uses = [u for u in ctx.heldout_uses(i.snapshot_id, ("test",)) if u["run_id"] != run.run_id]
+                uses = ctx.heldout_uses_against(run, i, ("test",))
                 if i.role == "test" or uses:
                     found.append(self.finding(
                         run, f"tuning run read test data {i.dataset or i.path or i.snapshot_id[:12]}"
