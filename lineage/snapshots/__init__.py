@@ -16,7 +16,6 @@ from __future__ import annotations
 from lineage.snapshots.scan import SKIP_DIRS, FoundFile, ScanReport, scan, stat_key
 from lineage.snapshots.refs import load_manifest, register_scheme, resolve
 from lineage.snapshots.add import SnapshotResult, create, dataset_for_path, default_name
-from lineage.snapshots.add import _declared_columns  # noqa: F401 - tests read pyproject declarations through it
 from lineage.snapshots.status import DatasetStatus, status
 from lineage.snapshots.history import LogEntry, SnapshotInfo, log, show
 from lineage.snapshots.diff import Diff, diff

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -27,6 +27,7 @@ from lineage.repo import Repo
 from lineage.snapshots import queries
 from lineage.store.packs import PackEntry, blob, coalesce
 from lineage.store.remote import Inventory, RemoteStore
+from lineage.sync import remotes
 from lineage.sync.remotes import jobs, open_remote
 from lineage.sync.wanted import wanted
 
@@ -160,13 +161,9 @@ def _fetch(repo: Repo, ids: Iterable[str] | None, *, remote: str | None,
         _faults.point("fetch.object")
         return size
 
-    part_concurrency = max(1, min(8, n_jobs // (4 * max(1, len(loose)))))
-    received = 0
-    with ThreadPoolExecutor(max_workers=n_jobs) as pool:
-        futures = [pool.submit(get_loose, it) for it in loose]
-        futures += [pool.submit(get_range, it) for it in ranges]
-        for f in futures:
-            received += f.result()
+    part_concurrency = remotes.part_concurrency(n_jobs, len(loose))
+    received = remotes.run_all(n_jobs, [partial(get_loose, it) for it in loose]
+                               + [partial(get_range, it) for it in ranges])
     if corrupt:
         first = corrupt[0]
         raise CorruptObjectError(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -22,6 +22,7 @@ from lineage.snapshots import queries
 from lineage.store.objects import ObjectStore
 from lineage.store.packs import HEADER, PackWriter
 from lineage.store.remote import Inventory, RemoteStore
+from lineage.sync import remotes
 from lineage.sync.remotes import jobs, open_remote
 from lineage.sync.wanted import wanted
 
@@ -99,13 +100,9 @@ def push(repo: Repo, ids: Iterable[str] | None = None, *, remote: str | None = N
         return s
 
     # many files at once: one part each in flight; a lone large file: several parts
-    part_concurrency = max(1, min(8, n_jobs // (4 * max(1, len(large)))))
-    sent_bytes = 0
-    with ThreadPoolExecutor(max_workers=n_jobs) as pool:
-        futures = [pool.submit(send_large, it) for it in large]
-        futures += [pool.submit(send_pack, g) for g in groups]
-        for f in futures:
-            sent_bytes += f.result()
+    part_concurrency = remotes.part_concurrency(n_jobs, len(large))
+    sent_bytes = remotes.run_all(n_jobs, [partial(send_large, it) for it in large]
+                                 + [partial(send_pack, g) for g in groups])
 
     # events go last: a clone that sees an event can also find its objects
     _faults.point("push.events")

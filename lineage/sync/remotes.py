@@ -10,6 +10,8 @@ knows. Only non-secret options are kept (``endpoint_url``, ``profile``,
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import os
 import re
 from dataclasses import dataclass, field
@@ -221,3 +223,19 @@ def open_remote(repo: Repo, name: str | None = None) -> RemoteStore:
 def jobs(remote: Remote) -> int:
     """Transfers in flight at once: few on a local disk, many against an object store."""
     return int(remote.options.get("jobs", 4 if remote.scheme == "file" else 16))
+
+
+def part_concurrency(n_jobs: int, large_files: int) -> int:
+    """Multipart parts in flight per large file: one each when many files move at once,
+    several for a lone large file, so the connection pool is never oversubscribed."""
+    return max(1, min(8, n_jobs // (4 * max(1, large_files))))
+
+
+def run_all(n_jobs: int, calls: list[Callable[[], int]]) -> int:
+    """Run ``calls`` on ``n_jobs`` threads; the sum of what they return (bytes moved).
+    The first failure is raised once the calls before it are done."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=n_jobs) as pool:
+        futures = [pool.submit(call) for call in calls]
+        return sum(f.result() for f in futures)

@@ -49,7 +49,7 @@ def _load_and_read(folder: Path, data: bytes) -> None:
     from lineage.audit import AuditConfig
     from lineage.hooks.guard import GuardConfig
     from lineage.repo import Repo
-    from lineage.snapshots import _declared_columns
+    from lineage.snapshots.add import _declared_columns
 
     (folder / ".lineage").mkdir(exist_ok=True)
     (folder / ".lineage" / "config.toml").write_bytes(data)
