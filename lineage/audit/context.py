@@ -12,8 +12,9 @@ from typing import Any
 from lineage import runs as _runs
 from lineage import tabular
 from lineage.audit import queries as gaudit
+from lineage.audit.order import Order, rows_digest
 from lineage.audit.protocol import Keys
-from lineage.core.vocab import HELDOUT_ROLES, LEARNING_KINDS
+from lineage.core.vocab import HELDOUT_ROLES
 from lineage.repo import Repo
 from lineage.runs import queries as gruns
 from lineage.tabular.neardup import find_near_duplicates
@@ -24,6 +25,11 @@ EXAMPLES = 5
 #: Runs that only move data (cut it, transform it) make no claim about held-out data:
 #: the data rules judge the runs that learn, select or score.
 NOT_JUDGED = ("split", "transform")
+
+#: Whose ``train`` inputs are the training rows of a model: the model-training runs. The rows
+#: a ``fit`` run (scaler, encoder) or a ``tune`` run (model selection) learned from are
+#: judged by ``fit-on-heldout`` and ``tune-read-test`` instead (one cause, one finding).
+TRAINING_KINDS = ("train",)
 
 
 class AuditContext:
@@ -38,10 +44,13 @@ class AuditContext:
         self._tables: dict[str, Any] = {}
         self._profiles: dict[str, Any] = {}
         self._heldout_index: dict[tuple[str, ...], dict[str, list[dict[str, Any]]]] = {}
-        self._splits: dict[str, list[tuple[str, set[str]]]] = {}
+        self._splits: dict[tuple[str, str | None], list[tuple[str, set[str]]]] = {}
         self._downstream: dict[str, set[str]] = {}
-        self._sources: dict[str, set[str]] = {}
+        self._sources: dict[tuple[str, str | None], set[str]] = {}
         self._minhash: dict[str, Any] = {}
+        self._rows_keys: dict[str, str | None] = {}
+        self._natural: dict[tuple[str, str, str], int] = {}
+        self._row_uses: dict[tuple[str, str, str], dict[str, Any] | None] = {}
 
     @property
     def graph(self):
@@ -53,15 +62,27 @@ class AuditContext:
             self._runs[run_id] = _runs.get(self.repo, run_id)
         return self._runs[run_id]
 
+    @cached_property
+    def order(self) -> Order:
+        """Happens-before links of every read (``lineage.audit.order``)."""
+        return Order(self.graph, rows_key=self.rows_key, row_counts=lambda: self._snapshot_rows)
+
     def upstream(self, run_id: str) -> list[_runs.RunRecord]:
-        """Runs upstream of ``run_id`` (through the snapshots it read), oldest first."""
+        """Runs upstream of ``run_id`` (through the snapshots it read, in happens-before
+        order), oldest first."""
         if run_id not in self._upstream:
-            self._upstream[run_id] = [self.run(r) for r in gaudit.upstream_run_ids(self.graph, run_id)]
+            runs = [self.run(r) for r in self.order.upstream(run_id)]
+            self._upstream[run_id] = sorted(runs, key=lambda r: (r.started, r.run_id))
         return self._upstream[run_id]
 
     def runs_downstream_of(self, run_id: str) -> set[str]:
+        """Runs downstream of ``run_id`` (happens-before) and the snapshots they and it wrote."""
         if run_id not in self._downstream:
-            self._downstream[run_id] = {n for edge in gruns.descendants(self.graph, [run_id]) for n in edge[:2]}
+            runs = set(self.order.downstream(run_id))
+            nodes = set(runs)
+            for r in runs | {run_id}:
+                nodes |= self.order.writes.get(r, set())
+            self._downstream[run_id] = nodes
         return self._downstream[run_id]
 
     @cached_property
@@ -72,11 +93,12 @@ class AuditContext:
         return [i for i in run.inputs if i.role in roles]
 
     def training_inputs(self, run: _runs.RunRecord) -> list[tuple[_runs.RunInput, _runs.RunRecord]]:
-        """(input, run) for every ``train``-role input of this run and of the learning runs
-        upstream of it: the rows a model behind this run was trained on."""
+        """(input, run) for every ``train``-role input of this run and of the ``train`` runs
+        upstream of it: the rows a model behind this run was trained on (not the rows a
+        scaler was fitted on or a tuning run selected with)."""
         out = []
         for r in [*self.upstream(run.run_id), run]:
-            if r is run or r.kind in LEARNING_KINDS:
+            if r is run or r.kind in TRAINING_KINDS:
                 out += [(i, r) for i in r.inputs if i.role == "train"]
         return out
 
@@ -107,10 +129,8 @@ class AuditContext:
         """Runs that read this snapshot (or a copy with the same content) with a held-out role."""
         key = gruns.content_key(self.graph, snapshot_id)
         same = {snapshot_id, *gruns.same_content(self.graph, snapshot_id)} if key else {snapshot_id}
-        if roles not in self._heldout_index:
-            self._heldout_index[roles] = gaudit.heldout_snapshots(self.graph, roles)
         uses = []
-        for sid, records in self._heldout_index[roles].items():
+        for sid, records in self._heldout_records(roles).items():
             if sid in same:
                 uses += [{"snapshot": sid, **r} for r in records]
         return uses
@@ -126,46 +146,125 @@ class AuditContext:
                 if not own & {self._content(i.snapshot_id) for i, _ in self.training_inputs(self.run(s))}}
 
     def heldout_uses_against(self, run: _runs.RunRecord, i: _runs.RunInput,
-                             roles: tuple[str, ...]) -> list[dict[str, Any]]:
-        """``heldout_uses`` of the input's content by other runs; on a ``validation`` read,
-        minus the ``used_up_before_read`` scorings (once used, the test set becomes
-        validation data)."""
-        uses = [u for u in self.heldout_uses(i.snapshot_id, roles) if u["run_id"] != run.run_id]
-        if i.role == "validation" and uses:
+                             roles: tuple[str, ...], *, containment: float = 0.9) -> list[dict[str, Any]]:
+        """Runs other than ``run`` that use the input's content with one of ``roles``: the
+        same files (``match: content``) or, in any file, some of its rows (``match: rows``,
+        with the overlap; rows a split cut apart from duplicates in its input do not count).
+
+        Order and lineage decide which uses count (docs/audit.md, "Order: happens-before"):
+        on a ``validation`` read, every use but the final scorings used up before the read
+        (once used, the test set becomes validation data); on any other read, only uses by
+        runs downstream of ``run`` (its own model's validation or test data), so rows that
+        are held out for another model (another fold, another outer loop) do not count, and
+        a row match only when it holds at least ``containment`` of the held-out rows.
+        """
+        same = self.copies(i.snapshot_id)
+        uses = [{**u, "match": "content"} for u in self.heldout_uses(i.snapshot_id, roles)
+                if u["run_id"] != run.run_id]
+        for sid, records in self._heldout_records(roles).items():
+            if sid in same:
+                continue
+            for rec in records:
+                if rec["run_id"] == run.run_id:
+                    continue
+                o = self._row_use(i.snapshot_id, sid, rec["run_id"])
+                if o is not None:
+                    uses.append({"snapshot": sid, **rec, "match": "rows", **o})
+        if not uses:
+            return uses
+        if i.role == "validation":
             used_up = self.used_up_before_read(run.run_id, i.snapshot_id)
-            uses = [u for u in uses if u["run_id"] not in used_up]
+            return [u for u in uses if u["run_id"] not in used_up]
+        if i.role not in HELDOUT_ROLES:
+            downstream = self.order.downstream(run.run_id)
+            uses = [u for u in uses if u["run_id"] in downstream]
+            # a few held-out rows inside a training file are exact-overlap's business (at the
+            # evaluation); here only the held-out set itself, under another name or format
+            return [u for u in uses if u["match"] == "content" or u["fraction"] >= containment]
         return uses
+
+    def _heldout_records(self, roles: tuple[str, ...]) -> dict[str, list[dict[str, Any]]]:
+        if roles not in self._heldout_index:
+            self._heldout_index[roles] = gaudit.heldout_snapshots(self.graph, roles)
+        return self._heldout_index[roles]
+
+    def _row_use(self, read_sid: str, heldout_sid: str, reader: str) -> dict[str, Any] | None:
+        """Rows of ``heldout_sid`` (as ``reader`` read it) found in ``read_sid``, or None."""
+        key = (read_sid, heldout_sid, reader)
+        if key not in self._row_uses:
+            o = self.overlap([read_sid], heldout_sid, reader=reader)
+            self._row_uses[key] = ({"overlap": o["overlap"], "rows": o["rows"], "fraction": o["fraction"]}
+                                   if o["overlap"] else None)
+        return self._row_uses[key]
 
     def _content(self, snapshot_id: str) -> str:
         return gruns.content_key(self.graph, snapshot_id) or snapshot_id
 
-    def lineage_sources(self, snapshot_id: str) -> set[str]:
-        """The snapshot, its copies, and every snapshot upstream of it in the lineage graph."""
-        if snapshot_id not in self._sources:
-            nodes = {snapshot_id, *gruns.same_content(self.graph, snapshot_id)}
-            for node in list(nodes):
-                for child, parent, _kind in gruns.ancestors(self.graph, node):
-                    nodes.update((child, parent))
-            copies = set()
-            for node in nodes:
-                copies.update(gruns.same_content(self.graph, node))
-            self._sources[snapshot_id] = nodes | copies
-        return self._sources[snapshot_id]
+    def copies(self, snapshot_id: str) -> set[str]:
+        """The snapshot and every snapshot with the same files under other names."""
+        return {snapshot_id, *gruns.same_content(self.graph, snapshot_id)}
 
-    def splits_upstream(self, snapshot_id: str) -> list[tuple[str, set[str]]]:
-        """(split run, every snapshot at or upstream of its inputs) for split runs upstream of a snapshot."""
-        if snapshot_id not in self._splits:
-            nodes = {n for edge in gruns.ancestors(self.graph, snapshot_id) for n in edge[:2]}
+    def lineage_sources(self, snapshot_id: str, reader: str | None = None) -> set[str]:
+        """The snapshot, its copies, and every snapshot read by the run that wrote it (before
+        ``reader`` read it) and by the runs upstream of that one."""
+        key = (snapshot_id, reader)
+        if key not in self._sources:
+            nodes = self.copies(snapshot_id)
+            for sid in self.order.snapshots_read(self._history(snapshot_id, reader)):
+                nodes |= self.copies(sid)
+            self._sources[key] = nodes
+        return self._sources[key]
+
+    def _history(self, snapshot_id: str, reader: str | None) -> frozenset[str]:
+        """The runs behind a snapshot as ``reader`` read it (its writer before the read and
+        everything upstream of that); without a reader, behind its latest writer."""
+        if reader is not None and any(s == snapshot_id for s, _r, _t in self.order.reads.get(reader, ())):
+            return self.order.chain(reader, snapshot_id)
+        writers = [w for w in gruns.writers(self.graph, [snapshot_id])]
+        if not writers:
+            return frozenset()
+        last = max(writers, key=lambda r: (self.run(r).started, r))
+        return frozenset({last, *self.order.upstream(last)})
+
+    def splits_upstream(self, snapshot_id: str, reader: str | None = None) -> list[tuple[str, set[str]]]:
+        """(split run, every snapshot at or upstream of its inputs) for each split run in the
+        history of the snapshot as ``reader`` read it."""
+        key = (snapshot_id, reader)
+        if key not in self._splits:
             out = []
-            for rid in sorted(nodes):
-                if not gruns.run_exists(self.graph, rid) or self.run(rid).kind != "split":
+            for rid in sorted(self._history(snapshot_id, reader)):
+                if self.run(rid).kind != "split":
                     continue
                 pre: set[str] = set()
                 for i in self.run(rid).inputs:
-                    pre |= self.lineage_sources(i.snapshot_id)
+                    pre |= self.lineage_sources(i.snapshot_id, rid)
                 out.append((rid, pre))
-            self._splits[snapshot_id] = out
-        return self._splits[snapshot_id]
+            self._splits[key] = out
+        return self._splits[key]
+
+    def same_rows(self, snapshot_id: str, candidates: set[str]) -> bool:
+        """Whether the snapshot is one of ``candidates`` or holds exactly the rows of one
+        (re-serialised: another format, columns re-ordered, rows shuffled)."""
+        if snapshot_id in candidates:
+            return True
+        mine = self.rows_key(snapshot_id)
+        return mine is not None and any(self.rows_key(c) == mine for c in candidates)
+
+    def rows_key(self, snapshot_id: str) -> str | None:
+        """An order-free digest of the snapshot's rows (its ``fp`` keys); None without rows."""
+        if snapshot_id not in self._rows_keys:
+            pos, keys = self.keys(snapshot_id, "fp")
+            table = self.fingerprints(snapshot_id)
+            self._rows_keys[snapshot_id] = rows_digest(keys) if len(keys) and len(keys) == table.num_rows else None
+        return self._rows_keys[snapshot_id]
+
+    @cached_property
+    def _snapshot_rows(self) -> dict[str, int]:
+        """{snapshot: rows} for every snapshot: tabular files by their rows, others as one."""
+        rows = self.graph.conn.execute(
+            "SELECT f.snapshot_id, sum(coalesce((SELECT max(t.rows) FROM tabular_files t "
+            "WHERE t.digest = f.digest AND t.status = 'ok'), 1)) FROM files f GROUP BY f.snapshot_id")
+        return {r[0]: int(r[1]) for r in rows}
 
     def snapshots_stored(self, snapshot_ids: list[str]) -> dict[str, bool]:
         return gaudit.snapshots_stored(self.graph, snapshot_ids)
@@ -186,9 +285,16 @@ class AuditContext:
     def members(self, keys_a, keys_b):
         return members(keys_a, keys_b)
 
-    def overlap(self, train_ids: list[str], heldout_id: str, column: str = "fp") -> dict[str, Any]:
+    def overlap(self, train_ids: list[str], heldout_id: str, column: str = "fp", *,
+                reader: str | None = None) -> dict[str, Any]:
         """How many rows of snapshot ``heldout_id`` have a ``column`` key found in the train
-        snapshots: counts, the fraction, and example rows of the held-out side."""
+        snapshots: counts, the fraction, and example rows of the held-out side.
+
+        With ``reader`` (the run that read ``heldout_id``), rows the data held more than once
+        before a split cut it apart are told apart (``source_duplicates``): a row that the
+        split's input already held twice lands on both sides of a clean split by chance.
+        They are not counted in ``overlap``.
+        """
         import numpy as np
 
         h_pos, h_keys = self.keys(heldout_id, column)
@@ -197,9 +303,86 @@ class AuditContext:
             return {"rows": len(h_keys), "overlap": 0, "fraction": 0.0, "examples": []}
         a = np.concatenate(train_keys) if len(train_keys) > 1 else train_keys[0]
         mask = members(a, h_keys)
+        out: dict[str, Any] = {}
+        if reader is not None and mask.any():
+            natural = self.split_duplicates(heldout_id, reader, column)
+            if natural and mask.sum() <= natural:
+                out = {"source_duplicates": int(mask.sum()), "sources": self._split_inputs(heldout_id, reader)}
+                mask = np.zeros(len(h_keys), dtype=bool)
         return {"rows": int(len(h_keys)), "overlap": int(mask.sum()),
                 "fraction": round(float(mask.sum()) / len(h_keys), 6),
-                "examples": self.row_examples(heldout_id, h_pos[mask])}
+                "examples": self.row_examples(heldout_id, h_pos[mask]), **out}
+
+    def _natural_counts(self, split_run: str, inputs: list[str], column: str):
+        """(distinct keys, counts) of the rows a split's inputs hold more than once *as the data
+        came*: a key counts as often as the split's inputs hold it, but no more often than the
+        recorded origins of those inputs (snapshots no run wrote) hold it. Copies a recorded
+        run made (oversampling) are the pipeline's, not the data's."""
+        import numpy as np
+
+        s_uniq, s_counts = _key_counts(np.concatenate([self.keys(x, column)[1] for x in inputs]))
+        roots: set[str] = set()
+        for x in inputs:
+            chain = self.order.data_chain(split_run, x)
+            if not chain:
+                roots.add(x)
+                continue
+            for run_id in chain:
+                for sid, role, stamp in self.order.reads.get(run_id, ()):
+                    if role != "model" and self.order.writer_at(run_id, sid, stamp) is None:
+                        roots.add(sid)
+        if not roots:
+            return s_uniq[:0], s_counts[:0]
+        if roots == set(inputs):
+            return s_uniq, s_counts
+        r_uniq, r_counts = _key_counts(np.concatenate([self.keys(x, column)[1] for x in sorted(roots)]))
+        at = _lookup(r_uniq, s_uniq)
+        return s_uniq, np.minimum(s_counts, np.where(at >= 0, r_counts[np.maximum(at, 0)], 0))
+
+    def _split_inputs(self, heldout_id: str, reader: str) -> list[str]:
+        """Snapshots the split runs in the held-out set's history read directly."""
+        return sorted({i.snapshot_id for rid, _pre in self.splits_upstream(heldout_id, reader)
+                       for i in self.run(rid).inputs if i.role not in ("model",)})
+
+    def split_duplicates(self, heldout_id: str, reader: str, column: str = "fp") -> int:
+        """Rows a split in the held-out set's history put on the held-out side while another of
+        its outputs holds the same row, because its input held that row more than once:
+        duplicates in the data, cut apart by chance. Counted at the split, so the count
+        still explains an overlap after row-wise transformations (scaling) of both sides."""
+        import numpy as np
+
+        key = (heldout_id, reader, column)
+        if key in self._natural:
+            return self._natural[key]
+        history = (self.order.data_chain(reader, heldout_id)
+                   if any(s == heldout_id for s, _r, _t in self.order.reads.get(reader, ())) else frozenset())
+        upstream_reads = self.order.data_reads(history) | {heldout_id}
+        contents = {self.order.content(x) for x in upstream_reads}
+        total = 0
+        for rid in history:
+            if self.run(rid).kind != "split":
+                continue
+            outs = self.order.writes.get(rid, set())
+            held = [o for o in outs if o in upstream_reads or self.order.content(o) in contents]
+            others = [o for o in outs if o not in held]
+            inputs = [i.snapshot_id for i in self.run(rid).inputs if i.role != "model"]
+            if not held or not others or not inputs:
+                continue
+            s_uniq, s_counts = self._natural_counts(rid, inputs, column)
+            other_keys = np.concatenate([self.keys(x, column)[1] for x in others])
+            for h in held:
+                h_keys = self.keys(h, column)[1]
+                shared = members(other_keys, h_keys)
+                if not shared.any():
+                    continue
+                h_uniq, h_counts = _key_counts(h_keys)
+                pairs = _as_pairs(h_keys)
+                s_at, h_at = _lookup(s_uniq, pairs), _lookup(h_uniq, pairs)
+                src_n = np.where(s_at >= 0, s_counts[np.maximum(s_at, 0)], 0)
+                held_n = h_counts[np.maximum(h_at, 0)]
+                total += int((shared & (src_n >= 2) & (held_n < src_n)).sum())
+        self._natural[key] = total
+        return total
 
     def row_examples(self, snapshot_id: str, positions) -> list[dict[str, Any]]:
         """A few (file, row) pairs of the snapshot at ``positions`` for the evidence."""
@@ -252,6 +435,31 @@ class AuditContext:
 def _counted(profile: dict[str, Any]) -> int:
     """Values a categorical profile counts: its top-k, the rest, and the nulls."""
     return sum(v for _, v in profile.get("top", [])) + profile.get("other", 0) + profile.get("nulls", 0)
+
+
+def _as_pairs(keys):
+    """16-byte keys as a sortable structured array of two uint64."""
+    import numpy as np
+
+    return np.ascontiguousarray(keys).view([("h", np.uint64), ("l", np.uint64)]).ravel()
+
+
+def _key_counts(keys):
+    """(sorted distinct keys as pairs, how often each occurs)."""
+    import numpy as np
+
+    return np.unique(_as_pairs(keys), return_counts=True)
+
+
+def _lookup(sorted_uniq, pairs):
+    """Index of each of ``pairs`` in ``sorted_uniq``, or -1."""
+    import numpy as np
+
+    if len(sorted_uniq) == 0:
+        return np.full(len(pairs), -1)
+    at = np.searchsorted(sorted_uniq, pairs)
+    at_c = np.minimum(at, len(sorted_uniq) - 1)
+    return np.where(sorted_uniq[at_c] == pairs, at_c, -1)
 
 
 def fingerprint_keys(table, column: str = "fp") -> Keys:

@@ -217,10 +217,36 @@ def run(repo: Repo, run_ids: list[str], *, config: AuditConfig | None = None,
         summaries.append({"run_id": run_id, "kind": record.kind, "status": record.status,
                           "started": record.started, "user": record.user,
                           "git_commit": record.git.get("commit")})
+        found: list[Finding] = []
         for rule in rules:
-            findings += _waivers.apply(_check(rule, ctx, record), waived)
+            found += _check(rule, ctx, record)
+        findings += _waivers.apply(group_by_cause(found), waived)
     findings.sort(key=lambda f: (-f.level, f.run_id, f.rule))
     return AuditReport(summaries, findings, [r.slug for r in rules], fail_on or config.fail_on)
+
+
+def group_by_cause(findings: list[Finding]) -> list[Finding]:
+    """One cause, one finding: findings of one run whose evidence names the same ``cause``
+    are reported once, by the most severe of them (ties: the first), with the others in
+    its evidence under ``related`` (rule, severity, message)."""
+    groups: dict[str, list[Finding]] = {}
+    for f in findings:
+        cause = f.evidence.get("cause")
+        if cause:
+            groups.setdefault(cause, []).append(f)
+    if not any(len(g) > 1 for g in groups.values()):
+        return findings
+    out = []
+    for f in findings:
+        group = groups.get(f.evidence.get("cause") or "", [f])
+        if len(group) == 1:
+            out.append(f)
+            continue
+        root = max(group, key=lambda g: (g.level, -group.index(g)))
+        if f is root:
+            related = [{"rule": g.rule, "severity": g.severity, "message": g.message} for g in group if g is not f]
+            out.append(Finding(f.rule, f.severity, f.run_id, f.message, {**f.evidence, "related": related}))
+    return out
 
 
 def _check(rule: Rule, ctx: AuditContext, record: _runs.RunRecord) -> list[Finding]:

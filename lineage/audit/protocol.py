@@ -116,7 +116,7 @@ class RuleContext(Protocol):
     # -- rows, from stored fingerprints ----------------------------------------------
     def fingerprints(self, snapshot_id: str) -> Any:
         """The snapshot's fingerprint table (pyarrow): file, row, fp, fp_features,
-        group, time, label."""
+        group, time, label; and fp_near, fp_near_shift when a file has near keys."""
 
     def keys(self, snapshot_id: str, column: str = "fp") -> Keys:
         """(row positions, keys) of the non-null values of a fingerprint column."""

@@ -2,7 +2,9 @@
 
 One pass over the record batches gives the schema, the row count, the column profiles,
 the row fingerprints (features+label, features only, group-key hash, time value,
-canonical label) written batch by batch to a Parquet file, and MinHash signatures of a
+canonical label, and for a file with float columns the two near keys, whose float
+values are snapped to a relative grid) written batch by batch to a Parquet file, and
+MinHash signatures of a
 declared text column. Memory stays bounded by the batch size whatever the file size.
 The results are stored in the object store, keyed by the file's content digest, the
 fingerprint scheme and the declarations, and recorded as ``tabular.file`` events.
@@ -157,18 +159,25 @@ def time_values(arr, target, notes: list[str], name: str):
 
 # -- the pass -------------------------------------------------------------------------
 
-def fingerprint_schema(time_t):
+def fingerprint_schema(time_t, near: bool = False):
+    """Schema of the stored fingerprints; ``near`` adds ``fp_near`` and ``fp_near_shift``
+    (files with at least one float column)."""
     import pyarrow as pa
 
     fp16 = pa.binary(16)
-    return pa.schema([
+    fields = [
         pa.field("row", pa.int64(), nullable=False),
         pa.field("fp", fp16, nullable=False),
         pa.field("fp_features", fp16),
         pa.field("group", fp16),
         pa.field("time", time_t),
         pa.field("label", pa.string()),
-    ], metadata={b"lineage.scheme": rowhash.SCHEME_NAME.encode()})
+    ]
+    metadata = {b"lineage.scheme": rowhash.SCHEME_NAME.encode()}
+    if near:
+        fields += [pa.field("fp_near", fp16), pa.field("fp_near_shift", fp16)]
+        metadata[b"lineage.near"] = rowhash.NEAR_SCHEME.encode()
+    return pa.schema(fields, metadata=metadata)
 
 
 def minhash_schema():
@@ -184,9 +193,10 @@ def minhash_schema():
 
 def compute_file(path: str, fmt: Format, declarations: dict[str, str], *, display: str,
                  tmpdir: str, on_progress: Callable[[float], None] | None = None,
-                 limits: Limits | None = None) -> FileMetadata:
+                 limits: Limits | None = None, near_keys: bool = True) -> FileMetadata:
     """Stream ``path`` once; raise ``TabularReadError`` (naming ``display``) if unreadable,
-    ``LimitExceeded`` (a subclass) as soon as it crosses one of ``limits``."""
+    ``LimitExceeded`` (a subclass) as soon as it crosses one of ``limits``. ``near_keys``
+    False leaves out ``fp_near``/``fp_near_shift`` (to measure what they cost)."""
     limits = limits or Limits()
     overrides: dict[str, Any] = {}
     block: int | None = None
@@ -203,7 +213,7 @@ def compute_file(path: str, fmt: Format, declarations: dict[str, str], *, displa
         reader = BatchReader(path, fmt, display, overrides=overrides, on_bytes=on_bytes,
                              limits=limits, block_bytes=block)
         try:
-            result = _one_pass(reader, declarations, display, tmpdir, on_progress, limits)
+            result = _one_pass(reader, declarations, display, tmpdir, on_progress, limits, near_keys)
         except TypesChanged as change:
             overrides = change.overrides
             block = change.block_bytes or block
@@ -217,7 +227,8 @@ def compute_file(path: str, fmt: Format, declarations: dict[str, str], *, displa
 
 
 def _one_pass(reader: BatchReader, declarations: dict[str, str], display: str, tmpdir: str,
-              on_progress: Callable[[float], None] | None, limits: Limits | None = None) -> FileMetadata:
+              on_progress: Callable[[float], None] | None, limits: Limits | None = None,
+              near_keys: bool = True) -> FileMetadata:
     import numpy as np
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -234,6 +245,7 @@ def _one_pass(reader: BatchReader, declarations: dict[str, str], display: str, t
     names: list[str] = []
     ordered: list[str] = []
     features: list[str] = []
+    near_cols: set[str] = set()  # float columns, snapped in fp_near / fp_near_shift
     schema = None
     rows = 0
     total_rows = None
@@ -257,11 +269,13 @@ def _one_pass(reader: BatchReader, declarations: dict[str, str], display: str, t
                     if col and col not in names:
                         notes.append(f"declared {key} column {col!r} is not in the file")
                 features = [c for c in ordered if c != label] if label in names else []
+                if near_keys:
+                    near_cols = {c for c in names if rowhash.is_float_type(schema.field(c).type)}
                 for f in schema:
                     profilers[f.name] = ColumnProfiler(f.name, str(f.type), column_kind(f.type))
                 tt = time_type(schema.field(timec).type) if timec in names else pa.timestamp("us", "UTC")
-                writer = pq.ParquetWriter(fp_path, fingerprint_schema(tt), compression="zstd",
-                                          write_statistics=False)
+                writer = pq.ParquetWriter(fp_path, fingerprint_schema(tt, near=bool(near_cols)),
+                                          compression="zstd", write_statistics=False)
                 if mh_path and textc in names:
                     mh_writer = pq.ParquetWriter(mh_path, minhash_schema(), compression="zstd",
                                                  write_statistics=False)
@@ -296,7 +310,12 @@ def _one_pass(reader: BatchReader, declarations: dict[str, str], display: str, t
             tarr = time_values(batch.column(timec), tt, notes, timec) if timec in hashes else pa.nulls(n, tt)
             larr = label_text(batch.column(label)) if label in hashes else pa.nulls(n, pa.string())
             rowcol = pa.array(np.arange(rows, rows + n, dtype=np.int64))
-            writer.write_batch(pa.record_batch([rowcol, fp, fpf, garr, tarr, larr], schema=writer.schema))
+            near = []
+            for shifted in ((False, True) if near_cols else ()):
+                cols = [(c, *(rowhash.near_value_hashes(batch.column(c), shifted) if c in near_cols
+                              else hashes[c])) for c in ordered]
+                near.append(rowhash.to_fixed16(*rowhash.combine(cols, n)))
+            writer.write_batch(pa.record_batch([rowcol, fp, fpf, garr, tarr, larr, *near], schema=writer.schema))
             if mh_writer is not None:
                 texts = normalise_text_array(batch.column(textc)).to_pylist()
                 sigs = np.stack([minhash_signature(t) for t in texts]) if texts else np.zeros((0, NUM_PERM), np.uint64)

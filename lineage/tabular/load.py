@@ -159,7 +159,12 @@ def load_fingerprints(repo: Any, snapshot_id: str, *, declarations: dict[str, st
     (fixed_size_binary(16), all columns), ``fp_features`` (all but the declared label;
     null without a label), ``group`` (hash of the declared group key), ``time``
     (timestamp[us, UTC], or float64 for a numeric time column) and ``label`` (canonical
-    text). Non-tabular files give one row each (``fp`` = first 16 bytes of the digest).
+    text). When a file of the snapshot has a float column and was recorded with near
+    keys, two more columns follow: ``fp_near`` and ``fp_near_shift`` (fixed_size_binary(16),
+    the row with its float values snapped to the two near grids of
+    ``schemas/FINGERPRINTS.md``); they are null for the rows of other files, where they
+    would equal ``fp`` (no float column) or were not recorded (older records).
+    Non-tabular files give one row each (``fp`` = first 16 bytes of the digest).
     So does a tabular file whose rows were not fingerprinted (unreadable, or over a
     ``[tabular]`` limit); ``not_fingerprinted(table)`` lists those with the reason.
     """

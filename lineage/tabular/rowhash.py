@@ -485,3 +485,92 @@ def fingerprint_table(table, columns: list[str] | None = None):
         cols.append((name, v0, v1))
     h0, h1 = combine(cols, table.num_rows)
     return to_fixed16(h0, h1)
+
+
+# -- near keys: float values snapped to a relative grid ---------------------------------
+
+#: Mantissa bits a float keeps in the near keys (of the 52 stored): a relative step of
+#: 2**-20 (about 9.5e-7) of the value's power of two.
+NEAR_BITS = 20
+NEAR_SCHEME = f"lineage-near-1 bits={NEAR_BITS}"
+_NEAR_DROP = 52 - NEAR_BITS
+_SIGN = 0x8000000000000000
+_MAGNITUDE = 0x7FFFFFFFFFFFFFFF
+_INF_BITS = 0x7FF0000000000000
+#: the largest finite grid point: a rounding that would reach infinity stops here
+_MAX_SNAPPED = (_INF_BITS - 1) >> _NEAR_DROP << _NEAR_DROP
+
+
+def is_float_type(t) -> bool:
+    """Whether a column of Arrow type ``t`` is snapped in the near keys (floating types,
+    dictionary-encoded ones included); every other column is hashed exactly."""
+    import pyarrow as pa
+
+    if pa.types.is_dictionary(t):
+        t = t.value_type
+    return pa.types.is_floating(t)
+
+
+def snap_bits(f, shifted: bool = False):
+    """Payloads (uint64) of float64 values snapped to the near grid (``schemas/FINGERPRINTS.md``).
+
+    The canonical bits (NaN one value, -0.0 as 0.0) are split into sign and magnitude;
+    the low ``52 - NEAR_BITS`` bits of the magnitude are rounded to nearest, half up
+    (``shifted=False``), or cut off (``shifted=True``: a grid shifted by half a step).
+    Infinities and NaN are kept as they are; zero stays zero.
+    """
+    np = _np()
+    bits = _float_payload(f)
+    sign = bits & np.uint64(_SIGN)
+    mag = bits & np.uint64(_MAGNITUDE)
+    finite = mag < np.uint64(_INF_BITS)
+    drop = np.uint64(_NEAR_DROP)
+    with np.errstate(over="ignore"):
+        q = mag if shifted else mag + np.uint64(1 << (_NEAR_DROP - 1))
+    q = (q >> drop) << drop
+    np.minimum(q, np.uint64(_MAX_SNAPPED), out=q)
+    return np.where(finite, sign | q, bits)
+
+
+def near_value_hashes(arr, shifted: bool = False):
+    """(v0, v1) of a float column with its values snapped (``snap_bits``); nulls as in ``fp``."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    np = _np()
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    if pa.types.is_dictionary(arr.type):
+        arr = arr.dictionary_decode()
+    valid = _valid(arr)
+    if arr.null_count:
+        arr = pc.fill_null(arr, pa.scalar(0.0, arr.type))
+    f = np.asarray(arr.to_numpy(zero_copy_only=False), dtype=np.float64)
+    payload = snap_bits(f, shifted)
+    if valid is not None:
+        payload[~valid] = 0
+    out = []
+    for lane in (0, 1):
+        v = _mix_inplace(np, payload ^ np.uint64(tag_key(lane, T_NUM)), np.empty_like(payload))
+        if valid is not None:
+            v[~valid] = np.uint64(mix_int(tag_key(lane, T_NULL)))
+        out.append(v)
+    return out[0], out[1]
+
+
+def near_fingerprints(table, columns: list[str] | None = None):
+    """(fp_near, fp_near_shift) of every row of an Arrow table or batch, or None when no
+    column is a float column (then the exact ``fp`` says everything)."""
+    names = ordered_columns(list(columns if columns is not None else table.column_names))
+    if not any(is_float_type(table.schema.field(c).type) for c in names):
+        return None
+    exact = {}
+    for name in names:
+        if not is_float_type(table.schema.field(name).type):
+            exact[name] = value_hashes(table.column(name))
+    out = []
+    for shifted in (False, True):
+        cols = [(c, *(exact[c] if c in exact else near_value_hashes(table.column(c), shifted)))
+                for c in names]
+        out.append(to_fixed16(*combine(cols, table.num_rows)))
+    return out[0], out[1]

@@ -82,9 +82,12 @@ def test_a_test_set_used_by_its_final_scoring_becomes_validation_data(lab):
     lab.commit()
     assert _bad(lab, train) == set()
     assert _bad(lab, ev) == set()
-    # as training data it is still a critical leak
+    # trained on, it is no leak until the model trained on it is scored on it
     lab.write("models/model_v3.pkl", "weights v3")
     bad = lab.run("train", [("train", "data/test_s.csv")], ["models/model_v3.pkl"])
+    assert lab.slugs(bad, ["train-read-heldout"]) == set()
+    lab.run("evaluate", [("model", "models/model_v3.pkl"), ("test", "data/test_s.csv")],
+            metrics=[("accuracy", 0.99, "test")])
     assert "train-read-heldout" in lab.slugs(bad, ["train-read-heldout"], at_least="critical")
 
 
@@ -132,9 +135,14 @@ def test_a_tune_run_may_read_a_used_up_test_set_as_validation(lab):
     tune = _fresh_tune(lab, validation="data/test_s.csv")
     lab.commit()
     assert _bad(lab, tune) == set()
-    # as training data it is still a critical leak
+    # as training data of a model then scored on it, it is a critical leak
     lab.write("models/params_v3.json", '{"C": 2.0}')
     bad = lab.run("tune", [("train", "data/test_s.csv")], ["models/params_v3.json"])
+    assert lab.slugs(bad, ["tune-read-test"]) == set()
+    lab.write("models/model_v3.pkl", "weights v3")
+    lab.run("train", [("train", "data/train_s.csv"), ("other", "models/params_v3.json")], ["models/model_v3.pkl"])
+    lab.run("evaluate", [("model", "models/model_v3.pkl"), ("test", "data/test_s.csv")],
+            metrics=[("accuracy", 0.99, "test")])
     assert "tune-read-test" in lab.slugs(bad, ["tune-read-test"], at_least="critical")
 
 

@@ -17,7 +17,7 @@ def test_catalogue_has_every_design_rule_with_its_severity():
     assert DESIGN_SLUGS <= set(by_slug)
     assert by_slug["exact-overlap"]["severity"] == "error"
     assert by_slug["fit-on-heldout"]["severity"] == "critical"
-    assert by_slug["near-duplicate"]["severity"] == "warning"
+    assert by_slug["near-duplicate"]["severity"] == "error"  # numeric near-copies; text ones a level lower
     assert all(r["description"] for r in by_slug.values())
 
 
@@ -179,8 +179,13 @@ def test_train_read_heldout(lab):
     bad = lab.run("train", [("train", "data/train_s.csv"), ("test", "data/test_s.csv")], ["models/bad.pkl"])
     [f] = lab.audit(bad, ["train-read-heldout"]).findings
     assert f.severity == "critical"
-    # training on the test split passed as training data (same content, another role)
-    sneaky = lab.run("train", [("train", "data/test_s.csv")], ["models/bad.pkl"])
+    # training on the test split passed as training data (same content, another role),
+    # then scoring that model on it
+    lab.write("models/sneaky.pkl", "sneaky")
+    sneaky = lab.run("train", [("train", "data/test_s.csv")], ["models/sneaky.pkl"])
+    assert "train-read-heldout" not in lab.slugs(sneaky)  # not yet held out for this model
+    lab.run("evaluate", [("model", "models/sneaky.pkl"), ("test", "data/test_s.csv")],
+            metrics=[("accuracy", 0.99, "test")])
     assert "train-read-heldout" in lab.slugs(sneaky)
     # a validation input to a train run (early stopping) is allowed
     assert "train-read-heldout" not in lab.slugs(ids["train"])

@@ -37,12 +37,13 @@ class NoTestSet(Rule):
         for t in tests:
             if not train_ids:
                 break
-            o = ctx.overlap(train_ids, t.snapshot_id)
+            o = ctx.overlap(train_ids, t.snapshot_id, reader=run.run_id)
             if o["rows"] and o["overlap"] == o["rows"]:
                 found.append(self.finding(
                     run, f"every one of the {o['rows']} rows of test set {t.dataset or t.snapshot_id[:12]} "
                          "is in the training data",
-                    {"test": ctx.describe_input(t), "train": who, **o}))
+                    {"test": ctx.describe_input(t), "train": who, **o,
+                     "cause": f"held-out rows in training data:{t.snapshot_id}"}))
         return found
 
 

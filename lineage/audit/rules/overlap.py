@@ -2,8 +2,9 @@
 
 "Training rows" are the `train` inputs of the audited run and of every learning run
 (`fit`, `train`, `tune`) upstream of it; "held-out rows" are the audited run's
-`validation` and `test` inputs. All comparisons use the stored row fingerprints,
-group-key hashes, time values and MinHash signatures: data is never reread.
+`validation` and `test` inputs. All comparisons use the stored row fingerprints (exact
+and near keys), group-key hashes, time values and MinHash signatures: data is never
+reread.
 """
 
 from __future__ import annotations
@@ -22,6 +23,10 @@ class ExactOverlap(Rule):
 
     A duplicated row is scored on an answer the model memorised. Deepchecks tolerates
     5 %; lineage tolerates none by default (set `tolerance`, a fraction, to allow some).
+    Training rows are the `train` inputs of the model's `train` runs (what a scaler was
+    fitted on is `fit-on-heldout`'s business). Rows that a split cut apart because its
+    input already held them more than once (iris has one such pair) are a warning, not
+    an error: the data has duplicates, the pipeline did not copy rows.
     Non-tabular files count as one row each, so an image copied into both train/ and
     test/ is found too. Fix: deduplicate before splitting, or split by a key that keeps
     copies together.
@@ -38,12 +43,20 @@ class ExactOverlap(Rule):
         if not train_ids:
             return []
         for h in ctx.heldout_inputs(run):
-            o = ctx.overlap(train_ids, h.snapshot_id)
+            o = ctx.overlap(train_ids, h.snapshot_id, reader=run.run_id)
+            cause = {"cause": f"held-out rows in training data:{h.snapshot_id}"}
             if o["overlap"] and o["fraction"] > self.config["tolerance"]:
                 found.append(self.finding(
                     run, f"{o['overlap']} of the {o['rows']} rows ({o['fraction']:.2%}) of the {h.role} set "
                          f"{_label(h)} also appear in the training data",
-                    {"heldout": ctx.describe_input(h), "train": who, **o}))
+                    {"heldout": ctx.describe_input(h), "train": who, **o, **cause}))
+            elif o.get("source_duplicates"):
+                found.append(self.finding(
+                    run, f"{o['source_duplicates']} rows of the {h.role} set {_label(h)} also appear in the "
+                         f"training data, as duplicates the split's input already held: deduplicate "
+                         "before splitting",
+                    {"heldout": ctx.describe_input(h), "train": who, **o, **cause},
+                    severity=Severity.warning))
         return found
 
 
@@ -97,18 +110,27 @@ class LabelConflict(Rule):
 
 @register
 class NearDuplicate(Rule):
-    """Held-out text that is a near-copy of training text (MinHash + LSH, verified exactly).
+    """Held-out rows that are near-copies of training rows: numbers within a relative
+    tolerance of about 1e-6, or text within a Jaccard threshold.
 
-    Exact fingerprints miss a copy with a changed comma. For a declared text column
+    Exact fingerprints miss a copy whose numbers carry rounding noise, or whose text has
+    a changed comma. Numbers: every row also has two *near keys* (`fp_near`,
+    `fp_near_shift`), its fingerprint with each float value snapped to a relative grid
+    of 2^-20 (the top 20 mantissa bits), and to the same grid shifted by half a step
+    (schemas/FINGERPRINTS.md). A held-out row whose near key, on either grid, is a
+    training row's fires; rows that are exact copies are left to `exact-overlap`.
+    Integers, text and every other column must be equal. Deterministic, so these
+    findings have the rule's severity (error). Text: for a declared text column
     (`--text-column`) the stored MinHash signatures are searched with LSH below the
-    threshold and each candidate pair is verified by exact shingle Jaccard similarity.
-    Probabilistic by nature, so it stays a warning. Fix: deduplicate near-copies
-    before splitting.
+    `threshold` and each candidate pair is verified by exact shingle Jaccard similarity;
+    probabilistic by nature, so those findings are one level lower (warning). Rows
+    recorded before near keys existed are compared exactly only (no numeric finding).
+    Fix: deduplicate near-copies before splitting.
     """
 
     slug = "near-duplicate"
-    severity = Severity.warning
-    title = "near-identical text across splits (MinHash, verified)"
+    severity = Severity.error
+    title = "near-identical rows across splits (numbers snapped to a relative grid; text by MinHash, verified)"
     options = {"threshold": 0.8, "tolerance": 0.0}
 
     def check(self, ctx: RuleContext, run: RunView) -> list[Finding]:
@@ -116,7 +138,20 @@ class NearDuplicate(Rule):
         if not train_ids:
             return []
         found = []
+        text_level = Severity(max(Severity.info, self.level - 1))
         for h in ctx.heldout_inputs(run):
+            numeric = self._numeric(ctx, train_ids, h.snapshot_id)
+            if numeric is not None:
+                count, n_rows, positions = numeric
+                fraction = count / n_rows
+                if count and fraction > self.config["tolerance"]:
+                    found.append(self.finding(
+                        run, f"{count} of the {n_rows} rows ({fraction:.2%}) of the {h.role} set {_label(h)} "
+                             f"are numeric near-copies of training rows (floats equal to within about "
+                             f"1e-6 relative, every other column equal)",
+                        {"heldout": ctx.describe_input(h), "train": who, "kind": "numeric", "rows": n_rows,
+                         "near_duplicates": count, "fraction": round(fraction, 6),
+                         "examples": ctx.row_examples(h.snapshot_id, positions)}))
             near = ctx.near_duplicates(train_ids, h.snapshot_id, self.config["threshold"])
             if near is None:
                 continue
@@ -128,10 +163,87 @@ class NearDuplicate(Rule):
                 found.append(self.finding(
                     run, f"{len(rows)} rows of the {h.role} set {_label(h)} are near-duplicates "
                          f"(Jaccard >= {self.config['threshold']}) of training rows",
-                    {"heldout": ctx.describe_input(h), "train": who, "rows": n_rows,
+                    {"heldout": ctx.describe_input(h), "train": who, "kind": "text", "rows": n_rows,
                      "near_duplicates": len(rows), "fraction": round(fraction, 6),
-                     "examples": [p.to_dict() for p in pairs if p.jaccard < 1.0][:5]}))
+                     "examples": [p.to_dict() for p in pairs if p.jaccard < 1.0][:5]},
+                    severity=text_level))
         return found
+
+    @staticmethod
+    def _numeric(ctx: RuleContext, train_ids: list[str], heldout_id: str):
+        """(near-copy rows, held-out rows, their positions) from the near keys, or None when
+        no snapshot on either side has any (no float column, or recorded before them)."""
+        import numpy as np
+
+        sides = [heldout_id, *train_ids]
+        if not any(_NEAR in ctx.fingerprints(s).column_names for s in sides):
+            return None
+        h_pos, h_fp = ctx.keys(heldout_id, "fp")
+        if len(h_fp) == 0:
+            return None
+        near = np.zeros(len(h_fp), dtype=bool)
+        for column in (_NEAR, _NEAR_SHIFT):
+            train = np.concatenate([_near_keys(ctx, t, column)[1] for t in train_ids])
+            near |= _contains(ctx, train, _near_keys(ctx, heldout_id, column)[1])
+        if not near.any():
+            return 0, len(h_fp), h_pos[:0]
+        # exact copies are exact-overlap's business: looked up for the candidates only
+        idx = np.nonzero(near)[0]
+        train_fp = np.concatenate([ctx.keys(t, "fp")[1] for t in train_ids])
+        near[idx[_contains(ctx, train_fp, h_fp[idx])]] = False
+        return int(near.sum()), len(h_fp), h_pos[near]
+
+
+_NEAR, _NEAR_SHIFT = "fp_near", "fp_near_shift"
+
+
+def _near_keys(ctx: RuleContext, snapshot_id: str, column: str):
+    """(positions, keys) of every row: the near key where recorded, else ``fp``, which is
+    the near key of a row without float values (and an exact-only key for rows recorded
+    before near keys existed)."""
+    pos, keys = ctx.keys(snapshot_id, "fp")
+    if column not in ctx.fingerprints(snapshot_id).column_names:
+        return pos, keys
+    n_pos, n_keys = ctx.keys(snapshot_id, column)
+    if len(n_pos) == 0:
+        return pos, keys
+    keys = keys.copy()
+    keys[n_pos] = n_keys  # ``fp`` is never null: its positions are every row, in order
+    return pos, keys
+
+
+def _contains(ctx: RuleContext, keys_a, keys_b):
+    """Boolean mask over ``keys_b``: which 16-byte keys occur in ``keys_a``.
+
+    The first 8 bytes of ``keys_a`` are sorted once and searched; only the candidates
+    (and the rows of ``keys_a`` sharing their first 8 bytes) go to ``ctx.members`` for
+    the full comparison. Much faster than one ``members`` call over everything when
+    few rows match, as on clean data.
+    """
+    import numpy as np
+
+    if len(keys_a) == 0 or len(keys_b) == 0:
+        return np.zeros(len(keys_b), dtype=bool)
+    a_hi = np.ascontiguousarray(keys_a).view(np.uint64).reshape(-1, 2)[:, 0]
+    b_hi = np.ascontiguousarray(keys_b).view(np.uint64).reshape(-1, 2)[:, 0]
+    cand = _sorted_in(np.sort(a_hi), b_hi)
+    if not cand.any():
+        return cand
+    idx = np.nonzero(cand)[0]
+    wanted = np.sort(b_hi[idx])
+    wanted = wanted[np.concatenate(([True], wanted[1:] != wanted[:-1]))]
+    sub = _sorted_in(wanted, a_hi)
+    cand[idx] = ctx.members(keys_a[sub], keys_b[idx])
+    return cand
+
+
+def _sorted_in(sorted_values, probe):
+    """Boolean mask over ``probe``: which values occur in the ascending ``sorted_values``."""
+    import numpy as np
+
+    i = np.searchsorted(sorted_values, probe)
+    i[i == len(sorted_values)] = 0
+    return sorted_values[i] == probe
 
 
 @register
