@@ -26,8 +26,8 @@ from lineage.core import lazy as _lazy  # noqa: E402
 # opens) must not load the whole feature
 _EXPORTS = {
     "AuditContext": "lineage.audit.context",
-    "fingerprint_keys": "lineage.audit.context",
-    "members": "lineage.audit.context",
+    "fingerprint_keys": "lineage.tabular.keys",
+    "members": "lineage.tabular.keys",
     "FAIL_ON": "lineage.audit.engine",
     "AuditConfig": "lineage.audit.engine",
     "AuditReport": "lineage.audit.engine",

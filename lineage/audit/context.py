@@ -12,11 +12,15 @@ from typing import Any
 from lineage import runs as _runs
 from lineage import tabular
 from lineage.audit import queries as gaudit
-from lineage.audit.order import Order, rows_digest
+from lineage.audit.order import Order
 from lineage.audit.protocol import Keys
 from lineage.core.vocab import HELDOUT_ROLES
 from lineage.repo import Repo
 from lineage.runs import queries as gruns
+from lineage.tabular.keys import as_pairs as _as_pairs
+from lineage.tabular.keys import fingerprint_keys, members, rows_digest
+from lineage.tabular.keys import key_counts as _key_counts
+from lineage.tabular.keys import lookup as _lookup
 from lineage.tabular.neardup import find_near_duplicates
 
 #: example rows a finding carries as evidence
@@ -242,6 +246,11 @@ class AuditContext:
             self._splits[key] = out
         return self._splits[key]
 
+    def row_ancestors(self, snapshot_id: str, reader: str) -> set[str]:
+        """The snapshot and what it was derived from row by row (through transformations,
+        back to a split's output), as ``reader`` read it."""
+        return self.order.row_ancestors(reader, snapshot_id, lambda r: self.run(r).kind == "split")
+
     def same_rows(self, snapshot_id: str, candidates: set[str]) -> bool:
         """Whether the snapshot is one of ``candidates`` or holds exactly the rows of one
         (re-serialised: another format, columns re-ordered, rows shuffled)."""
@@ -309,6 +318,14 @@ class AuditContext:
             if natural and mask.sum() <= natural:
                 out = {"source_duplicates": int(mask.sum()), "sources": self._split_inputs(heldout_id, reader)}
                 mask = np.zeros(len(h_keys), dtype=bool)
+            elif not natural and not self.splits_upstream(heldout_id, reader):
+                # no recorded split (cut in a notebook, then snapshotted): the recorded data
+                # that holds the held-out rows tells duplicates apart
+                explained, sources = self._recorded_source_duplicates(heldout_id, h_keys, mask, column,
+                                                                      exclude=set(train_ids))
+                if explained.any() and not (mask & ~explained).any():
+                    out = {"source_duplicates": int(mask.sum()), "sources": sources}
+                    mask = np.zeros(len(h_keys), dtype=bool)
         return {"rows": int(len(h_keys)), "overlap": int(mask.sum()),
                 "fraction": round(float(mask.sum()) / len(h_keys), 6),
                 "examples": self.row_examples(heldout_id, h_pos[mask]), **out}
@@ -338,6 +355,38 @@ class AuditContext:
         r_uniq, r_counts = _key_counts(np.concatenate([self.keys(x, column)[1] for x in sorted(roots)]))
         at = _lookup(r_uniq, s_uniq)
         return s_uniq, np.minimum(s_counts, np.where(at >= 0, r_counts[np.maximum(at, 0)], 0))
+
+    def _recorded_source_duplicates(self, heldout_id: str, h_keys, mask, column: str, *,
+                                    exclude: set[str] = frozenset()):
+        """(mask over ``h_keys`` of overlapping rows that a recorded source holds more often
+        than the held-out set does, those sources). A source is a snapshot no run wrote that
+        holds at least 90 % of the held-out rows (the data the split was cut from); the
+        training snapshots compared (``exclude``) are not."""
+        import numpy as np
+
+        want = self._snapshot_rows.get(heldout_id, 0)
+        written = {sid for sids in self.order.writes.values() for sid in sids}
+        candidates = [sid for sid, n in self._snapshot_rows.items()
+                      if n > want and sid not in written and sid != heldout_id and sid not in exclude]
+        explained = np.zeros(len(h_keys), dtype=bool)
+        sources = []
+        if not candidates or len(candidates) > 50:
+            return explained, sources  # too many to compare: no explanation, the overlap stands
+        h_uniq, h_counts = _key_counts(h_keys)
+        pairs = _as_pairs(h_keys)
+        held_n = h_counts[np.maximum(_lookup(h_uniq, pairs), 0)]
+        for sid in sorted(candidates):
+            keys = self.keys(sid, column)[1]
+            if len(keys) == 0 or members(keys, h_keys).mean() < 0.9:
+                continue
+            s_uniq, s_counts = _key_counts(keys)
+            at = _lookup(s_uniq, pairs)
+            src_n = np.where(at >= 0, s_counts[np.maximum(at, 0)], 0)
+            hit = mask & (src_n >= 2) & (held_n < src_n)
+            if hit.any():
+                explained |= hit
+                sources.append(sid)
+        return explained, sources
 
     def _split_inputs(self, heldout_id: str, reader: str) -> list[str]:
         """Snapshots the split runs in the held-out set's history read directly."""
@@ -435,66 +484,3 @@ class AuditContext:
 def _counted(profile: dict[str, Any]) -> int:
     """Values a categorical profile counts: its top-k, the rest, and the nulls."""
     return sum(v for _, v in profile.get("top", [])) + profile.get("other", 0) + profile.get("nulls", 0)
-
-
-def _as_pairs(keys):
-    """16-byte keys as a sortable structured array of two uint64."""
-    import numpy as np
-
-    return np.ascontiguousarray(keys).view([("h", np.uint64), ("l", np.uint64)]).ravel()
-
-
-def _key_counts(keys):
-    """(sorted distinct keys as pairs, how often each occurs)."""
-    import numpy as np
-
-    return np.unique(_as_pairs(keys), return_counts=True)
-
-
-def _lookup(sorted_uniq, pairs):
-    """Index of each of ``pairs`` in ``sorted_uniq``, or -1."""
-    import numpy as np
-
-    if len(sorted_uniq) == 0:
-        return np.full(len(pairs), -1)
-    at = np.searchsorted(sorted_uniq, pairs)
-    at_c = np.minimum(at, len(sorted_uniq) - 1)
-    return np.where(sorted_uniq[at_c] == pairs, at_c, -1)
-
-
-def fingerprint_keys(table, column: str = "fp") -> Keys:
-    """Positions and 16-byte keys (numpy ``V16``) of the non-null values of ``column``."""
-    import numpy as np
-
-    col = table.column(column).combine_chunks()
-    n = len(col)
-    if n == 0:
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype="V16")
-    values = np.frombuffer(col.buffers()[1], dtype="V16", count=n + col.offset)[col.offset:]
-    if col.null_count:
-        valid = np.asarray(col.is_valid())
-        positions = np.nonzero(valid)[0]
-        return positions, values[positions]
-    return np.arange(n), values
-
-
-def members(keys_a, keys_b):
-    """Boolean mask over ``keys_b``: which 16-byte keys also occur in ``keys_a``.
-
-    Vectorised: the first 8 bytes select candidates with ``np.isin`` on uint64, then
-    the full 16 bytes of each candidate are compared exactly.
-    """
-    import numpy as np
-
-    if len(keys_a) == 0 or len(keys_b) == 0:
-        return np.zeros(len(keys_b), dtype=bool)
-    a = np.ascontiguousarray(keys_a).view(np.uint64).reshape(-1, 2)
-    b = np.ascontiguousarray(keys_b).view(np.uint64).reshape(-1, 2)
-    cand = np.isin(b[:, 0], a[:, 0])
-    if not cand.any():
-        return cand
-    idx = np.nonzero(cand)[0]
-    a_full = np.unique(a[np.isin(a[:, 0], b[idx, 0])].view([("h", np.uint64), ("l", np.uint64)]).ravel())
-    b_full = b[idx].view([("h", np.uint64), ("l", np.uint64)]).ravel()
-    cand[idx] = np.isin(b_full, a_full)
-    return cand

@@ -123,11 +123,7 @@ def select_runs(repo: Repo, run_refs: list[str] | None = None, *, all_runs: bool
     if given != 1:
         raise UsageError("give RUN_ID|PATH..., --all, --since REF or --test-set PATH (exactly one of them)")
     if test_set:
-        sids = _recorded_as(repo, test_set)
-        ids = [r["run_id"] for r in _runqueries.readers(repo.graph, sids) if r["role"] == "test"]
-        if not ids:
-            raise UsageError(f"no recorded run used the content of {test_set} as its test set")
-        return list(dict.fromkeys(ids))
+        return _scored_on(repo, test_set)
     if run_refs:
         ids: list[str] = []
         for ref in run_refs:
@@ -145,6 +141,37 @@ def select_runs(repo: Repo, run_refs: list[str] | None = None, *, all_runs: bool
     if all_runs:
         return gaudit.run_ids(repo.graph)
     return _since(repo, since or "")
+
+
+#: the share of a test set's rows another file must hold to count as the same test set
+TEST_SET_CONTAINMENT = 0.9
+
+
+def _scored_on(repo: Repo, path: str) -> list[str]:
+    """Every run that read the content of ``path`` as its ``test`` input: the same files
+    under any name, or a file holding at least 90 % of its rows (re-exported: another format,
+    columns re-ordered, rows shuffled)."""
+    if not Path(path).exists():
+        raise UsageError(f"{path}: no such file or folder")
+    try:
+        sids = _recorded_as(repo, path)
+    except UsageError:
+        sids = []
+    readers = [r for r in _runqueries.readers(repo.graph, sids) if r["role"] == "test"]
+    from lineage.tabular import keys as _keys
+
+    mine = _keys.path_keys(path)
+    tests = gaudit.heldout_snapshots(repo.graph, ("test",))
+    for sid, records in tests.items():
+        if sid in sids or len(mine) == 0:
+            continue
+        if _keys.containment(mine, _keys.snapshot_keys(repo, sid)) >= TEST_SET_CONTAINMENT:
+            readers += records
+    readers.sort(key=lambda r: (_runs.get(repo, r["run_id"]).started, r["run_id"]))
+    ids = [r["run_id"] for r in readers]
+    if not ids:
+        raise UsageError(f"no recorded run used the content of {path} (its files or its rows) as its test set")
+    return list(dict.fromkeys(ids))
 
 
 def _recorded_as(repo: Repo, path: str) -> list[str]:

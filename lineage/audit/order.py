@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Callable
-from typing import Any
 
 from lineage.log import Graph
 
@@ -180,6 +179,25 @@ class Order:
                     todo.append(up)
         return frozenset(seen)
 
+    def row_ancestors(self, reader: str, snapshot_id: str, is_split: Callable[[str], bool]) -> set[str]:
+        """The snapshot and the data it was derived from row by row, as ``reader`` read it:
+        the non-model inputs of the runs that wrote it, back to (and including) the output of
+        a split, whose inputs hold other rows too."""
+        out = {snapshot_id}
+        todo = [(reader, snapshot_id)]
+        seen: set[str] = set()
+        while todo:
+            run_id, sid = todo.pop()
+            w = self.writer(run_id, sid)
+            if w is None or w in seen or is_split(w):
+                continue
+            seen.add(w)
+            for up, role, _stamp in self.reads.get(w, ()):
+                if role != "model" and up not in out:
+                    out.add(up)
+                    todo.append((w, up))
+        return out
+
     def data_reads(self, run_ids: frozenset[str]) -> set[str]:
         """Snapshots the runs read other than as models."""
         return {sid for r in run_ids for sid, role, _stamp in self.reads.get(r, ()) if role != "model"}
@@ -196,13 +214,3 @@ def _latest_before(writes: list[tuple[Stamp, str, str]], stamp: Stamp, reader: s
         if writes[i][1] != reader:
             return writes[i][1]
     return None
-
-
-def rows_digest(keys: Any) -> str:
-    """An order-free digest of a multiset of 16-byte row keys (numpy ``V16``)."""
-    import blake3
-    import numpy as np
-
-    pairs = np.ascontiguousarray(keys).view(np.uint64).reshape(-1, 2)
-    order = np.lexsort((pairs[:, 1], pairs[:, 0]))
-    return blake3.blake3(np.ascontiguousarray(pairs[order]).tobytes()).hexdigest()

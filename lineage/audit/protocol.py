@@ -59,10 +59,11 @@ class RuleContext(Protocol):
         """The run record."""
 
     def upstream(self, run_id: str) -> list[RunView]:
-        """Runs upstream of ``run_id`` through the snapshots it read, oldest first."""
+        """Runs upstream of ``run_id`` through the snapshots it read (happens-before links,
+        following renamed and re-serialised copies), oldest first."""
 
     def runs_downstream_of(self, run_id: str) -> set[str]:
-        """Every node (run or snapshot) downstream of a run."""
+        """Runs downstream of a run (happens-before) and the snapshots they and it wrote."""
 
     @property
     def final_scorings(self) -> list[dict[str, Any]]:
@@ -99,16 +100,31 @@ class RuleContext(Protocol):
         time, then event order), of models trained on content other than ``run_id``'s
         training inputs. A test set they scored has become validation data."""
 
-    def heldout_uses_against(self, run: RunView, i: InputView, roles: tuple[str, ...]) -> list[dict[str, Any]]:
-        """``heldout_uses`` of the input's content by other runs; on a ``validation`` read,
-        minus the ``used_up_before_read`` scorings."""
+    def heldout_uses_against(self, run: RunView, i: InputView, roles: tuple[str, ...], *,
+                             containment: float = 0.9) -> list[dict[str, Any]]:
+        """Uses with ``roles`` by other runs of the input's content (``match: content``) or of
+        its rows in any file (``match: rows``, with the overlap); on a ``validation`` read
+        minus the ``used_up_before_read`` scorings; on any other read only uses downstream of
+        ``run``, and row matches holding at least ``containment`` of the held-out rows."""
 
-    def lineage_sources(self, snapshot_id: str) -> set[str]:
-        """The snapshot, its copies, and every snapshot upstream of it."""
+    def copies(self, snapshot_id: str) -> set[str]:
+        """The snapshot and every snapshot with the same files under other names."""
 
-    def splits_upstream(self, snapshot_id: str) -> list[tuple[str, set[str]]]:
-        """(split run, every snapshot at or upstream of its inputs) for each split run
-        upstream of the snapshot."""
+    def lineage_sources(self, snapshot_id: str, reader: str | None = None) -> set[str]:
+        """The snapshot, its copies, and every snapshot in its history as ``reader`` read it."""
+
+    def splits_upstream(self, snapshot_id: str, reader: str | None = None) -> list[tuple[str, set[str]]]:
+        """(split run, every snapshot at or upstream of its inputs) for each split run in the
+        history of the snapshot as ``reader`` read it."""
+
+    def same_rows(self, snapshot_id: str, candidates: set[str]) -> bool:
+        """Whether the snapshot is one of ``candidates`` or holds exactly the rows of one."""
+
+    def rows_key(self, snapshot_id: str) -> str | None:
+        """An order-free digest of the snapshot's rows; None without rows."""
+
+    def split_duplicates(self, heldout_id: str, reader: str, column: str = "fp") -> int:
+        """Rows of the held-out set that a split cut apart from duplicates its input held."""
 
     def snapshots_stored(self, snapshot_ids: list[str]) -> dict[str, bool]:
         """Whether each snapshot was recorded with its bytes kept."""
@@ -124,9 +140,11 @@ class RuleContext(Protocol):
     def members(self, keys_a: Any, keys_b: Any) -> Any:
         """Boolean mask over ``keys_b``: which keys also occur in ``keys_a``."""
 
-    def overlap(self, train_ids: list[str], heldout_id: str, column: str = "fp") -> dict[str, Any]:
+    def overlap(self, train_ids: list[str], heldout_id: str, column: str = "fp", *,
+                reader: str | None = None) -> dict[str, Any]:
         """How many rows of ``heldout_id`` have a key found in ``train_ids``: rows,
-        overlap, fraction and example rows."""
+        overlap, fraction and example rows. With ``reader``, an overlap made only of
+        duplicates a split cut apart is ``source_duplicates``, not ``overlap``."""
 
     def row_examples(self, snapshot_id: str, positions: Any) -> list[dict[str, Any]]:
         """A few (file, row) pairs of the snapshot at ``positions``, for evidence."""

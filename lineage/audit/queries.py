@@ -138,36 +138,6 @@ def final_scorings(g: Graph) -> list[dict[str, Any]]:
             if counts_as_scoring(r[5], [None] if r[6] else [])]
 
 
-#: The run that wrote an input's content most recently before the read began (docs/audit.md,
-#: "Order: happens-before"): the output record of the same snapshot, by another run, with
-#: the latest (time, event seq) before the input record's. ``i``: the input record, ``ei``
-#: its event; NULL when no run wrote that content before the read.
-_WRITER_BEFORE_READ = (
-    "(SELECT o.run_id FROM run_output_records o LEFT JOIN events eo ON eo.id = o.event_id "
-    " WHERE o.snapshot_id = i.snapshot_id AND o.run_id != i.run_id "
-    " AND (o.time < i.time OR (o.time = i.time AND coalesce(eo.seq, 0) < coalesce(ei.seq, 0))) "
-    " ORDER BY o.time DESC, coalesce(eo.seq, 0) DESC LIMIT 1)"
-)
-
-
-def upstream_run_ids(g: Graph, run_id: str) -> list[str]:
-    """Runs upstream of ``run_id`` in happens-before order (not itself), oldest first.
-
-    Each input is linked to the one run that wrote that snapshot most recently before the
-    read began, not to every run that ever wrote the same bytes; the walk goes on through
-    that run's inputs the same way.
-    """
-    rows = g.conn.execute(
-        "WITH RECURSIVE up(node) AS ("
-        "  SELECT ? UNION SELECT " + _WRITER_BEFORE_READ + " FROM run_input_records i "
-        "  LEFT JOIN events ei ON ei.id = i.event_id JOIN up ON i.run_id = up.node"
-        ") SELECT r.run_id FROM up JOIN runs r ON r.run_id = up.node WHERE r.run_id != ? "
-        "ORDER BY r.started, r.run_id",
-        (run_id, run_id),
-    )
-    return [r[0] for r in rows]
-
-
 def evaluations_finished_before_read(g: Graph, run_id: str, snapshot_id: str) -> set[str]:
     """``evaluate`` runs whose finish happened before ``run_id`` first read ``snapshot_id``
     (by time, then event seq; docs/audit.md, "Order: happens-before")."""

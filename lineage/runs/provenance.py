@@ -238,15 +238,20 @@ class UsedBy:
                    tuple(Use.from_dict(u) for u in d.get("uses", ())))
 
 
-_MATCH_ORDER = {"same-snapshot": 0, "same-content": 1, "same-dataset": 2, "downstream": 3}
+_MATCH_ORDER = {"same-snapshot": 0, "same-content": 1, "same-rows": 2, "same-dataset": 3, "downstream": 4}
+
+#: the share of a snapshot's rows another snapshot must hold to match it as ``same-rows``
+ROWS_CONTAINMENT = 0.9
 
 
 def used_by(repo: Repo, ref: str, *, same_dataset: bool = True, downstream: bool = False) -> UsedBy:
     """Every run that read this snapshot's content, under any name, by role.
 
     Matches: the snapshot itself (whatever dataset name it was recorded under), a
-    snapshot whose files have the same digests (a copy saved under another name),
-    and (``same_dataset``) any other snapshot of the same dataset. ``downstream`` adds
+    snapshot whose files have the same digests (a copy saved under another name), a
+    snapshot read by some run that holds at least 90 % of its rows in any file (a
+    re-export: another format, columns re-ordered, rows shuffled; compared by row
+    fingerprints), and (``same_dataset``) any other snapshot of the same dataset. ``downstream`` adds
     every run that read something derived from those snapshots.
     """
     node, node_type = resolve_node(repo, ref)
@@ -258,6 +263,8 @@ def used_by(repo: Repo, ref: str, *, same_dataset: bool = True, downstream: bool
     match: dict[str, str] = {node: "same-snapshot"}
     for c in copies:
         match[c] = "same-content"
+    for sid in _same_rows(repo, node, set(match)):
+        match.setdefault(sid, "same-rows")
     if same_dataset and datasets:
         for sid in q.snapshots_of_datasets(g, datasets):
             match.setdefault(sid, "same-dataset")
@@ -283,6 +290,32 @@ def used_by(repo: Repo, ref: str, *, same_dataset: bool = True, downstream: bool
                             row.get("started") or "", row.get("user"), "downstream"))
     uses.sort(key=lambda u: (_MATCH_ORDER[u.match], u.time, u.run_id))
     return UsedBy(node, tuple(datasets), tuple(copies), tuple(uses))
+
+
+def _same_rows(repo: Repo, node: str, known: set[str]) -> list[str]:
+    """Snapshots read by a run (other than ``known``) holding ``ROWS_CONTAINMENT`` of the
+    rows of ``node``, by row fingerprints. Only tabular snapshots are compared."""
+    g = repo.graph
+    rows = g.conn.execute(
+        "SELECT DISTINCT i.snapshot_id FROM run_input_records i WHERE EXISTS ("
+        " SELECT 1 FROM files f JOIN tabular_files t ON t.digest = f.digest AND t.status = 'ok' "
+        " WHERE f.snapshot_id = i.snapshot_id)")
+    candidates = [r[0] for r in rows if r[0] not in known]
+    if not candidates or not _is_tabular_snapshot(g, node):
+        return []
+    from lineage.tabular import keys
+
+    mine = keys.snapshot_keys(repo, node)
+    if len(mine) == 0:
+        return []
+    return [sid for sid in candidates
+            if keys.containment(mine, keys.snapshot_keys(repo, sid)) >= ROWS_CONTAINMENT]
+
+
+def _is_tabular_snapshot(g: Any, sid: str) -> bool:
+    return g.conn.execute(
+        "SELECT 1 FROM files f JOIN tabular_files t ON t.digest = f.digest AND t.status = 'ok' "
+        "WHERE f.snapshot_id = ? LIMIT 1", (sid,)).fetchone() is not None
 
 
 # -- text renderings ----------------------------------------------------------------

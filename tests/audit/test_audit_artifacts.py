@@ -81,4 +81,48 @@ def test_content_never_recorded_is_named(lab, pipeline, capsys):
     r = CLI(lab.root, capsys)("audit", "models/unknown.pkl")
     assert r.code == 2 and "was never recorded" in r.stderr
     r = CLI(lab.root, capsys)("audit", "--test-set", "data/train.csv")
-    assert r.code == 2 and "used the content of data/train.csv as its test set" in r.stderr
+    assert r.code == 2 and "used the content of data/train.csv (its files or its rows) as its test set" in r.stderr
+
+
+def test_a_test_set_re_exported_is_found_by_its_rows(lab, pipeline, capsys):
+    """A shuffled Parquet re-export of the test set, with its columns re-ordered, scored
+    again: ``--test-set`` finds every scoring through the rows, not the bytes."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rows = list(reversed(_rows(200, 260)))
+    pq.write_table(pa.table({"y": [r["y"] for r in rows], "x": [r["x"] for r in rows],
+                             "id": [r["id"] for r in rows]}), lab.root / "data" / "holdout.parquet")
+    third = lab.run("evaluate", inputs=[("model", "models/model.pkl"), ("test", "data/holdout.parquet")],
+                    metrics=[("acc", 0.92, "test")])
+    r = CLI(lab.root, capsys)("audit", "--test-set", "data/test.csv", "--json")
+    audited = [run["run_id"] for run in r.json["runs"]]
+    assert audited == [pipeline["first"], pipeline["second"], third]
+    # the file an auditor holds need not be recorded: only its rows are compared
+    (lab.root / "data" / "mine.csv").write_text(
+        "x,id,y\n" + "".join(f"{r['x']},{r['id']},{r['y']}\n" for r in _rows(200, 260)))
+    r = CLI(lab.root, capsys)("audit", "--test-set", "data/mine.csv", "--json")
+    assert [run["run_id"] for run in r.json["runs"]] == audited
+    # a file holding under 90 % of the rows is another test set
+    (lab.root / "data" / "part.csv").write_text(
+        "x,id,y\n" + "".join(f"{r['x']},{r['id']},{r['y']}\n" for r in _rows(200, 240)) + "1,9999,0\n" * 20)
+    r = CLI(lab.root, capsys)("audit", "--test-set", "data/part.csv")
+    assert r.code == 2 and "its rows" in r.stderr
+
+
+def test_used_by_finds_a_re_exported_test_set_by_its_rows(lab, pipeline, capsys):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rows = list(reversed(_rows(200, 260)))
+    pq.write_table(pa.table({"y": [r["y"] for r in rows], "id": [r["id"] for r in rows],
+                             "x": [r["x"] for r in rows]}), lab.root / "data" / "holdout.parquet")
+    third = lab.run("evaluate", inputs=[("model", "models/model.pkl"), ("test", "data/holdout.parquet")])
+    r = CLI(lab.root, capsys)("used-by", "data/test.csv", "--json")
+    assert r.code == 0, r.stderr
+    validate(r.json, "used-by.schema.json")
+    by_run = {u["run_id"]: u["match"] for u in r.json["uses"]}
+    assert by_run[third] == "same-rows"
+    assert by_run[pipeline["first"]] == "same-snapshot"
+    # the training set holds none of the test rows: its readers are not uses of the test set
+    assert pipeline["train"] not in by_run

@@ -54,9 +54,10 @@ def test_fires_on_noisy_copies_of_training_rows(lab, rel):
 
 def test_values_straddling_a_rounding_boundary(lab):
     # 1 + STEP/2 is where the first grid rounds up: the shifted grid keeps both sides together
-    train = [{"x": (1 + 0.5 * STEP) * (1 - 1e-12), "y": 2.5 + i, "label": i % 2} for i in range(10)]
+    train = [{"x": (1 + 0.5 * STEP) * (1 - 1e-12), "y": 2.5 + i, "z": 0.125 * i + 0.3, "label": i % 2}
+             for i in range(10)]
     test = [{**r, "x": (1 + 0.5 * STEP) * (1 + 1e-12)} for r in train[:3]]
-    test += [{"x": 50.0 + i, "y": 0.5, "label": 0} for i in range(7)]
+    test += [{"x": 50.0 + i, "y": 0.5, "z": 7.25, "label": 0} for i in range(7)]
     ev = pipeline(lab, train, test)
     [f] = near(lab, ev)
     assert f.evidence["near_duplicates"] == 3
@@ -99,8 +100,9 @@ def test_exact_copies_beside_near_copies_are_not_counted(lab):
 
 def test_integer_table_against_noisy_floats(lab):
     # training rows without float columns have no near keys: their exact fingerprint is one
-    train = [{"a": i, "b": 2 * i, "label": i % 2} for i in range(40)]
-    test = [{"a": float(r["a"]) * (1 + 1e-12) + 1e-13, "b": r["b"], "label": r["label"]} for r in train[1:6]]
+    train = [{"a": i, "b": 2 * i, "c": 3 * i, "label": i % 2} for i in range(40)]
+    test = [{"a": float(r["a"]) * (1 + 1e-12) + 1e-13, "b": float(r["b"]) * (1 - 1e-12) - 1e-13,
+             "c": float(r["c"]) * (1 + 1e-12) + 1e-13, "label": r["label"]} for r in train[1:6]]
     ev = pipeline(lab, train, test)
     [f] = near(lab, ev)
     assert f.evidence["near_duplicates"] == 5
@@ -182,3 +184,14 @@ def test_silent_on_clean_splits_of_real_data(lab, index):
     ev2 = lab.run("evaluate", [("model", "models/m.pkl"), ("test", "data/test_leak.csv")])
     [f] = near(lab, ev2)
     assert f.evidence["near_duplicates"] >= 9, name  # a copy of a zero-noise row would be exact
+
+
+def test_silent_with_fewer_than_three_float_columns(lab):
+    """Two saturated probabilities agree to 1e-6 by chance: stacked predictions of distinct
+    rows are no copies."""
+    train = [{"lr": 1 - 1e-5 * (1 + (i % 7) * 1e-8), "rf": 1.0, "label": 1} for i in range(30)]
+    train += [{"lr": 0.1 + 0.01 * i, "rf": 0.2 + 0.01 * i, "label": 0} for i in range(30)]
+    test = [{"lr": 1 - 1e-5 * (1 + 3.5e-8), "rf": 1.0, "label": 1}]
+    test += [{"lr": 0.7 + 0.001 * i, "rf": 0.65, "label": 0} for i in range(9)]
+    ev = pipeline(lab, train, test)
+    assert near(lab, ev) == []

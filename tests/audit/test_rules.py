@@ -210,7 +210,12 @@ def test_tune_read_test(lab):
 def test_test_reuse_by_content_not_name(lab):
     ids = clean_pipeline(lab)
     assert "test-reuse" not in lab.slugs(ids["evaluate"])  # the first scoring passes
-    again = lab.run("evaluate", [("model", "models/model.pkl"), ("test", "data/test_s.csv")],
+    # the same model scored again (a rerun of the same script) reveals nothing new
+    rerun = lab.run("evaluate", [("model", "models/model.pkl"), ("test", "data/test_s.csv")],
+                    metrics=[("accuracy", 0.84, "test")])
+    assert lab.audit(rerun, ["test-reuse"]).findings == []
+    lab.write("models/model_v2.pkl", "weights v2")
+    again = lab.run("evaluate", [("model", "models/model_v2.pkl"), ("test", "data/test_s.csv")],
                     metrics=[("accuracy", 0.85, "test")])
     [f] = lab.audit(again, ["test-reuse"]).findings
     assert f.severity == "error" and f.evidence["earlier"][0]["run_id"] == ids["evaluate"]

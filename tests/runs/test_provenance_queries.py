@@ -113,7 +113,14 @@ def test_used_by_same_dataset_and_downstream(repo, pipeline, workdir):
     (workdir / "data/split/extra.csv").write_text("99,1,1\n")
     lineage.snapshot("data/split", repo=repo)
     later = prov.used_by(repo, "data/split@2")
-    assert {x.match for x in later.uses} == {"same-dataset"}
+    # version 2 keeps every row of version 1: its readers read those rows
+    assert {x.match for x in later.uses} == {"same-rows"}
+    (workdir / "data/split/extra.csv").unlink()
+    for f in (workdir / "data/split").glob("*.csv"):
+        f.write_text("id,a,b\n" + "".join(f"{1000 + i},{i},{i % 2}\n" for i in range(5)))
+    lineage.snapshot("data/split", repo=repo)
+    rewritten = prov.used_by(repo, "data/split@3")
+    assert {x.match for x in rewritten.uses} == {"same-dataset"}
     deep = prov.used_by(repo, "data/split@1", downstream=True)
     downstream = {x.run_id for x in deep.uses if x.match == "downstream"}
     assert downstream == {pipeline["train"], pipeline["evaluate"]}

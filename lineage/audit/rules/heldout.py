@@ -166,6 +166,15 @@ class FitOnHeldout(Rule):
         if not read:
             return None
         o = ctx.overlap([i.snapshot_id for i in read], h.snapshot_id, reader=run.run_id)
+        if not o["overlap"]:
+            # the held-out rows before a transformation (PCA, scaling) fitted on them
+            for before in sorted(ctx.row_ancestors(h.snapshot_id, run.run_id) - {h.snapshot_id}):
+                if not ctx.heldout_uses(before, (h.role,)):
+                    continue  # only what is itself held out (a transform may read every split)
+                o2 = ctx.overlap([i.snapshot_id for i in read], before)
+                if o2["overlap"] and ctx.split_duplicates(h.snapshot_id, run.run_id) < o2["overlap"]:
+                    o = {**o2, "heldout_before_transformation": before}
+                    break
         if not o["overlap"] or o["fraction"] <= self.config["tolerance"]:
             return None
         shared = [i for i in read if ctx.overlap([i.snapshot_id], h.snapshot_id)["overlap"]]

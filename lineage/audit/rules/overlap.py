@@ -178,23 +178,52 @@ class NearDuplicate(Rule):
         sides = [heldout_id, *train_ids]
         if not any(_NEAR in ctx.fingerprints(s).column_names for s in sides):
             return None
+        floats = [c for c, p in ctx.profiles(heldout_id).items() if str(p.get("type", "")).startswith(("double", "float"))]
+        if len(floats) < MIN_FLOAT_COLUMNS:
+            return None  # one or two floats agree to 1e-6 by chance (saturated probabilities)
         h_pos, h_fp = ctx.keys(heldout_id, "fp")
         if len(h_fp) == 0:
             return None
         near = np.zeros(len(h_fp), dtype=bool)
+        train_fp = np.concatenate([ctx.keys(t, "fp")[1] for t in train_ids])
         for column in (_NEAR, _NEAR_SHIFT):
             train = np.concatenate([_near_keys(ctx, t, column)[1] for t in train_ids])
-            near |= _contains(ctx, train, _near_keys(ctx, heldout_id, column)[1])
+            held = _near_keys(ctx, heldout_id, column)[1]
+            hit = _contains(ctx, train, held)
+            if hit.any():
+                # a grid cell that distinct training rows share is one the data crowds on its
+                # own (saturated probabilities, coarse values): a match there is no evidence
+                crowded = _crowded(train, train_fp)
+                if len(crowded):
+                    hit &= ~_contains(ctx, crowded, held)
+            near |= hit
         if not near.any():
             return 0, len(h_fp), h_pos[:0]
         # exact copies are exact-overlap's business: looked up for the candidates only
         idx = np.nonzero(near)[0]
-        train_fp = np.concatenate([ctx.keys(t, "fp")[1] for t in train_ids])
         near[idx[_contains(ctx, train_fp, h_fp[idx])]] = False
         return int(near.sum()), len(h_fp), h_pos[near]
 
 
 _NEAR, _NEAR_SHIFT = "fp_near", "fp_near_shift"
+
+#: Numeric near-copies are judged on tables with at least this many float columns: with
+#: fewer, distinct rows agree to 1e-6 by chance (two saturated probabilities, a rounded
+#: measurement), so a match is no evidence of a copy.
+MIN_FLOAT_COLUMNS = 3
+
+
+def _crowded(near_keys, fp_keys):
+    """The near keys (``V16``) that two or more distinct training rows (by ``fp``) share."""
+    import numpy as np
+
+    if len(near_keys) == 0:
+        return near_keys[:0]
+    both = np.concatenate([np.ascontiguousarray(near_keys).view(np.uint64).reshape(-1, 2),
+                           np.ascontiguousarray(fp_keys).view(np.uint64).reshape(-1, 2)], axis=1)
+    distinct = np.unique(both, axis=0)
+    cells, counts = np.unique(distinct[:, :2], axis=0, return_counts=True)
+    return np.ascontiguousarray(cells[counts > 1]).view("V16").ravel()
 
 
 def _near_keys(ctx: RuleContext, snapshot_id: str, column: str):

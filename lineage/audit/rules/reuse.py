@@ -22,12 +22,32 @@ def _same_test(ctx: RuleContext, containment: float, test_sid: str, other_sid: s
     return False, "", o["fraction"] if o["rows"] else None
 
 
+def _models(ctx: RuleContext, run: RunView) -> set[str]:
+    """The content of the models a run scored (its ``model`` inputs); empty without any."""
+    return {ctx.content_key(i.snapshot_id) or i.snapshot_id for i in run.inputs if i.role == "model"}
+
+
+def _test_scores(run: RunView) -> set[tuple[str, float]]:
+    return {(m.name, m.value) for m in run.metrics if m.split in ("test", None)}
+
+
+def _same_model(ctx: RuleContext, run: RunView, other_id: str) -> bool:
+    """Whether another scoring reproduced this one: the very same model bytes, and the same
+    test scores. A rerun of the same script reveals nothing new about the test set; a
+    different score (another metric, another threshold) is a new look."""
+    mine = _models(ctx, run)
+    other = ctx.run(other_id)
+    return bool(mine) and mine == _models(ctx, other) and _test_scores(run) == _test_scores(other)
+
+
 def _earlier_scorings(ctx: RuleContext, run: RunView, test_sid: str, containment: float) -> list[dict]:
     """Final scorings of the same test content started before ``run`` (``ctx.final_scorings``
-    applies the failed-run policy)."""
+    applies the failed-run policy), other than scorings of the very same model."""
     out = []
     for s in ctx.final_scorings:
         if s["run_id"] == run.run_id or s["started"] >= run.started:
+            continue
+        if _same_model(ctx, run, s["run_id"]):
             continue
         same, why, fraction = _same_test(ctx, containment, test_sid, s["snapshot_id"])
         if same:
@@ -45,7 +65,8 @@ class TestReuse(Rule):
     re-exported file with the same rows, or a test set keeping `containment` (90 %) or
     more of an earlier scored one's rows. The first final scoring passes. A failed or
     aborted evaluation counts as a scoring only when it logged a test score (a metric
-    with split `test` or no split). Fix: collect a
+    with split `test` or no split). Scoring the very same model bytes again with the
+    same scores (rerunning the same script) is not a reuse: it reveals nothing new. Fix: collect a
     fresh test set, or report the earlier score.
     """
 
@@ -105,8 +126,8 @@ class SelectionOptimism(Rule):
         for t in ctx.heldout_inputs(run, ("test",)):
             rivals = []
             for s in ctx.final_scorings:
-                if s["run_id"] == run.run_id:
-                    continue
+                if s["run_id"] == run.run_id or _same_model(ctx, run, s["run_id"]):
+                    continue  # the same model scored again is one candidate, not two
                 same, _why, _ = _same_test(ctx, self.config["containment"], t.snapshot_id, s["snapshot_id"])
                 if not same:
                     continue

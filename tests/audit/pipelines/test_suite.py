@@ -12,10 +12,13 @@ import pytest
 from audit.pipelines import shapes_basic  # noqa: F401 - registers pipelines
 from audit.pipelines import shapes_leaks  # noqa: F401
 from audit.pipelines import shapes_clean  # noqa: F401
-from audit.pipelines.conftest import PIPELINES
+from audit.pipelines import shapes_variants  # noqa: F401
+from audit.pipelines.conftest import GAPS, PIPELINES
 
 
-@pytest.mark.parametrize("name", sorted(PIPELINES))
+@pytest.mark.parametrize("name", [
+    pytest.param(n, marks=pytest.mark.xfail(strict=True, reason=GAPS[n])) if n in GAPS else n
+    for n in sorted(PIPELINES)])
 def test_pipeline_fires_exactly_the_expected_rules(ws, name):
     build, expected = PIPELINES[name]
     build(ws)
