@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The main job end to end, on a small generated dataset, in a throw-away git repo:
-# snapshot twice, status, log, diff, checkout, verify; then the audit of a clean
+# snapshot twice (lineage.lock committed with each), status, log, diff, checkout, verify,
+# a rollback (git checkout v1, lineage checkout, verify); then the audit of a clean
 # scikit-learn pipeline (passes) and of two leaky ones (caught).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -17,14 +18,32 @@ git commit -q --allow-empty -m "demo project"
 
 step lineage init
 step lineage snapshot data --name iris-like --label-column label -m "first cut"
+# data stays out of git; lineage.lock (the snapshot each dataset is pinned to) is committed
+printf '/data/\n/restored/\n' > .gitignore
+step git add .gitignore lineage.lock .lineage/config.toml .lineage/.gitignore
+step git commit -q -m "data v1"
+git tag v1
 python "$here/make_data.py" data --rows 2500 --seed 2 --only train.csv
 step lineage status
 step lineage snapshot data -m "more training rows"
+step git commit -q -am "data v2"
 step lineage log iris-like
 step lineage diff iris-like@1 iris-like@2
 step lineage checkout iris-like@1 restored
 step lineage show iris-like@1
 step lineage verify
+
+# -- a rollback: the data follows git ------------------------------------------------
+printf '\n\033[1m# roll back: git checkout of the older commit, then lineage checkout\033[0m\n'
+step git checkout -q v1
+step lineage status
+step lineage checkout
+step lineage verify
+if ! lineage status --json | python -c 'import json, sys; sys.exit(bool(json.load(sys.stdin)["lock"]["datasets"]))'; then
+  echo "demo FAILED: the data is not what v1's lineage.lock names after the rollback" >&2; exit 1
+fi
+step git checkout -q main
+step lineage checkout
 
 # -- the audit: a correct pipeline passes, a leaky one is caught ----------------------
 # Each example records split -> fit -> transform -> train -> evaluate as runs in its own

@@ -43,6 +43,7 @@ __all__ = [
     "__version__",
     "audit_runs",
     "checkout",
+    "compare_runs",
     "diff",
     "export_openlineage",
     "export_prov",
@@ -97,11 +98,13 @@ def status(target: str | None = None, *, repo: Repo | None = None):
     return _with_repo(repo, _snapshot.status, target)
 
 
-def log(name: str | None = None, *, repo: Repo | None = None):
-    """A dataset's snapshot history, newest first."""
+def log(name: str | None = None, *, max_count: int | None = None, since: str | None = None,
+        author: str | None = None, repo: Repo | None = None):
+    """A dataset's snapshot history, newest first (``max_count``, ``since``, ``author``: as
+    ``lineage log -n``, ``--since``, ``--author``)."""
     from lineage import snapshots as _snapshot
 
-    return _with_repo(repo, _snapshot.log, name)
+    return _with_repo(repo, _snapshot.log, name, max_count=max_count, since=since, author=author)
 
 
 def show(ref: str, *, repo: Repo | None = None):
@@ -111,8 +114,9 @@ def show(ref: str, *, repo: Repo | None = None):
     return _with_repo(repo, _snapshot.show, ref)
 
 
-def diff(a: str, b: str, *, repo: Repo | None = None):
-    """Files added, removed and changed between two snapshots."""
+def diff(a: str, b: str | None = None, *, repo: Repo | None = None):
+    """Files added, removed and changed from ``a`` to ``b``: snapshots, or paths (their
+    working copies); without ``b``, from ``a`` to the working copy."""
     from lineage import snapshots as _snapshot
 
     return _with_repo(repo, _snapshot.diff, a, b)
@@ -145,6 +149,14 @@ def run(kind: str = "other", *, id: str | None = None, params: dict[str, Any] | 
     from lineage import runs as _runs
 
     return _runs.open_run(kind, id=id, params=params, repo=repo)
+
+
+def compare_runs(ids: list[str], *, only_diff: bool = False, repo: Repo | None = None):
+    """Runs side by side (``lineage runs compare``): a ``Comparison`` whose ``to_dict()``
+    is ``{"runs": [...], "rows": [{"section", "name", "values", "differs", ...}], "versions"}``."""
+    from lineage.runs import compare as _compare
+
+    return _with_repo(repo, _compare.compare_runs, list(ids), only_diff=only_diff)
 
 
 def provenance_of(ref: str, *, repo: Repo | None = None):

@@ -4,6 +4,7 @@
 ``init`` ran in, outside git) and holds ``config.toml``, the object store
 (``objects/``, ``tmp/``), the lineage database ``lineage.db`` and the local stat
 cache ``state.db``. Its ``.gitignore`` keeps everything but the config out of git.
+``lineage.lock`` at the root (``lineage.snapshots.lock``) is meant to be committed.
 """
 
 from __future__ import annotations
@@ -27,14 +28,14 @@ from lineage.store.statcache import StatCache
 
 DIRNAME = ".lineage"
 GITIGNORE = """\
-# lineage: objects, databases and temporary files stay out of git
-/objects/
-/tmp/
-/packs/
-/*.db
-/*.db-*
-/cache/
+# lineage: everything here but the config stays out of git (objects, packs, databases,
+# caches, locks, temporary files); lineage.lock at the repository root is committed
+/*
+!/.gitignore
+!/config.toml
 """
+#: The first line of every .gitignore lineage wrote: ``init`` brings an older one up to date.
+_GITIGNORE_MARK = "# lineage:"
 
 
 @dataclass
@@ -86,8 +87,12 @@ class Repo:
         repo.dir.mkdir(exist_ok=True)
         repo.store.ensure()
         ignore = repo.dir / ".gitignore"
-        if not ignore.exists():
-            ignore.write_text(GITIGNORE)
+        try:
+            written = ignore.read_text()
+        except FileNotFoundError:
+            written = None
+        if written is None or (written != GITIGNORE and written.startswith(_GITIGNORE_MARK)):
+            ignore.write_text(GITIGNORE)  # a .gitignore the user wrote is left alone
         cfg = repo.dir / "config.toml"
         if not cfg.exists():
             _config.save(cfg, {"core": {"link": "copy"}})

@@ -18,7 +18,8 @@ from lineage.core.vocab import HELDOUT_ROLES
 from lineage.repo import Repo
 from lineage.runs import queries as gruns
 from lineage.tabular.keys import as_pairs as _as_pairs
-from lineage.tabular.keys import fingerprint_keys, members, rows_digest
+from lineage.tabular.keys import fingerprint_keys, members
+from lineage.tabular.keys import rows_key as rows_key_of
 from lineage.tabular.keys import key_counts as _key_counts
 from lineage.tabular.keys import lookup as _lookup
 from lineage.tabular.neardup import find_near_duplicates
@@ -34,6 +35,10 @@ NOT_JUDGED = ("split", "transform")
 #: a ``fit`` run (scaler, encoder) or a ``tune`` run (model selection) learned from are
 #: judged by ``fit-on-heldout`` and ``tune-read-test`` instead (one cause, one finding).
 TRAINING_KINDS = ("train",)
+
+#: ``keys(sid, DATA_KEYS)``: the data keys, ``fp_data`` where a file has it, else ``fp``
+DATA_KEYS = "data"
+_FP_DATA = "fp_data"
 
 
 class AuditContext:
@@ -264,7 +269,7 @@ class AuditContext:
         if snapshot_id not in self._rows_keys:
             pos, keys = self.keys(snapshot_id, "fp")
             table = self.fingerprints(snapshot_id)
-            self._rows_keys[snapshot_id] = rows_digest(keys) if len(keys) and len(keys) == table.num_rows else None
+            self._rows_keys[snapshot_id] = rows_key_of(keys) if len(keys) and len(keys) == table.num_rows else None
         return self._rows_keys[snapshot_id]
 
     @cached_property
@@ -286,18 +291,51 @@ class AuditContext:
         return self._tables[snapshot_id]
 
     def keys(self, snapshot_id: str, column: str = "fp") -> Keys:
-        """(row positions, 16-byte keys as a numpy void array) of non-null ``column`` values."""
+        """(row positions, 16-byte keys as a numpy void array) of non-null ``column`` values.
+
+        ``column="data"`` gives the *data keys*: every row's ``fp_data`` where its file has
+        one (the row without its index-like columns), else its ``fp``.
+        """
         if (snapshot_id, column) not in self._keys:
-            self._keys[(snapshot_id, column)] = fingerprint_keys(self.fingerprints(snapshot_id), column)
+            if column == DATA_KEYS:
+                self._keys[(snapshot_id, column)] = self._data_keys(snapshot_id)
+            else:
+                self._keys[(snapshot_id, column)] = fingerprint_keys(self.fingerprints(snapshot_id), column)
         return self._keys[(snapshot_id, column)]
+
+    def _data_keys(self, snapshot_id: str) -> Keys:
+        pos, keys = self.keys(snapshot_id, "fp")
+        if _FP_DATA not in self.fingerprints(snapshot_id).column_names:
+            return pos, keys
+        d_pos, d_keys = self.keys(snapshot_id, _FP_DATA)
+        if len(d_pos) == 0:
+            return pos, keys
+        keys = keys.copy()
+        keys[d_pos] = d_keys  # ``fp`` is never null: its positions are every row, in order
+        return pos, keys
+
+    def index_columns_left_out(self, snapshot_ids: list[str]) -> list[dict[str, Any]]:
+        """``[{snapshot, files}]``: files whose data keys leave index-like columns out."""
+        import pyarrow.compute as pc
+
+        out = []
+        for sid in dict.fromkeys(snapshot_ids):
+            table = self.fingerprints(sid)
+            if _FP_DATA not in table.column_names or table.column(_FP_DATA).null_count == table.num_rows:
+                continue
+            files = pc.unique(table.filter(pc.is_valid(table.column(_FP_DATA))).column("file")).to_pylist()
+            out.append({"snapshot": sid, "files": sorted(files)})
+        return out
 
     def members(self, keys_a, keys_b):
         return members(keys_a, keys_b)
 
-    def overlap(self, train_ids: list[str], heldout_id: str, column: str = "fp", *,
+    def overlap(self, train_ids: list[str], heldout_id: str, column: str = "data", *,
                 reader: str | None = None) -> dict[str, Any]:
         """How many rows of snapshot ``heldout_id`` have a ``column`` key found in the train
-        snapshots: counts, the fraction, and example rows of the held-out side.
+        snapshots: counts, the fraction, and example rows of the held-out side. By default
+        the data keys (``keys``): rows compared without index-like columns, and
+        ``index_columns_left_out`` lists the files where that was done (when rows overlap).
 
         With ``reader`` (the run that read ``heldout_id``), rows the data held more than once
         before a split cut it apart are told apart (``source_duplicates``): a row that the
@@ -326,6 +364,10 @@ class AuditContext:
                 if explained.any() and not (mask & ~explained).any():
                     out = {"source_duplicates": int(mask.sum()), "sources": sources}
                     mask = np.zeros(len(h_keys), dtype=bool)
+        if column == DATA_KEYS and mask.any():
+            left_out = self.index_columns_left_out([*train_ids, heldout_id])
+            if left_out:
+                out["index_columns_left_out"] = left_out
         return {"rows": int(len(h_keys)), "overlap": int(mask.sum()),
                 "fraction": round(float(mask.sum()) / len(h_keys), 6),
                 "examples": self.row_examples(heldout_id, h_pos[mask]), **out}
@@ -393,7 +435,7 @@ class AuditContext:
         return sorted({i.snapshot_id for rid, _pre in self.splits_upstream(heldout_id, reader)
                        for i in self.run(rid).inputs if i.role not in ("model",)})
 
-    def split_duplicates(self, heldout_id: str, reader: str, column: str = "fp") -> int:
+    def split_duplicates(self, heldout_id: str, reader: str, column: str = "data") -> int:
         """Rows a split in the held-out set's history put on the held-out side while another of
         its outputs holds the same row, because its input held that row more than once:
         duplicates in the data, cut apart by chance. Counted at the split, so the count

@@ -123,7 +123,7 @@ class RuleContext(Protocol):
     def rows_key(self, snapshot_id: str) -> str | None:
         """An order-free digest of the snapshot's rows; None without rows."""
 
-    def split_duplicates(self, heldout_id: str, reader: str, column: str = "fp") -> int:
+    def split_duplicates(self, heldout_id: str, reader: str, column: str = "data") -> int:
         """Rows of the held-out set that a split cut apart from duplicates its input held."""
 
     def snapshots_stored(self, snapshot_ids: list[str]) -> dict[str, bool]:
@@ -132,19 +132,22 @@ class RuleContext(Protocol):
     # -- rows, from stored fingerprints ----------------------------------------------
     def fingerprints(self, snapshot_id: str) -> Any:
         """The snapshot's fingerprint table (pyarrow): file, row, fp, fp_features,
-        group, time, label; and fp_near, fp_near_shift when a file has near keys."""
+        group, time, label; fp_near, fp_near_shift when a file has near keys; fp_data
+        when a file has index-like columns."""
 
     def keys(self, snapshot_id: str, column: str = "fp") -> Keys:
-        """(row positions, keys) of the non-null values of a fingerprint column."""
+        """(row positions, keys) of the non-null values of a fingerprint column; ``"data"``:
+        every row's data key (``fp_data`` where its file has one, else ``fp``)."""
 
     def members(self, keys_a: Any, keys_b: Any) -> Any:
         """Boolean mask over ``keys_b``: which keys also occur in ``keys_a``."""
 
-    def overlap(self, train_ids: list[str], heldout_id: str, column: str = "fp", *,
+    def overlap(self, train_ids: list[str], heldout_id: str, column: str = "data", *,
                 reader: str | None = None) -> dict[str, Any]:
         """How many rows of ``heldout_id`` have a key found in ``train_ids``: rows,
         overlap, fraction and example rows. With ``reader``, an overlap made only of
-        duplicates a split cut apart is ``source_duplicates``, not ``overlap``."""
+        duplicates a split cut apart is ``source_duplicates``, not ``overlap``. Compared by
+        data keys unless ``column`` says otherwise."""
 
     def row_examples(self, snapshot_id: str, positions: Any) -> list[dict[str, Any]]:
         """A few (file, row) pairs of the snapshot at ``positions``, for evidence."""

@@ -15,6 +15,7 @@ import sys
 
 import typer
 
+from lineage._version import __version__
 from lineage.cli import output
 from lineage.errors import EXIT_ERROR, EXIT_INTERRUPTED, LineageError, guarded
 from lineage.repo import Repo
@@ -33,19 +34,30 @@ app = typer.Typer(
 #: that module: every start of ``lineage status`` or a hook pays for one module, not
 #: all of them. (tests/cli/test_app.py checks the names against the modules.)
 COMMAND_MODULES: dict[str, tuple[str, ...]] = {
-    "lineage.cli.core": ("init", "snapshot", "status", "log", "show", "diff", "checkout", "verify",
+    "lineage.cli.core": ("init", "snapshot", "forget", "status", "log", "show", "diff", "checkout", "verify",
                          "rebuild"),
+    "lineage.cli.lock": ("lock",),
     "lineage.cli.runs": ("run", "provenance", "used-by", "query"),
     "lineage.cli.hooks": ("install-hooks",),
     "lineage.cli.remotes": ("remote", "push", "fetch", "pull", "gc"),
     "lineage.cli.interop": ("export", "import"),
     "lineage.cli.audit": ("audit", "rules", "waive", "waivers"),
+    "lineage.cli.completion": ("completion",),
+    "lineage.cli.compare": ("runs",),
 }
+
+def _print_version(value: bool) -> None:
+    if value:
+        print(f"lineage {__version__}")
+        raise typer.Exit(0)
+
 
 @app.callback()
 def _root(
     repo: str = typer.Option(None, "-C", "--repo", help="Run as if started in this folder.",
                              metavar="PATH"),
+    version: bool = typer.Option(False, "-V", "--version", help="Print the version and exit.",
+                                 is_eager=True, callback=_print_version),
 ) -> None:
     if repo is not None:
         if not os.path.isdir(repo):
@@ -73,7 +85,10 @@ _registered: set[str] = set()
 
 
 def _register(argv: list[str] | None = None) -> None:
-    name = _command_name(sys.argv[1:] if argv is None else argv)
+    args = sys.argv[1:] if argv is None else argv
+    name = _command_name(args)
+    if name is None and ("--version" in args or "-V" in args):
+        return  # nothing to import: the root prints the version
     owners = [m for m, names in COMMAND_MODULES.items() if name in names]
     for module in owners or COMMAND_MODULES:  # help, or an unknown command: everything
         if module not in _registered:
@@ -84,6 +99,9 @@ def _register(argv: list[str] | None = None) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``lineage`` console script."""
     _register(argv)
+    if os.environ.get("_LINEAGE_COMPLETE"):  # a shell asks for candidates (cli/completion.py)
+        from lineage.cli import completion
+        completion.attach(app)
     code = guarded(lambda: _invoke(argv), output.error)
     sys.stdout.flush()
     return code
@@ -100,7 +118,10 @@ def _invoke(argv: list[str] | None) -> int:
         return exc.exit_code
     except ce.UsageError as exc:
         hint = f" (see '{exc.ctx.command_path} --help')" if getattr(exc, "ctx", None) and exc.ctx.parent else ""
-        lines = exc.format_message().strip().splitlines()
+        # click (8.4+) suggests a command on its own; typer adds the same suggestion to the
+        # message: say it once
+        said = exc.message if getattr(exc, "possibilities", None) and "Did you mean" in exc.message else None
+        lines = (said or exc.format_message()).strip().splitlines()
         if lines:  # a group called without a command has printed its help already
             output.error(lines[-1] + hint)
         return EXIT_ERROR

@@ -12,10 +12,8 @@ import typer
 
 from lineage.cli import output as out
 from lineage.cli.app import open_repo
+from lineage.cli.flags import deprecated
 from lineage.errors import RulePluginWarning
-
-_COLOURS = {"critical": "bold red", "error": "red", "warning": "yellow", "info": "cyan"}
-
 
 @contextlib.contextmanager
 def _plugin_warnings() -> Iterator[None]:
@@ -43,18 +41,24 @@ def register(app: typer.Typer) -> None:
                                                help="Every run that scored on this content, under any name."),
         since: Optional[str] = typer.Option(None, "--since", metavar="REF",
                                             help="Runs started after this git commit (or ISO time)."),
-        fmt: str = typer.Option("text", "--format", "-f", help="text, json, sarif or junit."),
+        fmt: str = typer.Option("text", "--format", "-F", help="text, json, sarif or junit."),
+        old_fmt: Optional[str] = deprecated("-f", "--format"),
         fail_on: Optional[str] = typer.Option(None, "--fail-on",
                                               help="critical, error, warning, info or never (default: configured, else error)."),
-        rule: list[str] = typer.Option([], "--rule", "-r", help="Only these rules (repeatable)."),
+        rule: list[str] = typer.Option([], "--rule", help="Only these rules (repeatable)."),
+        old_rule: list[str] = deprecated("-r", "--rule", multiple=True),
         output_file: Optional[str] = typer.Option(None, "--output", "-o", help="Write the report to a file."),
         as_json: bool = typer.Option(False, "--json", help="Same as --format json."),
         no_verify: bool = typer.Option(False, "--no-verify",
                                        help="Dangerous: skip checking the tables against the event log."),
+        verbose: bool = typer.Option(False, "--verbose", "-v",
+                                     help="Text: every piece of evidence (every example row, every field, "
+                                          "full snapshot IDs)."),
     ) -> None:
         """Check runs for train/test leakage and test-set reuse. Exit 1 on findings at or above --fail-on."""
         from lineage import audit as _audit
 
+        fmt, rule = old_fmt or fmt, rule + old_rule
         fmt = "json" if as_json else fmt
         if fmt not in ("text", "json", "sarif", "junit"):
             raise typer.BadParameter("use text, json, sarif or junit", param_hint="--format")
@@ -73,28 +77,37 @@ def register(app: typer.Typer) -> None:
 
             text = junit(report)
         else:
-            text = None
+            from lineage.audit.formats import text as as_text
+
+            text = as_text(report, width=_width(), verbose=verbose)
         if output_file:
             from pathlib import Path
 
-            Path(output_file).write_text(text if text is not None else _plain_text(report))
-            out.note(_summary_line(report) + f" (report written to {output_file})")
-        elif text is not None:
+            from lineage.audit.formats import summary_line
+
+            Path(output_file).write_text(text)
+            out.note(summary_line(report) + f" (report written to {output_file})")
+        else:
             import sys
 
             sys.stdout.write(text)
-        else:
-            _render(report)
         raise typer.Exit(report.exit_code())
 
     @app.command()
     def rules(as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
-        """List the audit rules: slug, default severity and what each flags."""
+        """List the audit rules: slug, default severity, title, what each checks, why it
+        matters, how to fix it, and its options."""
+        import sys
+
+        from lineage.audit.formats import rule_help, rules_text
         from lineage.audit.rules import catalogue
 
         with _plugin_warnings():
-            items = catalogue()
-        out.emit({"rules": items}, as_json, lambda d: _render_rules(d["rules"]))
+            items = [rule_help(r) for r in catalogue()]
+        if as_json:
+            out.emit_json({"rules": items})
+        else:
+            sys.stdout.write(rules_text(items, width=_width()))
 
     @app.command()
     def waive(
@@ -141,8 +154,9 @@ def register(app: typer.Typer) -> None:
     def waivers(
         run_id: Optional[str] = typer.Argument(None, metavar="[RUN]", help="Only this run's waivers."),
         include_all: bool = typer.Option(False, "--all", help="Include expired and revoked waivers."),
-        fmt: Optional[str] = typer.Option(None, "--format", "-f",
+        fmt: Optional[str] = typer.Option(None, "--format", "-F",
                                           help="table, tsv, csv or json (default: table, or tsv when piped)."),
+        old_fmt: Optional[str] = deprecated("-f", "--format"),
         as_json: bool = typer.Option(False, "--json", help="Same as --format json."),
     ) -> None:
         """List waivers: who waived what, when, why, until when, forced or not, revoked by whom."""
@@ -150,7 +164,7 @@ def register(app: typer.Typer) -> None:
 
         from lineage import audit as _audit
 
-        fmt = "json" if as_json else fmt or ("table" if sys.stdout.isatty() else "tsv")
+        fmt = "json" if as_json else old_fmt or fmt or ("table" if sys.stdout.isatty() else "tsv")
         if fmt not in ("table", "tsv", "csv", "json"):
             raise typer.BadParameter("use table, tsv, csv or json", param_hint="--format")
         with open_repo() as repo:
@@ -208,50 +222,9 @@ def _render_waivers(items: list[Any]) -> None:
                   out.escape(out.person(w.user)), w.time[:19], (w.expires or "")[:19] or "-", reason)
     out.print(t)
 
-def _summary_line(report: Any) -> str:
-    s = report.summary
-    parts = [f"{s[k]} {k}" for k in ("critical", "error", "warning", "info") if s[k]]
-    found = ", ".join(parts) if parts else "no findings"
-    waived = f", {s['waived']} waived" if s["waived"] else ""
-    verdict = "FAIL" if report.exit_code() else "PASS"
-    return (f"{verdict}: {found}{waived} in {s['runs']} run(s), {s['rules']} rule(s) "
-            f"(fail on {report.fail_on})")
 
+def _width() -> int:
+    """Columns for plain-text reports: ``COLUMNS``, else the terminal's, else 80."""
+    import shutil
 
-def _waived_note(f: Any) -> str:
-    """``waived by NAME on DATE[, until DATE][, forced]: REASON`` for a waived finding."""
-    w = f.waiver or {}
-    extra = (f", until {w['expires'][:10]}" if w.get("expires") else "") + (", forced" if w.get("forced") else "")
-    return (f"waived by {out.person(w.get('user')) or 'unknown'} on {(w.get('time') or '')[:10]}{extra}: "
-            f"{w.get('reason', '')}")
-
-
-def _plain_text(report: Any) -> str:
-    lines = [f"[{f.severity}] {f.rule} {f.run_id}: {f.message}" + (f" ({_waived_note(f)})" if f.waived else "")
-             for f in report.findings]
-    return "\n".join([*lines, _summary_line(report)]) + "\n"
-
-
-def _render(report: Any) -> None:
-    if report.findings:
-        for level in ("critical", "error", "warning", "info"):
-            group = [f for f in report.findings if f.severity == level]
-            if not group:
-                continue
-            t = out.table("rule", "run", "finding", title=f"{level} ({len(group)})",
-                          wrap=("finding",))
-            for f in group:
-                msg = out.escape(f.message)
-                if f.waived:
-                    msg = f"[dim]{msg} — {out.escape(_waived_note(f))}[/]"
-                t.add_row(f"[{_COLOURS[level]}]{f.rule}[/]", out.short(f.run_id, 13), msg)
-            out.print(t)
-    colour = "red" if report.exit_code() else "green"
-    out.print(f"[bold {colour}]{out.escape(_summary_line(report))}[/]")
-
-
-def _render_rules(items: list[dict[str, Any]]) -> None:
-    t = out.table("rule", "severity", "flags", wrap=("flags",))
-    for r in items:
-        t.add_row(r["rule"], f"[{_COLOURS[r['severity']]}]{r['severity']}[/]", out.escape(r["title"]))
-    out.print(t)
+    return max(40, shutil.get_terminal_size((80, 24)).columns)

@@ -8,6 +8,7 @@ import typer
 
 from lineage.cli import output as out
 from lineage.cli.app import open_repo
+from lineage.cli.flags import deprecated
 
 # lineage --help imports this module to list its commands: snapshots and tabular are
 # imported inside the commands, so the help does not pay for them.
@@ -37,30 +38,53 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def snapshot(
         path: str = typer.Argument(..., help="File or folder to snapshot."),
-        name: Optional[str] = typer.Option(None, "--name", "-n", help="Dataset name (default: the path)."),
+        name: Optional[str] = typer.Option(None, "--name", help="Dataset name (default: the path)."),
+        old_name: Optional[str] = deprecated("-n", "--name"),
         message: Optional[str] = typer.Option(None, "--message", "-m", help="A note kept with the snapshot."),
         label_column: Optional[str] = typer.Option(None, "--label-column", help="Declare the label column."),
         group_column: Optional[str] = typer.Option(None, "--group-column", help="Declare the group key column (e.g. patient_id)."),
         time_column: Optional[str] = typer.Option(None, "--time-column", help="Declare the time column."),
         text_column: Optional[str] = typer.Option(None, "--text-column", help="Declare a free-text column (near-duplicate checks)."),
         no_store: bool = typer.Option(False, "--no-store", help="Record digests without keeping the bytes."),
+        move: bool = typer.Option(False, "--move", help="Re-point an existing --name to this path."),
+        external: bool = typer.Option(False, "--external", help="Allow a path outside the repository (recorded as external)."),
         as_json: bool = JSON,
     ) -> None:
         """Snapshot a file or folder: hash, store, and record it in the lineage graph."""
         from lineage import snapshots as snap
 
+        name = name or old_name
         with open_repo() as repo, out.progress("snapshot") as bar:
             result = snap.create(repo, path, name=name, message=message, label_column=label_column,
                                  group_column=group_column, time_column=time_column,
-                                 text_column=text_column, store=not no_store, progress=bar)
+                                 text_column=text_column, store=not no_store, progress=bar,
+                                 move=move, external=external)
         out.emit(result, as_json, _render_snapshot)
         for warning in result.warnings:
             out.warning(warning)
 
     @app.command()
+    def forget(
+        name: str = typer.Argument(..., help="Dataset name (or its path)."),
+        as_json: bool = JSON,
+    ) -> None:
+        """Stop tracking a dataset; its snapshots and history are kept."""
+        from lineage.snapshots.forget import forget as forget_dataset
+
+        with open_repo() as repo:
+            result = forget_dataset(repo, name)
+        out.emit(result, as_json, lambda r: out.print(
+            f"Forgot {out.escape(r.dataset)}"
+            + (f" ({out.escape(r.path)})" if r.path else "")
+            + (f"; its history is kept (latest @{r.latest_version} {out.short(r.latest_snapshot)})"
+               if r.latest_snapshot else "")))
+
+    @app.command()
     def status(
         target: Optional[str] = typer.Argument(None, help="Dataset name or path (default: all)."),
         exit_code: bool = typer.Option(False, "--exit-code", help="Exit 1 when anything changed."),
+        porcelain: bool = typer.Option(False, "--porcelain", help="One 'XY PATH' line per path that "
+                                       "differs, in a stable format for scripts (docs/snapshots.md)."),
         as_json: bool = JSON,
     ) -> None:
         """What changed since the last snapshot of each tracked dataset."""
@@ -68,30 +92,49 @@ def register(app: typer.Typer) -> None:
 
         with open_repo() as repo:
             result = snap.status(repo, target)
-        out.emit({"datasets": result}, as_json, lambda d: _render_status(d["datasets"]))
-        if exit_code and any(s.state != "clean" for s in result):
+            # the workspace and git against lineage.lock (lineage.snapshots.status.lock_drift)
+            drift = None if target is not None else _lock_drift(repo, result)
+            if porcelain and not as_json:
+                from lineage.snapshots.status import porcelain as short_form
+
+                for line in short_form(repo, result):
+                    out.print(line, markup=False)
+        if not porcelain or as_json:
+            out.emit({"datasets": result, **({"lock": drift} if drift else {})}, as_json,
+                     lambda d: (_render_status(d["datasets"]), _render_lock_drift(d.get("lock"))))
+        if exit_code and any(s.dirty for s in result):
             raise typer.Exit(1)
 
     @app.command()
     def log(
         name: Optional[str] = typer.Argument(None, help="Dataset name (default: every snapshot)."),
-        list_runs: bool = typer.Option(False, "--runs", help="List runs instead (those that read or wrote NAME)."),
+        list_runs: bool = typer.Option(False, "--runs", help="List runs instead (those that read or wrote NAME), "
+                                       "with their params and metrics."),
+        max_count: Optional[int] = typer.Option(None, "--max-count", "-n", "--limit", metavar="N",
+                                                help="Only the newest N entries."),
+        oneline: bool = typer.Option(False, "--oneline", help="One line per entry: short ID, kind, "
+                                     "NAME@N or run kind, first line of the message (or key params and metrics)."),
+        since: Optional[str] = typer.Option(None, "--since", metavar="DATE|REF",
+                                            help="Only entries since an ISO date/time or a git commit (as audit --since)."),
+        author: Optional[str] = typer.Option(None, "--author", metavar="TEXT",
+                                             help="Only entries whose user contains TEXT (ignoring case)."),
         as_json: bool = JSON,
     ) -> None:
         """A dataset's history of snapshots (or with --runs, the runs), newest first."""
         from lineage import snapshots as snap
 
         if list_runs:
-            from lineage import runs
-            from lineage.cli.runs import render_runs
+            from lineage.cli.runs import render_runs, render_runs_oneline
+            from lineage.runs.history import log_runs
 
             with open_repo() as repo:
-                items = runs.list_runs(repo, name)
-            out.emit({"runs": items}, as_json, lambda d: render_runs(d["runs"]))
+                items = log_runs(repo, name, max_count=max_count, since=since, author=author)
+            out.emit({"runs": items}, as_json, lambda d: (render_runs_oneline if oneline else render_runs)(d["runs"]))
             return
         with open_repo() as repo:
-            entries = snap.log(repo, name)
-        out.emit({"snapshots": entries}, as_json, lambda d: _render_log(d["snapshots"]))
+            entries = snap.log(repo, name, max_count=max_count, since=since, author=author)
+        out.emit({"snapshots": entries}, as_json,
+                 lambda d: (_render_log_oneline if oneline else _render_log)(d["snapshots"]))
 
     @app.command()
     def show(
@@ -122,43 +165,61 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     def diff(
-        a: str = typer.Argument(..., help="Older snapshot."),
-        b: str = typer.Argument(..., help="Newer snapshot."),
+        a: Optional[str] = typer.Argument(None, help="Snapshot, or a path (its working copy). "
+                                          "Alone: compared with the working copy."),
+        b: Optional[str] = typer.Argument(None, help="Snapshot, or a path (its working copy)."),
         rows: bool = typer.Option(False, "--rows", help="Also count rows added, removed and unchanged (by fingerprint)."),
         as_json: bool = JSON,
     ) -> None:
-        """Files added, removed or changed between two snapshots (and rows, with --rows)."""
+        """Files added, removed or changed (and rows, with --rows), as git diffs: no argument,
+        every dataset's last snapshot to the workspace; A, A to the workspace; A B, A to B."""
         from lineage import snapshots as snap
 
         if rows:
             from lineage.cli import tabular as tab_cli
-            from lineage.tabular import row_diff
+            from lineage.tabular import report
 
+            render_rows = tab_cli.render_row_diff(_render_diff)
             with open_repo() as repo:
-                with_rows = row_diff(repo, a, b)
-            out.emit(with_rows, as_json, tab_cli.render_row_diff(_render_diff))
+                if a is None:
+                    many = report.row_diff_workspace(repo)
+                else:
+                    with_rows = report.row_diff(repo, a, b)
+            if a is None:
+                out.emit({"diffs": many}, as_json, lambda d: _render_diffs(d["diffs"], render_rows))
+            else:
+                out.emit(with_rows, as_json, render_rows)
             return
         with open_repo() as repo:
-            result = snap.diff(repo, a, b)
-        out.emit(result, as_json, _render_diff)
+            if a is None:
+                diffs = snap.diff_workspace(repo)
+            else:
+                result = snap.diff(repo, a, b)
+        if a is None:
+            out.emit({"diffs": diffs}, as_json, lambda d: _render_diffs(d["diffs"], _render_diff))
+        else:
+            out.emit(result, as_json, _render_diff)
 
     @app.command()
     def checkout(
-        ref: str = typer.Argument(..., help="Snapshot to write out."),
+        ref: Optional[str] = typer.Argument(None, help="Snapshot to write out (default: every dataset "
+                                            "at the snapshot lineage.lock names)."),
         dest: Optional[str] = typer.Argument(None, help="Destination (default: where it was snapshotted from)."),
         force: bool = typer.Option(False, "--force", "-f", help="Overwrite local changes."),
-        path: list[str] = typer.Option([], "--path", "-p", help="Only these files or folders of the snapshot."),
+        path: list[str] = typer.Option([], "--path", help="Only these files or folders of the snapshot."),
+        old_path: list[str] = deprecated("-p", "--path", multiple=True),
         as_json: bool = JSON,
     ) -> None:
         """Write a snapshot's files, verified, without clobbering local changes."""
         from lineage import snapshots as snap
 
+        path = path + old_path
+        if ref is None:  # every dataset as lineage.lock names it (lineage.snapshots.lock)
+            _checkout_locked(dest, path, force, as_json)
+            return
         with open_repo() as repo, out.progress("checkout") as bar:
             result = snap.checkout(repo, ref, dest, force=force, paths=path or None, progress=bar)
-        out.emit(result, as_json, lambda r: out.print(
-            f"Checked out {out.short(r.id)} to {out.escape(r.dest)}: {len(r.written)} written, "
-            f"{r.unchanged} already up to date"
-            + (f", {len(r.extra)} extra file(s) left in place" if r.extra else "")))
+        out.emit(result, as_json, _render_checkout)
 
     @app.command()
     def verify(
@@ -211,17 +272,41 @@ def _render_status(items: list[Any]) -> None:
         out.print("No tracked datasets. Run 'lineage snapshot PATH'.")
         return
     for s in items:
-        colour = {"clean": "green", "changed": "yellow", "missing": "red", "untracked": "yellow"}[s.state]
+        colour = {"clean": "green", "changed": "yellow", "partial": "cyan", "missing": "red",
+                  "untracked": "yellow"}[s.state]
         out.print(f"[{colour}]{s.state:9}[/] {out.escape(s.dataset)} ({out.escape(s.path)})"
-                  + (f" @{s.version} {out.short(s.snapshot)}" if s.snapshot else ""))
-        for label, paths in (("added", s.added), ("removed", s.removed), ("modified", s.modified)):
+                  + (f" @{s.version} {out.short(s.snapshot)}" if s.snapshot else "")
+                  + (f"; partial: {len(s.not_fetched)} file{'' if len(s.not_fetched) == 1 else 's'} not fetched"
+                     if s.not_fetched else ""))
+        for label, paths in (("modified", s.modified), ("removed", s.removed), ("??", s.added)):
             for p in paths[:20]:
                 out.print(f"    {label:8} {out.escape(p)}")
             if len(paths) > 20:
-                out.print(f"    ... and {len(paths) - 20} more {label}")
-    changed = [s for s in items if s.state != "clean"]
+                out.print(f"    ... and {len(paths) - 20} more {'new' if label == '??' else label}")
+    partial = [s for s in items if s.not_fetched]
+    if partial:
+        out.print(f"Run 'lineage pull {out.short(partial[0].snapshot)}' to fetch the rest.")
+    # a partial dataset is not advised a snapshot: it would record the files not fetched as removed
+    changed = [s for s in items if s.dirty and not s.not_fetched]
     if changed:
-        out.print(f"Run 'lineage snapshot {out.escape(changed[0].path)}' to record the changes.")
+        from lineage.hooks.checks import status_fix  # the hook's fix, so both name every dataset
+
+        out.print(f"Run '{out.escape(status_fix(changed) or '')}' to record the changes.")
+
+
+def _render_checkout(r: Any) -> None:
+    out.print(f"Checked out {out.short(r.id)} to {out.escape(r.dest)}: {len(r.written)} written, "
+              f"{r.unchanged} already up to date"
+              + (f", {len(r.removed)} removed (not in the snapshot)" if r.removed else "")
+              + (f", {len(r.extra)} untracked file(s) left in place" if r.extra else ""))
+    for p in r.extra[:20]:
+        out.print(f"    untracked {out.escape(p)}")
+    if len(r.extra) > 20:
+        out.print(f"    ... and {len(r.extra) - 20} more untracked")
+    if r.discarded:  # --force: every local change lost is named
+        out.print(f"[yellow]Discarded {len(r.discarded)} local change(s) and untracked file(s) (--force):[/]")
+        for p in r.discarded:
+            out.print(f"    discarded {out.escape(p)}")
 
 
 def _render_log(entries: list[Any]) -> None:
@@ -235,6 +320,15 @@ def _render_log(entries: list[Any]) -> None:
                   e.time[:16].replace("T", " "), out.escape(out.person(e.user)), str(e.files),
                   out.human_size(e.bytes), commit, out.escape(e.message or ""))
     out.print(t)
+
+
+def _render_log_oneline(entries: list[Any]) -> None:
+    """``git log --oneline``: short ID, kind, NAME@N, first line of the message."""
+    for e in entries:
+        what = f"{e.dataset}@{e.version}" if e.dataset else (e.path or "")
+        first = (e.message or "").splitlines()[0] if e.message else ""
+        out.print(out.escape(f"{out.short(e.snapshot, 7)} snapshot {what}" + (f" {first}" if first else "")),
+                  overflow="ignore", crop=False)
 
 
 def _render_show(info: Any) -> None:
@@ -253,15 +347,26 @@ def _render_show(info: Any) -> None:
         out.print(f"... and {len(info.files) - 200} more files (use --json for all)")
 
 
+def _side_text(sid: str, path: str | None) -> str:
+    return f"workspace ({out.escape(path or '.')})" if path is not None else out.short(sid)
+
+
 def _render_diff(d: Any) -> None:
-    out.print(f"{out.short(d.a)} -> {out.short(d.b)}: {len(d.added)} added, {len(d.removed)} removed, "
-              f"{len(d.modified)} changed, {d.unchanged} unchanged")
+    out.print(f"{_side_text(d.a, d.a_path)} -> {_side_text(d.b, d.b_path)}: {len(d.added)} added, "
+              f"{len(d.removed)} removed, {len(d.modified)} changed, {d.unchanged} unchanged")
     for f in d.added[:50]:
         out.print(f"  [green]+ {out.escape(f['path'])}[/]")
     for f in d.removed[:50]:
         out.print(f"  [red]- {out.escape(f['path'])}[/]")
     for f in d.modified[:50]:
         out.print(f"  [yellow]~ {out.escape(f['path'])}[/]")
+
+
+def _render_diffs(diffs: list[Any], render: Any) -> None:
+    if not diffs:
+        out.print("No differences: every tracked dataset matches its last snapshot.")
+    for d in diffs:
+        render(d)
 
 
 def _render_verify(r: Any) -> None:
@@ -294,3 +399,50 @@ def _render_verify(r: Any) -> None:
     status = "[green]OK[/]" if r.ok else "[red]FAILED[/]"
     out.print(f"{status}: {r.objects_checked} objects ({out.human_size(r.bytes_checked)}) and "
               f"{r.events_checked} events checked")
+
+
+# -- lineage.lock in status and checkout ----------------------------------------------
+
+def _checkout_locked(dest: Optional[str], path: list[str], force: bool, as_json: bool) -> None:
+    from lineage.errors import UsageError
+    from lineage.snapshots import lock
+
+    if dest is not None or path:
+        raise UsageError("a destination or --path needs a snapshot to check out; without one, "
+                         "checkout restores every dataset lineage.lock names")
+    with open_repo() as repo, out.progress("checkout") as bar:
+        result = lock.checkout_all(repo, force=force, progress=bar)
+    out.emit(result, as_json, _render_checkout_locked)
+
+
+def _render_checkout_locked(r: Any) -> None:
+    for d in r.datasets:
+        out.print(f"{out.escape(d.dataset)} ({out.escape(d.path)}): {out.short(d.snapshot)}, "
+                  f"{len(d.written)} written, {d.unchanged} already up to date"
+                  + (f", {len(d.extra)} extra file(s) left in place" if d.extra else ""))
+    out.print(f"Checked out {len(r.datasets)} dataset(s) as lineage.lock names them"
+              + (f"; not in lineage.lock, left as they are: {', '.join(out.escape(n) for n in r.not_locked)}"
+                 if r.not_locked else ""))
+
+
+
+def _lock_drift(repo: Any, result: list[Any]) -> Any:
+    from lineage.snapshots.status import lock_drift
+
+    return lock_drift(repo, result)
+
+
+def _render_lock_drift(drift: Any) -> None:
+    if drift is None:
+        return
+    for d in drift.datasets:
+        why = {"missing": "is missing", "unavailable": "is locked to a snapshot not in this clone "
+               "(run 'lineage pull')"}.get(d["state"], "is not the locked snapshot")
+        out.print(f"[yellow]lineage.lock:[/] {out.escape(d['dataset'])} ({out.escape(d['path'])}) {why} "
+                  f"{out.short(d['locked'])}")
+    if drift.datasets:
+        out.print("Run 'lineage checkout' to restore what lineage.lock names, or 'lineage snapshot PATH' "
+                  "to lock what is there.")
+    if drift.head in ("modified", "added", "deleted"):
+        out.print(f"[yellow]lineage.lock[/] is {drift.head} since HEAD: commit it with the code "
+                  "('git add lineage.lock').")

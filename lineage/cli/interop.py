@@ -9,6 +9,7 @@ import typer
 
 from lineage.cli import output as out
 from lineage.cli.app import open_repo
+from lineage.cli.flags import deprecated
 from lineage.errors import UsageError
 from lineage.interop import write_text_atomic
 
@@ -78,13 +79,15 @@ def _stdout(text: str) -> None:
 def export_prov(
     run_ids: list[str] = typer.Argument(None, help="Run IDs or unique prefixes.", show_default=False),
     all_runs: bool = typer.Option(False, "--all", help="Every run, snapshot, dataset and user."),
-    fmt: str = typer.Option("json", "--format", "-f", help="json (PROV-JSON), provn, xml or rdf."),
+    fmt: str = typer.Option("json", "--format", "-F", help="json (PROV-JSON), provn, xml or rdf."),
+    old_fmt: Optional[str] = deprecated("-f", "--format"),
     output_file: Optional[str] = typer.Option(None, "--output", "-o", help="Write the document to this file."),
     as_json: bool = JSON,
 ) -> None:
     """A W3C PROV document of runs (activities), snapshots (entities) and users (agents)."""
     from lineage.interop import prov
 
+    fmt = old_fmt or fmt
     refs = _runs_or_all(run_ids or [], all_runs)
     if as_json and fmt != "json":
         raise UsageError("--json prints PROV-JSON; leave out --format or use --format json")

@@ -12,6 +12,7 @@ import typer
 
 from lineage.cli import output as out
 from lineage.cli.app import open_repo
+from lineage.cli.flags import deprecated
 
 JSON = typer.Option(False, "--json", help="Print machine-readable JSON on stdout.")
 REMOTE = typer.Option(None, "--remote", "-r", help="Remote name (default: the default remote).")
@@ -76,21 +77,23 @@ def register(app: typer.Typer) -> None:
     def fetch(
         ids: list[str] = typer.Argument(None, help="Snapshots to fetch (default: everything in the log)."),
         remote: Optional[str] = REMOTE,
-        path: list[str] = typer.Option([], "--path", "-p", help="Only these files or folders of the snapshot."),
+        path: list[str] = typer.Option([], "--path", help="Only these files or folders of the snapshot."),
+        old_path: list[str] = deprecated("-p", "--path", multiple=True),
         as_json: bool = JSON,
     ) -> None:
         """Merge the remote's events and download objects into the local store, verified."""
         from lineage.sync.fetch import fetch as fetch_
 
         with open_repo() as repo, out.transfer_bar("fetch") as bar:
-            r = fetch_(repo, ids or None, remote=remote, paths=path or None, progress=bar)
+            r = fetch_(repo, ids or None, remote=remote, paths=(path + old_path) or None, progress=bar)
         out.emit(r, as_json, _render_fetch)
 
     @app.command()
     def pull(
         ids: list[str] = typer.Argument(None, help="Snapshots to pull and check out (default: all)."),
         remote: Optional[str] = REMOTE,
-        path: list[str] = typer.Option([], "--path", "-p", help="Only these files or folders of the snapshot."),
+        path: list[str] = typer.Option([], "--path", help="Only these files or folders of the snapshot."),
+        old_path: list[str] = deprecated("-p", "--path", multiple=True),
         dest: Optional[str] = typer.Option(None, "--dest", help="Check out here instead of the recorded path."),
         force: bool = typer.Option(False, "--force", "-f", help="Overwrite local changes."),
         as_json: bool = JSON,
@@ -99,7 +102,7 @@ def register(app: typer.Typer) -> None:
         from lineage.sync.fetch import pull as pull_
 
         with open_repo() as repo, out.transfer_bar("pull") as bar:
-            r = pull_(repo, ids or None, remote=remote, paths=path or None, dest=dest,
+            r = pull_(repo, ids or None, remote=remote, paths=(path + old_path) or None, dest=dest,
                               force=force, progress=bar)
         out.emit(r, as_json, _render_fetch)
         for warning in r.warnings:
@@ -107,7 +110,8 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     def gc(
-        dry_run: bool = typer.Option(False, "--dry-run", "-n", help="List what would be removed; remove nothing."),
+        dry_run: bool = typer.Option(False, "--dry-run", help="List what would be removed; remove nothing."),
+        old_dry_run: bool = deprecated("-n", "--dry-run", flag=True),
         remote: Optional[str] = typer.Option(None, "--remote", "-r", help="Collect on this remote instead of locally."),
         grace: float = typer.Option(3600.0, "--grace", metavar="SECONDS", help="On a remote, keep unreferenced data younger than this (a push may be under way)."),
         as_json: bool = JSON,
@@ -116,7 +120,7 @@ def register(app: typer.Typer) -> None:
         from lineage.sync import gc as _gc
 
         with open_repo() as repo:
-            r = _gc.collect(repo, dry_run=dry_run, remote=remote, grace=grace)
+            r = _gc.collect(repo, dry_run=dry_run or old_dry_run, remote=remote, grace=grace)
         out.emit(r, as_json, _render_gc)
 
 

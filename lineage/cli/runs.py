@@ -10,6 +10,7 @@ import typer
 
 from lineage.cli import output as out
 from lineage.cli.app import open_repo
+from lineage.cli.flags import deprecated
 
 JSON = typer.Option(False, "--json", help="Print machine-readable JSON on stdout.")
 
@@ -217,14 +218,15 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def provenance(
         ref: str = typer.Argument(..., help="Snapshot (ID, prefix, NAME, NAME@N, path) or run ID."),
-        fmt: str = typer.Option("text", "--format", "-f", help="text, json, mermaid or dot."),
+        fmt: str = typer.Option("text", "--format", "-F", help="text, json, mermaid or dot."),
+        old_fmt: Optional[str] = deprecated("-f", "--format"),
         as_json: bool = JSON,
     ) -> None:
         """The full upstream tree of a model or snapshot: runs, inputs with roles, commits."""
         from lineage.runs import provenance as prov
         from lineage.errors import UsageError
 
-        fmt = "json" if as_json else fmt
+        fmt = "json" if as_json else old_fmt or fmt
         if fmt not in ("text", "json", "mermaid", "dot"):
             raise UsageError(f"unknown format {fmt!r}; use text, json, mermaid or dot")
         with open_repo() as repo:
@@ -253,7 +255,7 @@ def register(app: typer.Typer) -> None:
     def query(
         sql: Optional[str] = typer.Argument(None, help="One SELECT statement (tables and views: docs/queries.md)."),
         params: list[str] = typer.Option([], "--param", "-p", help="A value bound to the next '?'; repeat."),
-        limit: int = typer.Option(10_000, "--limit", "-n", help="At most this many rows (0: no limit)."),
+        limit: int = typer.Option(10_000, "--limit", "--max-count", "-n", help="At most this many rows (0: no limit)."),
         timeout: float = typer.Option(30.0, "--timeout", help="Stop the statement after this many seconds (0: never)."),
         show_schema: bool = typer.Option(False, "--schema", help="List the tables and views with their columns."),
         as_json: bool = JSON,
@@ -299,7 +301,8 @@ def _render_run(r: Any) -> None:
     status = r.status
     if status == "running" and r.host and r.host != socket.gethostname():
         status += f" (on host {out.escape(r.host)})"  # only its own host can tell it died
-    out.print(f"[bold]run {r.run_id}[/] ({r.kind}) [{colour}]{status}[/]"
+    short = f" (short {r.short_id})" if r.short_id != r.run_id else ""
+    out.print(f"[bold]run {r.run_id}[/]{short} ({r.kind}) [{colour}]{status}[/]"
               + ("" if r.exit_code is None else f", exit code {r.exit_code}"))
     if r.error:
         out.print(f"  error:    {out.escape(r.error)}")
@@ -334,13 +337,28 @@ def render_runs(items: list[Any]) -> None:
     if not items:
         out.print("No runs yet. Record one with 'lineage run --kind KIND -- COMMAND'.")
         return
-    t = out.table("run", "kind", "status", "started (UTC)", "user", "commit", "command", wrap=("command",))
+    from lineage.runs.history import summary_text
+
+    t = out.table("run", "short", "kind", "status", "started (UTC)", "user", "commit", "params, metrics",
+                  "command", wrap=("command",))
     for r in items:
         colour = _STATUS_COLOUR.get(r.status, "white")
         commit = (r.git_commit or "")[:8] + ("*" if r.git_dirty else "")
-        t.add_row(r.run_id, r.kind, f"[{colour}]{r.status}[/]", r.started[:16].replace("T", " "),
-                  out.escape(out.person(r.user)), commit, out.escape(" ".join(r.command or [])[:80]))
+        values = summary_text(getattr(r, "params", {}), getattr(r, "metrics", []))
+        t.add_row(r.run_id, r.short_id, r.kind, f"[{colour}]{r.status}[/]", r.started[:16].replace("T", " "),
+                  out.escape(out.person(r.user)), commit, out.escape(values),
+                  out.escape(" ".join(r.command or [])[:80]))
     out.print(t)
+
+
+def render_runs_oneline(items: list[Any]) -> None:
+    """``lineage log --runs --oneline``: short ID, ``run``, kind, key params and metrics."""
+    from lineage.runs.history import summary_text
+
+    for r in items:
+        values = summary_text(getattr(r, "params", {}), getattr(r, "metrics", []))
+        out.print(out.escape(f"{r.short_id} run {r.kind} {r.status}" + (f" {values}" if values else "")),
+                  overflow="ignore", crop=False)
 
 
 def _snapshot_text(n: Any) -> str:
@@ -424,5 +442,5 @@ def _render_query(r: Any) -> None:
         t.add_row(*("" if v is None else out.escape(str(v)) for v in row))
     out.print(t)
     more = len(r.rows) - 1000
-    out.note(f"{len(r.rows)} row(s)" + (f", first 1000 shown (use --json for all)" if more > 0 else "")
+    out.note(f"{len(r.rows)} row(s)" + (", first 1000 shown (use --json for all)" if more > 0 else "")
              + (" (cut at --limit; 0 for no limit)" if r.truncated else ""))

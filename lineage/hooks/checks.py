@@ -67,6 +67,12 @@ class HookResult:
     def ok(self) -> bool:
         return not self.problems
 
+    @property
+    def fix(self) -> str | None:
+        """One command that fixes every problem: their fixes, in order, joined with ``&&``."""
+        fixes = list(dict.fromkeys(p.fix for p in self.problems if p.fix))
+        return " && ".join(fixes) if fixes else None
+
     def to_dict(self) -> dict[str, Any]:
         return {"hook": self.hook, "ok": self.ok, "checked": self.checked,
                 "summary": self.summary, "problems": [p.to_dict() for p in self.problems]}
@@ -88,6 +94,9 @@ class HookResult:
                 lines.append(f"      ... and {len(p.files) - SHOWN} more")
             if p.fix:
                 lines.append(f"    fix: {p.fix}")
+        fixes = list(dict.fromkeys(p.fix for p in self.problems if p.fix))
+        if len(fixes) > 1:  # the last line fixes everything above it
+            lines.append(f"fix all: {self.fix}")
         return "\n".join(lines)
 
 
@@ -106,14 +115,13 @@ def check_status(repo: Repo, targets: list[str] | None = None) -> HookResult:
         found.extend(snapshots.status(repo, t))
     problems: list[Problem] = []
     for s in found:
-        if s.state == "clean":
+        if not s.dirty:  # clean, or only a partial pull (the files not fetched are recorded)
             continue
         where = s.path or "."
-        name_opt = "" if s.dataset == where else f" --name {quote(s.dataset)}"
         if s.state == "missing":
             problems.append(Problem(
                 "missing", where, f"{s.dataset} ({where}): the path is gone but the dataset is tracked",
-                f"lineage checkout {quote(s.dataset)}@latest", s.dataset))
+                status_fix([s]), s.dataset))
             continue
         counts = [f"{len(v)} {k}" for k, v in (("modified", s.modified), ("added", s.added),
                                                ("removed", s.removed)) if v]
@@ -125,7 +133,7 @@ def check_status(repo: Repo, targets: list[str] | None = None) -> HookResult:
             "changed" if s.snapshot else "untracked", where,
             f"{s.dataset} ({where}): {', '.join(counts)} since snapshot "
             f"{(s.snapshot or '')[:12]} (version {s.version})",
-            f"lineage snapshot {quote(where)}{name_opt}", s.dataset, files))
+            status_fix([s]), s.dataset, files))
     n = len(found)
     if problems:
         summary = (f"{len(problems)} of {n} tracked dataset(s) changed since the last snapshot; "
@@ -133,6 +141,24 @@ def check_status(repo: Repo, targets: list[str] | None = None) -> HookResult:
     else:
         summary = f"{n} tracked dataset(s) match their last snapshot"
     return HookResult("status", n, tuple(problems), summary)
+
+
+def status_fix(found: list[Any]) -> str | None:
+    """The one command that brings every dirty dataset of ``found`` (``snapshots.status``
+    items) back in line: ``lineage snapshot PATH [--name NAME]`` for each changed one,
+    ``lineage checkout NAME@latest`` for each missing one, joined with ``&&``.
+    """
+    steps = []
+    for s in found:
+        if not s.dirty:
+            continue
+        where = s.path or "."
+        if s.state == "missing":
+            steps.append(f"lineage checkout {quote(s.dataset)}@latest")
+        else:
+            steps.append(f"lineage snapshot {quote(where)}"
+                         + ("" if s.dataset == where else f" --name {quote(s.dataset)}"))
+    return " && ".join(dict.fromkeys(steps)) or None
 
 
 # -- git --------------------------------------------------------------------------
@@ -227,12 +253,57 @@ def staged_paths(root: Path) -> list[str]:
     return [p for p in out.stdout.decode("utf-8", "surrogateescape").split("\0") if p]
 
 
-def runs_behind_staged(repo: Repo, root: Path) -> list[str]:
-    """Runs whose outputs the commit stages (a model file, a metrics file, a report).
+def runs_behind_staged(repo: Repo, root: Path, files: list[str] | tuple[str, ...] = ()) -> list[str]:
+    """Runs whose outputs the commit stages (a model file, a metrics file, a report), or
+    that wrote one of ``files`` (paths relative to ``root``, as pre-commit passes them).
 
     Committing a run's output vouches for that run, however long ago it was recorded.
     """
-    staged = staged_paths(root)
-    if not staged:
+    paths = list(dict.fromkeys([*staged_paths(root), *files]))
+    if not paths:
         return []
-    return ghooks.runs_writing(repo.graph, [repo.relpath(root / p) for p in staged])
+    return ghooks.runs_writing(repo.graph, [repo.relpath(root / p) for p in paths])
+
+
+def root_relative(root: Path, path: str) -> str:
+    """``path`` (relative to the current folder, as pre-commit passes it) from ``root``."""
+    return Path(os.path.relpath(os.path.abspath(path), root)).as_posix()
+
+
+def all_run_ids(repo: Repo) -> list[str]:
+    """Every recorded run: what ``lineage audit --all`` audits."""
+    return [r[0] for r in repo.graph.conn.execute("SELECT run_id FROM runs")]
+
+
+def audit_hook_text(doc: dict[str, Any], total_runs: int, *, whole_tree: bool = False,
+                    width: int = 80) -> str:
+    """The audit hook's report: ``lineage audit``'s text for ``doc`` (its JSON form), a
+    note when runs were left out (``lineage audit --all`` audits them), and, when the
+    audit fails, the commands that fix it: the one that shows every piece of evidence,
+    and last the waivers that accept the failing findings once the reason is written in.
+    """
+    from lineage.audit import formats  # lazy: only the audit hook needs it
+    from lineage.audit.rules import Severity
+
+    report = formats.report_from_dict(doc)
+    lines = [formats.text(report, width=width).rstrip("\n")]
+    audited = {r["run_id"] for r in report.runs}
+    left = max(0, total_runs - len(audited))
+    if left:
+        lines.append(f"lineage-audit: {left} older run(s) were not audited (recorded before the "
+                     "last commit, and no file of this commit came from them); "
+                     "'lineage audit --all' audits every run")
+    elif whole_tree:
+        lines.append("lineage-audit: every run was audited (the hook was given files the "
+                     "index does not stage, as pre-commit run --all-files does)")
+    if report.exit_code():
+        threshold = Severity.parse(report.fail_on)
+        failing = list(dict.fromkeys((f.rule, f.run_id) for f in report.findings
+                                     if not f.waived and f.level >= threshold))
+        runs = " ".join(dict.fromkeys(run for _, run in failing))
+        lines.append(f"  every piece of evidence: lineage audit {runs} --format text --verbose")
+        lines.append("  fix the pipeline and record the runs again, or accept the findings with "
+                     "a reason (it is kept in the log):")
+        lines.append("fix: " + " && ".join(
+            f'lineage waive {rule} {run} --reason "WHY"' for rule, run in failing))
+    return "\n".join(lines) + "\n"

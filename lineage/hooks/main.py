@@ -6,7 +6,9 @@ importing typer and rich; only ``audit`` loads the full CLI, because it *is*
 
     lineage-hook status [TARGET...]       tracked datasets changed since their snapshot
     lineage-hook guard [FILE...|--staged] staged files that are data, not code
-    lineage-hook audit [--fail-on LEVEL]  audit the runs recorded since the last commit
+    lineage-hook audit [--fail-on LEVEL] [FILE...]
+                                          audit the runs recorded since the last commit and
+                                          the runs whose outputs the commit holds
     lineage-hook verify                   rehash objects, check the event log
 
 Exit codes: 0 nothing to object to, 1 problems found, 2 bad usage or input.
@@ -58,7 +60,12 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--allow", action="append", default=[], metavar="GLOB", help="Never flag paths matching this glob (repeatable).")
     common(g)
 
-    a = sub.add_parser("audit", help="Audit the runs recorded since the last commit.")
+    a = sub.add_parser("audit", help="Audit the runs recorded since the last commit, and the runs "
+                                     "whose outputs the commit holds.")
+    a.add_argument("files", nargs="*", metavar="FILE",
+                   help="Files of the commit (pre-commit passes them): the runs that wrote them are "
+                        "audited too. Files the index does not stage (pre-commit run --all-files) "
+                        "mean a check of the whole tree: every run is audited.")
     a.add_argument("--fail-on", choices=["critical", "error", "warning", "info", "never"],
                    help="Fail on findings at or above this severity (default: the configured "
                         "level, else error).")
@@ -91,10 +98,11 @@ def _status_targets(repo: Any, targets: list[str]) -> list[str] | None:
     return chosen or None
 
 
-def _with_staged_runs(argv: list[str], root: Path) -> list[str]:
-    """Turn ``audit --since REF`` into ``audit ID...`` when staged files are outputs of older runs."""
+def _with_staged_runs(argv: list[str], root: Path, files: list[str] = ()) -> list[str]:
+    """Turn ``audit --since REF`` into ``audit ID...`` when staged files (or ``files``, the
+    commit's files pre-commit passed) are outputs of older runs."""
     with _repo() as repo:
-        extra = checks.runs_behind_staged(repo, root)
+        extra = checks.runs_behind_staged(repo, root, files)
         if not extra:
             return argv
         from lineage import audit  # lazy: heavy, and only this hook needs it
@@ -116,18 +124,29 @@ def _run(ns: argparse.Namespace) -> int:
         from lineage.cli.app import main as cli_main  # lazy: typer and rich, for this hook only
 
         root = checks.git_toplevel(Path.cwd())
-        argv = checks.audit_args(root, fail_on=ns.fail_on, all_runs=ns.all_runs, since=ns.since,
-                                 fmt=ns.format)
-        if not ns.all_runs and not ns.no_staged:
-            argv = _with_staged_runs(argv, root)
-        if ns.format != "text" or ns.verbose:
+        files = [checks.root_relative(root, f) for f in ns.files]
+        # pre-commit passes the staged files on a commit; files the index does not stage
+        # mean a run over the tree (pre-commit run --all-files): audit every run
+        whole_tree = bool(files) and not os.environ.get("PRE_COMMIT_FROM_REF") and bool(
+            set(files) - set(checks.staged_paths(root)))
+        all_runs = ns.all_runs or whole_tree
+        argv = checks.audit_args(root, fail_on=ns.fail_on, all_runs=all_runs, since=ns.since,
+                                 fmt="json" if ns.format == "text" else ns.format)
+        if not all_runs and not ns.no_staged:
+            argv = _with_staged_runs(argv, root, files)
+        if ns.format != "text":
             return cli_main(argv)
-        # a passing commit stays quiet; a failing one shows the whole report
         buf = io.StringIO()
         with contextlib.redirect_stdout(buf):
             code = cli_main(argv)
-        if code != 0:
-            sys.stdout.write(buf.getvalue())
+        if code not in (0, 1):
+            return code  # bad input: the one-line error is on stderr already
+        with _repo() as repo:
+            total = len(checks.all_run_ids(repo))
+        text = checks.audit_hook_text(json.loads(buf.getvalue()), total, whole_tree=whole_tree,
+                                      width=_width())
+        if code != 0 or ns.verbose:  # a passing commit stays quiet; a failing one shows it all
+            sys.stdout.write(text)
         return code
     if ns.check == "status":
         with _repo() as repo:
@@ -169,6 +188,13 @@ def _run(ns: argparse.Namespace) -> int:
     elif ns.verbose and not ns.json:
         sys.stderr.write(result.render() + "\n")
     return 0 if result.ok else 1
+
+
+def _width() -> int:
+    """Columns for the audit report: ``COLUMNS``, else the terminal's, else 80."""
+    import shutil
+
+    return max(40, shutil.get_terminal_size((80, 24)).columns)
 
 
 def main(argv: list[str] | None = None) -> int:

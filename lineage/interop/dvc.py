@@ -5,9 +5,14 @@ output of a ``.dvc`` file or a ``dvc.lock`` stage whose bytes are in the workspa
 import recomputes DVC's md5 to be sure the workspace still holds what DVC recorded,
 snapshots the path with lineage's own hashing, and records an ``alias`` event
 (scheme ``dvc-md5``) so ``lineage show md5:<hash>`` finds the snapshot. Each stage of
-``dvc.lock`` becomes a run whose inputs are the stage's deps and whose outputs are its
-outs; the run ID is derived from the stage's recorded content, so importing the same
+``dvc.lock`` becomes a run whose inputs are the stage's data deps and whose outputs are
+its outs; the run ID is derived from the stage's recorded content, so importing the same
 lock file twice records nothing new.
+
+Only DVC outputs are data. A dependency that git tracks (or, outside git, that is code by
+name) is code: it is recorded with the run's code state (the repository's commit, and the
+path and md5 under ``env.code``), never snapshotted. Outputs that ``dvc.yaml`` declares as
+``metrics`` become the run's metrics; ``plots`` are left out.
 
 Paths that DVC tracks but that are absent (or changed) in the workspace are reported,
 never guessed: no snapshot can be made of bytes that are not there.
@@ -27,9 +32,12 @@ from pathlib import Path
 from typing import Any
 
 from lineage import runs, snapshots
+from lineage.core import git as gitinfo
 from lineage.core.progress import Progress
+from lineage.core.redact import looks_secret
 from lineage.errors import AmbiguousRefError, PathError, UnknownRefError, UsageError
 from lineage.repo import Repo
+from lineage.runs.model import PARAM_NAME
 from lineage.snapshots import aliases, queries
 
 ALIAS_SCHEME = "dvc-md5"
@@ -53,7 +61,9 @@ class ImportedOutput:
     path: str                 # relative to the lineage workspace (absolute when outside it)
     source: str               # the .dvc file, or dvc.lock:STAGE, relative to the DVC root
     md5: str | None           # as DVC recorded it (``.dir`` suffix for folders)
-    status: str               # imported | unchanged | missing | modified | no-hash | external
+    # imported | unchanged | missing | modified | no-hash | external (data);
+    # code (a code dependency, no snapshot) | metrics (read into the run) | plots (left out)
+    status: str
     snapshot_id: str | None = None
     dataset: str | None = None
     version: int | None = None
@@ -82,6 +92,9 @@ class ImportedStage:
     status: str = "imported"  # imported | updated | unchanged | incomplete
     missing: list[str] = field(default_factory=list)
     recorded: bool = False    # this import wrote events for the run (new, or completed)
+    code: list[dict[str, Any]] = field(default_factory=list)      # {path, md5, changed}
+    metrics: list[dict[str, Any]] = field(default_factory=list)   # {name, value, split, path}
+    git: dict[str, Any] = field(default_factory=dict)             # {commit, branch, dirty, diff_digest}
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -120,6 +133,9 @@ class DvcImport:
                 "modified": sum(o.status == "modified" for o in self.outputs),
                 "no_hash": sum(o.status == "no-hash" for o in self.outputs),
                 "external": sum(o.status == "external" for o in self.outputs),
+                "code": sum(o.status == "code" for o in self.outputs),
+                "metrics": sum(o.status == "metrics" for o in self.outputs),
+                "plots": sum(o.status == "plots" for o in self.outputs),
                 "stages": len(self.stages),
                 "runs_recorded": sum(s.recorded for s in self.stages),
                 "runs_incomplete": sum(s.status == "incomplete" for s in self.stages),
@@ -294,6 +310,108 @@ def _entries(items: Any, base: Path, source: str, where: Path) -> list[_Out]:
     return found
 
 
+def _declared_paths(items: Any, base: Path) -> set[Path]:
+    """Paths of a dvc.yaml ``metrics:``/``plots:`` list (strings, or mappings keyed by path);
+    templated paths (``${...}``) are skipped."""
+    found: set[Path] = set()
+    if not isinstance(items, list):
+        return found
+    for item in items:
+        names = [item] if isinstance(item, str) else list(item) if isinstance(item, dict) else []
+        for name in names:
+            if isinstance(name, str) and "${" not in name and not _URL.match(name):
+                found.add(Path(os.path.normpath(base / name)))
+    return found
+
+
+def _metrics_and_plots(lock: Path) -> tuple[set[Path], set[Path]]:
+    """The metrics and plots paths the ``dvc.yaml`` next to ``lock`` declares (stage and
+    top-level lists); none when there is no dvc.yaml."""
+    spec = lock.parent / "dvc.yaml"
+    if not spec.is_file():
+        return set(), set()
+    doc = _load_yaml(spec)
+    if not isinstance(doc, dict):
+        return set(), set()
+    base = spec.parent
+    metrics = _declared_paths(doc.get("metrics"), base)
+    plots = _declared_paths(doc.get("plots"), base)
+    stages = doc.get("stages")
+    for stage in (stages.values() if isinstance(stages, dict) else ()):
+        if not isinstance(stage, dict):
+            continue
+        for body in (stage, stage.get("do")):
+            if isinstance(body, dict):
+                metrics |= _declared_paths(body.get("metrics"), base)
+                plots |= _declared_paths(body.get("plots"), base)
+    return metrics, plots - metrics
+
+
+_SPLIT_WORDS = (("test", ("test", "testing", "holdout")),
+                ("validation", ("val", "valid", "validation", "dev")),
+                ("train", ("train", "training")))
+
+
+def split_for_metric(name: str) -> str | None:
+    """The split a metric's key names (test, validation, train), or None when it names none."""
+    tokens = set(_tokens(name))
+    for split, words in _SPLIT_WORDS:
+        if tokens & set(words):
+            return split
+    return None
+
+
+def _flatten(value: Any, prefix: str, out: dict[str, float]) -> None:
+    if isinstance(value, dict):
+        for k, v in value.items():
+            _flatten(v, f"{prefix}.{k}" if prefix else str(k), out)
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        if value == value and value not in (float("inf"), float("-inf")):
+            out[prefix] = float(value)
+
+
+def read_metrics(path: Path) -> dict[str, float]:
+    """The numbers of a DVC metrics file (JSON, YAML or TOML), nested keys joined with ``.``.
+
+    Lists and non-numbers are skipped, and so are keys that cannot be a metric name."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise PathError(f"cannot read {path}: {exc.strerror}") from None
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".toml":
+            import tomllib
+            doc: Any = tomllib.loads(text)
+        elif suffix in (".yaml", ".yml"):
+            doc = _load_yaml(path)
+        else:
+            doc = json.loads(text)
+    except ValueError:
+        raise UsageError(f"{path} is not a valid metrics file (JSON, YAML or TOML)") from None
+    flat: dict[str, float] = {}
+    _flatten(doc, "", flat)
+    out = {}
+    for name, value in flat.items():
+        name = re.sub(r"[^A-Za-z0-9_.\-/]", "_", name)
+        if PARAM_NAME.match(name) and not looks_secret(name):
+            out[name] = value
+    return out
+
+
+def _git_tracked(root: Path, path: Path) -> bool | None:
+    """Whether git tracks ``path`` (a folder: any file under it); None outside a git work tree."""
+    out = gitinfo.run(root, "ls-files", "-z", "--", str(path))
+    if out is None or out.returncode != 0:
+        return None
+    return bool(out.stdout.strip(b"\0"))
+
+
+def _inside(path: Path, others: set[Path]) -> bool:
+    """``path`` is one of ``others``, inside one, or holds one."""
+    return any(path == o or o in path.parents or path in o.parents for o in others)
+
+
 # -- the import -------------------------------------------------------------------
 
 class _Importer:
@@ -308,6 +426,13 @@ class _Importer:
             return p.relative_to(self.root).as_posix()
         except ValueError:
             return p.as_posix()
+
+    def mark(self, out: _Out, status: str, message: str) -> ImportedOutput:
+        """A path that is not snapshotted: code, metrics or plots."""
+        rel = out.url if out.url is not None else self.repo.relpath(out.path)
+        result = ImportedOutput(rel, out.source, out.md5, status, message=message)
+        self.results.setdefault(out.path, result)
+        return result
 
     def output(self, out: _Out) -> ImportedOutput:
         """Snapshot one tracked path (once per import, however many files name it)."""
@@ -416,6 +541,8 @@ def import_repo(repo: Repo, path: str | os.PathLike[str] | None = None, *,
         plain += _entries(doc.get("outs"), f.parent, imp.rel_to_dvc(f), f)
 
     stages: list[tuple[str, str, Path, dict[str, Any], list[_Out], list[_Out]]] = []
+    metric_paths: set[Path] = set()
+    plot_paths: set[Path] = set()
     for lock in locks:
         doc = _load_yaml(lock) or {}
         raw_stages = doc.get("stages") if isinstance(doc, dict) else None
@@ -424,6 +551,9 @@ def import_repo(repo: Repo, path: str | os.PathLike[str] | None = None, *,
         if not isinstance(raw_stages, dict):
             raise UsageError(f"{lock} is not a dvc.lock file (no 'stages' mapping)")
         lock_rel = imp.rel_to_dvc(lock)
+        metrics, plots = _metrics_and_plots(lock)
+        metric_paths |= metrics
+        plot_paths |= plots
         for name, stage in raw_stages.items():
             if not isinstance(stage, dict):
                 raise UsageError(f"{lock}: stage {name!r} is not a mapping")
@@ -431,6 +561,14 @@ def import_repo(repo: Repo, path: str | os.PathLike[str] | None = None, *,
             deps = _entries(stage.get("deps"), lock.parent, source, lock)
             outs = _entries(stage.get("outs"), lock.parent, source, lock)
             stages.append((str(name), lock_rel, lock, stage, deps, outs))
+
+    not_data = metric_paths | plot_paths
+    # only DVC outputs are data: .dvc files' outs and the stages' outs
+    data_paths = {o.path for o in plain if o.url is None} | {
+        o.path for *_, outs in stages for o in outs if o.url is None and o.path not in not_data}
+    # the code state of the repository, taken before the import writes anything
+    state = gitinfo.state(root, with_diff=True, untracked=True,
+                          data_paths=[*data_paths, *not_data, repo.dir])
 
     total = len(plain) + sum(len(s[4]) + len(s[5]) for s in stages)
     done = 0
@@ -441,37 +579,89 @@ def import_repo(repo: Repo, path: str | os.PathLike[str] | None = None, *,
         if progress:
             progress(done, total)
 
+    def is_code(d: _Out) -> bool:
+        if d.url is not None or _inside(d.path, data_paths):
+            return False
+        tracked = _git_tracked(root, d.path)
+        # what git tracks is versioned by its commit; outside git, code is known by its name
+        return True if tracked else gitinfo.is_code_file(d.path.as_posix())
+
     for out in plain:
         imp.output(out)
         tick()
 
     imported_stages: list[ImportedStage] = []
     for name, lock_rel, _lock, stage, deps, outs in stages:
-        dep_results = []
+        dep_results, code, metrics, absent = [], [], [], []
         for d in deps:
-            dep_results.append((d, imp.output(d)))
+            if d.url is None and d.path in not_data:
+                pass  # a metrics or plots file read by a later stage: not an input
+            elif is_code(d):
+                imp.mark(d, "code", "a code dependency: recorded with the run's code state, not snapshotted")
+                code.append(_code_entry(imp, d))
+            else:
+                dep_results.append((d, imp.output(d)))
             tick()
         out_results = []
         for o in outs:
-            out_results.append((o, imp.output(o)))
+            if o.url is None and o.path in metric_paths:
+                if o.path.is_file():
+                    values = read_metrics(o.path)
+                    r = imp.mark(o, "metrics", f"{len(values)} metric(s) of stage {name}")
+                    metrics += [{"name": k, "value": v, "split": split_for_metric(k), "path": r.path}
+                                for k, v in values.items()]
+                else:
+                    r = ImportedOutput(repo.relpath(o.path), o.source, o.md5, "missing",
+                                       message="metrics file not in the workspace; run 'dvc pull' or "
+                                               "'dvc checkout' first")
+                    imp.results.setdefault(o.path, r)
+                    absent.append(r.path)
+            elif o.url is None and o.path in plot_paths:
+                imp.mark(o, "plots", "a DVC plot: not imported")
+            else:
+                out_results.append((o, imp.output(o)))
             tick()
-        imported_stages.append(_record_stage(repo, name, lock_rel, stage, dep_results, out_results))
+        git = state.to_dict()
+        if git.get("commit") and any(c["changed"] for c in code):
+            git["dirty"] = True  # the stage ran with code other than the commit's
+        imported_stages.append(_record_stage(repo, name, lock_rel, stage, deps, outs, dep_results,
+                                             out_results, code, metrics, git, absent))
 
     return DvcImport(str(root), [imp.rel_to_dvc(f) for f in dvc_files], [imp.rel_to_dvc(x) for x in locks],
                      list(imp.results.values()), imported_stages)
 
 
+def _code_entry(imp: _Importer, d: _Out) -> dict[str, Any]:
+    """{path, md5 as dvc.lock recorded it, changed: the workspace holds other code now}."""
+    rel = imp.repo.relpath(d.path)
+    if not d.path.exists():
+        return {"path": rel, "md5": d.md5, "changed": True}
+    if d.md5 is None:
+        return {"path": rel, "md5": None, "changed": False}
+    try:
+        actual = dvc_md5(d.path)
+        if actual != d.md5 and d.legacy and d.path.is_file():
+            actual = _md5_file(str(d.path), dos2unix=True)
+    except OSError as exc:
+        raise PathError(f"cannot read {d.path}: {exc.strerror}") from None
+    return {"path": rel, "md5": d.md5, "changed": actual != d.md5}
+
+
 def _record_stage(repo: Repo, name: str, lock_rel: str, stage: dict[str, Any],
+                  all_deps: list[_Out], all_outs: list[_Out],
                   deps: list[tuple[_Out, ImportedOutput]],
-                  outs: list[tuple[_Out, ImportedOutput]]) -> ImportedStage:
+                  outs: list[tuple[_Out, ImportedOutput]],
+                  code: list[dict[str, Any]], metrics: list[dict[str, Any]],
+                  git: dict[str, Any], absent: list[str]) -> ImportedStage:
     cmd = _command(stage.get("cmd"))
     kind = kind_for_stage(name)
     params = _params(stage.get("params"))
     inputs = [{"path": r.path, "role": role_for_path(r.path), "snapshot_id": r.snapshot_id,
                "dataset": r.dataset} for _, r in deps]
     outputs = [{"path": r.path, "snapshot_id": r.snapshot_id, "dataset": r.dataset} for _, r in outs]
-    missing = [r.path for _, r in deps + outs if r.snapshot_id is None and r.status != "external"]
-    run_id = stage_run_id(lock_rel, name, cmd, [d for d, _ in deps], [o for o, _ in outs])
+    missing = [r.path for _, r in deps + outs if r.snapshot_id is None and r.status != "external"] + absent
+    # the ID covers every dep and out, code and metrics included, as dvc.lock lists them
+    run_id = stage_run_id(lock_rel, name, cmd, all_deps, all_outs)
     present_in = [runs.RunInput(i["snapshot_id"], i["role"], i["path"], i["dataset"])
                   for i in inputs if i["snapshot_id"]]
     present_out = [runs.RunOutput(o["snapshot_id"], o["path"], o["dataset"])
@@ -484,12 +674,14 @@ def _record_stage(repo: Repo, name: str, lock_rel: str, stage: dict[str, Any],
     else:
         runs.record_imported(repo, run_id, kind=kind, command=cmd, params=params,
                              inputs=present_in, outputs=present_out,
-                             note=f"imported from {lock_rel} stage {name}")
+                             note=f"imported from {lock_rel} stage {name}", git=git,
+                             code={c["path"]: c["md5"] and f"md5:{c['md5']}" for c in code},
+                             metrics=[(m["name"], m["value"], m["split"]) for m in metrics])
         status, recorded = "imported", True
     if missing:
         status = "incomplete"
     return ImportedStage(name, lock_rel, run_id, kind, cmd, inputs, outputs, params, status, missing,
-                         recorded)
+                         recorded, code, metrics, git)
 
 
 # -- md5: references --------------------------------------------------------------

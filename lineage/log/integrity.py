@@ -138,6 +138,8 @@ def check_audit_tables(graph: Graph) -> list[TableProblem]:
         return [p for p in check_projections(graph) if p.table not in LOG_INDEX_TABLES]
     try:
         conn.execute("ATTACH DATABASE ? AS live", ("file:" + _uri_path(os.fspath(graph.path)) + "?mode=ro",))
+        # projectors read the events' arrival order (version numbers): the live log's
+        conn.execute("CREATE TEMP VIEW IF NOT EXISTS events AS SELECT * FROM live.events")
         conn.execute("BEGIN IMMEDIATE")
         try:
             fresh = _catch_up(conn)

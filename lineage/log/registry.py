@@ -98,14 +98,7 @@ def _snapshot(conn: sqlite3.Connection, ev: Event) -> None:
     version = None
     dataset = b.get("dataset")
     if dataset:
-        _ensure_dataset(conn, dataset, b.get("path"), ev.time)
-        version = conn.execute(
-            "SELECT latest_version + 1 FROM datasets WHERE name = ?", (dataset,)
-        ).fetchone()[0]
-        conn.execute(
-            "UPDATE datasets SET latest_version = ?, latest_snapshot = ? WHERE name = ?",
-            (version, sid, dataset),
-        )
+        version = _number(conn, ev, dataset, sid, b.get("path"))
     git = b.get("git") or {}
     conn.execute(
         "INSERT OR REPLACE INTO snapshot_records (event_id, snapshot_id, dataset, version, path, "
@@ -115,3 +108,46 @@ def _snapshot(conn: sqlite3.Connection, ev: Event) -> None:
          b.get("host"), git.get("commit"), git.get("branch"),
          None if git.get("dirty") is None else int(git["dirty"]), int(b.get("stored", True))),
     )
+
+
+# -- version numbers: in the order the events arrived in this clone ----------------
+
+def _arrival(conn: sqlite3.Connection, event_id: str) -> int | None:
+    """The event's place in this clone's log (``events.seq``: append-only, never renumbered)."""
+    row = conn.execute("SELECT seq FROM events WHERE id = ?", (event_id,)).fetchone()
+    return None if row is None else row[0]
+
+
+def _number(conn: sqlite3.Connection, ev: Event, dataset: str, sid: str, path: str | None) -> int:
+    """The version of ``dataset`` this snapshot record gets in this clone.
+
+    Versions follow the order the records arrived in this clone's log, not the replay
+    order: a ``NAME@N`` once shown keeps its meaning after a pull brings a concurrent
+    snapshot from another clone (that one gets the next free number here). Since the
+    log's sequence numbers are kept forever, ``rebuild`` and ``verify`` find the same
+    numbers whatever order they fold the events in.
+    """
+    row = conn.execute("SELECT latest_version, path FROM datasets WHERE name = ?", (dataset,)).fetchone()
+    seq = _arrival(conn, ev.id)
+    later = 0
+    if row is not None and row[0] and seq is not None:
+        later = conn.execute(
+            "SELECT count(*) FROM snapshot_records r JOIN events e ON e.id = r.event_id "
+            "WHERE r.dataset = ? AND e.seq > ?", (dataset, seq)).fetchone()[0]
+    if not later:  # the usual case: the newest record of the dataset
+        _ensure_dataset(conn, dataset, path, ev.time)
+        version = conn.execute(
+            "SELECT latest_version + 1 FROM datasets WHERE name = ?", (dataset,)
+        ).fetchone()[0]
+        conn.execute(
+            "UPDATE datasets SET latest_version = ?, latest_snapshot = ? WHERE name = ?",
+            (version, sid, dataset),
+        )
+        return version
+    # a replay folding an earlier arrival after later ones (histories that diverged):
+    # it takes its place, the later records move up one, the latest stays the latest
+    conn.execute(
+        "UPDATE snapshot_records SET version = version + 1 WHERE dataset = ? AND event_id IN "
+        "(SELECT id FROM events WHERE seq > ?)", (dataset, seq))
+    conn.execute("UPDATE datasets SET latest_version = latest_version + 1 WHERE name = ?", (dataset,))
+    return int(row[0]) + 1 - later

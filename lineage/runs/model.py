@@ -22,6 +22,22 @@ ENV_RUN_ID = "LINEAGE_RUN_ID"
 
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
 _SNAPSHOT_ID = re.compile(r"^[0-9a-f]{64}$")
+_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
+#: hex digits of a UUID run ID's short form: its last ones, random in a UUIDv7
+SHORT_ID_LENGTH = 8
+
+
+def short_id(run_id: str) -> str:
+    """The short form of a run ID (docs/runs.md): the last 8 hex digits of a UUID (the
+    random tail of a UUIDv7, the same in every clone and after a rebuild); any other
+    run ID, chosen by its user, is its own short form."""
+    return run_id[-SHORT_ID_LENGTH:] if _UUID.match(run_id) else run_id
+
+
+def is_short_id(ref: str) -> bool:
+    """Whether ``ref`` has the form of a UUID run ID's short form."""
+    return len(ref) == SHORT_ID_LENGTH and all(c in "0123456789abcdef" for c in ref)
 PARAM_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-/]{0,127}$")
 
 
@@ -94,8 +110,13 @@ class RunRecord:
     env: dict[str, Any]
     parent_run: str | None = None
 
+    @property
+    def short_id(self) -> str:
+        return short_id(self.run_id)
+
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
+        d["short_id"] = self.short_id
         d["inputs"] = [i.to_dict() for i in self.inputs]
         d["outputs"] = [o.to_dict() for o in self.outputs]
         d["metrics"] = [m.to_dict() for m in self.metrics]
@@ -134,8 +155,12 @@ class RunSummary:
     command: list[str] | None
     parent_run: str | None
 
+    @property
+    def short_id(self) -> str:
+        return short_id(self.run_id)
+
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**asdict(self), "short_id": self.short_id}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> RunSummary:

@@ -110,7 +110,9 @@ def resolve_node(repo: Repo, ref: str) -> tuple[str, str]:
         return sid, SNAPSHOT
     if missing is not None and not isinstance(missing, NoMatchError):
         raise missing  # the more precise reason: "no dataset named ...", "has no version ..."
-    raise UnknownRefError(f"no snapshot or dataset matches {ref!r}, and no run does")
+    short = f" (a prefix needs at least {record.MIN_PREFIX} characters)" if len(ref) < record.MIN_PREFIX else ""
+    raise UnknownRefError(f"no snapshot or dataset matches {ref!r}, and no run does{short}"
+                          f"{snapshots.refs.dataset_hint(repo, ref)}")
 
 
 def describe(repo: Repo, ref: str) -> Any:

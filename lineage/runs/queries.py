@@ -74,6 +74,20 @@ def runs_with_prefix(g: Graph, prefix: str, limit: int = 3) -> list[str]:
     return [r[0] for r in rows]
 
 
+def runs_with_tail(g: Graph, tail: str, limit: int = 3) -> list[str]:
+    """UUID run IDs ending in ``tail`` (a short form: docs/runs.md); a scan of the run IDs."""
+    rows = g.conn.execute(
+        "SELECT run_id FROM runs WHERE length(run_id) = 36 AND substr(run_id, -?) = ? "
+        "ORDER BY run_id LIMIT ?", (len(tail), tail, limit))
+    return [r[0] for r in rows]
+
+
+def run_ids(g: Graph, limit: int = 200) -> list[str]:
+    """The newest run IDs (for shell completion)."""
+    return [r[0] for r in g.conn.execute(
+        "SELECT run_id FROM runs ORDER BY started DESC, run_id LIMIT ?", (limit,))]
+
+
 def list_runs(g: Graph, *, dataset: str | None = None, kind: str | None = None,
               limit: int | None = None) -> list[dict[str, Any]]:
     """Runs, newest first; optionally only those that read or wrote ``dataset``."""

@@ -51,9 +51,12 @@ from lineage.runs.model import (
     check_role,
     check_run_id,
     check_split,
+    is_short_id,
     new_run_id,
+    short_id,
 )
 from lineage.snapshots import queries as snapshot_queries
+from lineage.snapshots.refs import no_dataset
 
 
 # -- values -----------------------------------------------------------------------
@@ -105,18 +108,29 @@ def environment() -> dict[str, Any]:
 
 # -- reading ----------------------------------------------------------------------
 
+#: characters a run prefix needs (as a snapshot prefix does)
+MIN_PREFIX = 4
+
+
 def resolve(repo: Repo, ref: str) -> str:
-    """Run ID for a full run ID or a unique prefix of one."""
+    """Run ID for a full run ID, its short form (docs/runs.md) or a unique prefix of
+    at least ``MIN_PREFIX`` characters."""
     ref = (ref or "").strip()
     if not ref:
         raise UsageError("empty run reference")
     if q.run_exists(repo.graph, ref):
         return ref
-    matches = q.runs_with_prefix(repo.graph, ref)
+    if len(ref) < MIN_PREFIX:
+        raise UnknownRefError(f"no run matches {ref!r} (a run prefix needs at least {MIN_PREFIX} characters)")
+    matches = q.runs_with_prefix(repo.graph, ref, limit=6)
+    if is_short_id(ref):
+        matches = list(dict.fromkeys(matches + q.runs_with_tail(repo.graph, ref, limit=6)))
     if len(matches) == 1:
         return matches[0]
     if len(matches) > 1:
-        raise AmbiguousRefError(f"prefix {ref!r} matches several runs; give more characters")
+        shown = ", ".join(f"{m} ({short_id(m)})" if short_id(m) != m else m for m in matches[:5])
+        more = ", ..." if len(matches) > 5 else ""
+        raise AmbiguousRefError(f"{ref!r} matches several runs: {shown}{more}; give more characters")
     raise UnknownRefError(f"no run matches {ref!r}")
 
 
@@ -160,7 +174,7 @@ def list_runs(repo: Repo, dataset: str | None = None, *, kind: str | None = None
         ds = (snapshot_queries.dataset(repo.graph, dataset)
               or snapshot_queries.dataset_by_path(repo.graph, repo.relpath(dataset)))
         if ds is None:
-            raise UnknownRefError(f"no dataset named {dataset!r}")
+            raise no_dataset(repo, dataset)
         dataset = ds.name
     mark_dead_runs(repo)
     rows = q.list_runs(repo.graph, dataset=dataset, kind=kind, limit=limit)
@@ -427,22 +441,41 @@ def _redacted_shell(command: str) -> str:
 
 def record_imported(repo: Repo, run_id: str, *, kind: str, command: str | None,
                     params: dict[str, Any], inputs: Iterable[RunInput],
-                    outputs: Iterable[RunOutput], note: str) -> None:
+                    outputs: Iterable[RunOutput], note: str, git: dict[str, Any] | None = None,
+                    code: dict[str, str | None] | None = None,
+                    metrics: Iterable[tuple[str, float, str | None]] = ()) -> None:
     """Record a finished run known from another tool's records (e.g. a dvc.lock stage).
 
     The command is a shell string, kept as ``["sh", "-c", command]`` because that is
-    how DVC runs it. No git state is recorded: the import knows nothing of the code
-    the stage ran with. One transaction: an interrupted import leaves no half-recorded run.
+    how DVC runs it. ``git`` is the code state the importer vouches for (a ``GitState``
+    dict; none when it knows nothing of the code), ``code`` the code files the run read
+    (path -> digest, kept as ``env.code``), ``metrics`` (name, value, split) what the run
+    reported. One transaction: an interrupted import leaves no half-recorded run.
     """
     g = repo.graph
     actor = repo.user
+    checked_metrics = []
+    for name, value, split in metrics:
+        check_split(split)
+        if not isinstance(name, str) or not PARAM_NAME.match(name) or looks_secret(name):
+            raise UsageError(f"invalid metric name {name!r}")
+        number = float(value)
+        if not math.isfinite(number):
+            raise UsageError(f"metric {name!r} must be a finite number, not {value!r}")
+        checked_metrics.append({"run_id": run_id, "name": name, "value": number, "split": split})
     # a dvc.lock's params come from params.yaml, which may hold a password too
     body: dict[str, Any] = {"run_id": run_id, "kind": kind, "user": actor, "host": repo.host,
                             "params": redact_params(params), "imported": note}
     if command is not None:
         body["command"] = ["sh", "-c", _redacted_shell(command)]
+    if git is not None:
+        body["git"] = dict(git)
+    if code:
+        body["env"] = {"code": dict(sorted(code.items()))}
     with g.transaction():
         g.append("run.start", body, actor=actor)
+        for m in checked_metrics:
+            g.append("run.metric", m, actor=actor)
         for i in inputs:
             g.append("run.input", _io_body(run_id, i.snapshot_id, i.path, i.dataset, role=i.role,
                                            keep_none=True), actor=actor)

@@ -18,12 +18,14 @@ from lineage.snapshots.refs import load_manifest, register_scheme, resolve
 from lineage.snapshots.add import SnapshotResult, create, dataset_for_path, default_name
 from lineage.snapshots.status import DatasetStatus, status
 from lineage.snapshots.history import LogEntry, SnapshotInfo, log, show
-from lineage.snapshots.diff import Diff, diff
+from lineage.snapshots.diff import WORKSPACE, Diff, compare, diff, diff_workspace, workspace_pairs
+from lineage.snapshots.diff import sides as diff_sides
 from lineage.snapshots.checkout import CheckoutResult, checkout
 from lineage.snapshots import hooks
 
 __all__ = [
     "SKIP_DIRS",
+    "WORKSPACE",
     "CheckoutResult",
     "DatasetStatus",
     "Diff",
@@ -33,10 +35,13 @@ __all__ = [
     "SnapshotInfo",
     "SnapshotResult",
     "checkout",
+    "compare",
     "create",
     "dataset_for_path",
     "default_name",
     "diff",
+    "diff_sides",
+    "diff_workspace",
     "hooks",
     "load_manifest",
     "log",
@@ -46,4 +51,5 @@ __all__ = [
     "show",
     "stat_key",
     "status",
+    "workspace_pairs",
 ]

@@ -25,7 +25,7 @@ from lineage.core.progress import Progress
 from lineage.core.redact import redact_text as _redact_text
 from lineage.errors import PathError, UsageError
 from lineage.repo import Repo
-from lineage.snapshots import hooks, queries
+from lineage.snapshots import hooks, lock, queries
 from lineage.snapshots.manifest import Entry, Manifest
 from lineage.snapshots.scan import (NOT_STORED, FoundFile, ScanReport, check_names, remove_stale_temps,
                                     scan, tree_key, tree_matches)
@@ -179,11 +179,16 @@ def create(
     progress: Progress | None = None,
     counter: HashCounter | None = None,
     extra: dict[str, Any] | None = None,
+    move: bool = False,
+    external: bool = False,
 ) -> SnapshotResult:
     """Snapshot a file or folder and record it.
 
     Re-snapshotting unchanged content of a dataset records nothing new and returns
-    ``unchanged=True``.
+    ``unchanged=True``. ``.git/`` and ``.lineage/`` are refused; so is a path outside the
+    repository unless ``external`` (it is then recorded as external). A ``name`` that
+    already names another path is refused unless ``move`` (it is then re-pointed). A
+    column declared now that no table of the snapshot has is refused, and not remembered.
 
     >>> lineage.snapshot("data/train", name="train")      # doctest: +SKIP
     """
@@ -193,18 +198,28 @@ def create(
     if any(is_protected(part) for part in inside):
         raise UsageError(f"refusing to snapshot {rel}: .git/ and .lineage/ hold the tools' own "
                          "state, never data (a pull would not write it back)")
+    outside = Path(rel).is_absolute()
+    if outside and not external:
+        raise UsageError(f"refusing to snapshot {rel}: it is outside the repository "
+                         "(give --external to record it as external data)")
+    if outside:
+        extra = {**(extra or {}), "external": True}
     if name is not None and (not name.strip() or "@" in name):
         raise UsageError(f"invalid dataset name {name!r} (it must be non-empty and contain no '@')")
     with repo.store.writing():  # gc waits until the new objects are recorded
-        return _create(repo, target, rel, name=name, message=message, label_column=label_column,
-                       group_column=group_column, time_column=time_column, text_column=text_column,
-                       store=store, progress=progress, counter=counter, extra=extra)
+        result = _create(repo, target, rel, name=name, message=message, label_column=label_column,
+                         group_column=group_column, time_column=time_column, text_column=text_column,
+                         store=store, progress=progress, counter=counter, extra=extra, move=move)
+    if result.dataset is not None:
+        lock.update(repo, result.dataset)  # lineage.lock pins the dataset to what was recorded
+    return result
 
 
 def _create(repo: Repo, target: Path, rel: str, *, name: str | None, message: str | None,
             label_column: str | None, group_column: str | None, time_column: str | None,
             text_column: str | None, store: bool, progress: Progress | None,
-            counter: HashCounter | None, extra: dict[str, Any] | None) -> SnapshotResult:
+            counter: HashCounter | None, extra: dict[str, Any] | None,
+            move: bool = False) -> SnapshotResult:
     report = ScanReport(boundary=repo.root.resolve())
     kind, files = scan(target, report)
     check_names(kind, rel, files, report.dirs)
@@ -215,6 +230,7 @@ def _create(repo: Repo, target: Path, rel: str, *, name: str | None, message: st
     columns = _declared_columns(repo, dataset, {"label": label_column, "group": group_column,
                                                 "time": time_column, "text": text_column})
     row = queries.dataset(graph, dataset)
+    moved_from = _check_move(row, rel, move)
     current_decl = row.declarations if row else {}
     new_decl = {k: v for k, v in columns.items() if current_decl.get(k) != v}
     if (row and row.path == rel and not new_decl and not extra and row.latest_snapshot
@@ -237,7 +253,10 @@ def _create(repo: Repo, target: Path, rel: str, *, name: str | None, message: st
     in_repo = (lambda f: rel) if kind == "file" else (lambda f: f.rel if rel == "." else f"{rel}/{f.rel}")
     added = hooks.run(repo, [(in_repo(f), f.abspath, digests[f.abspath]) for f in files],
                       {**current_decl, **columns}, progress=progress)
+    _check_columns(rel, new_decl, hooks.columns(added))
     warnings = report.warnings() + hooks.warnings(added)  # links followed out, special files skipped
+    if moved_from is not None:
+        warnings.append(f"dataset {dataset!r} now points to {rel} (it was {moved_from})")
     if row and row.latest_snapshot == sid and not new_decl and row.path == rel and not extra:
         with graph.transaction():
             _append(repo, hooks.events(added))
@@ -254,6 +273,7 @@ def _create(repo: Repo, target: Path, rel: str, *, name: str | None, message: st
             current_decl = row.declarations if row else {}
             new_decl = {k: v for k, v in columns.items() if current_decl.get(k) != v}
             hooks.refresh(graph, added)
+            moved_from = _check_move(row, rel, move)
             if row and row.latest_snapshot == sid and not new_decl and row.path == rel and not extra:
                 _append(repo, hooks.events(added))
                 return SnapshotResult(sid, dataset, row.latest_version, rel, kind, len(files),
@@ -269,6 +289,11 @@ def _create(repo: Repo, target: Path, rel: str, *, name: str | None, message: st
             body["manifest"] = manifest.to_dict()
         if extra:
             body.update(extra)
+        if moved_from is not None:
+            body["moved_from"] = moved_from
+        # the number this clone gives it; where another clone's record already has that
+        # number, the record gets the next free one there (``lineage.log.registry._number``)
+        body["version"] = (row.latest_version if row else 0) + 1
         if new_decl:
             graph.append("dataset.declare", {"name": dataset, "path": rel, "columns": new_decl},
                          actor=repo.user)
@@ -278,6 +303,27 @@ def _create(repo: Repo, target: Path, rel: str, *, name: str | None, message: st
     return SnapshotResult(sid, dataset, version, rel, kind, len(files), manifest.total_size,
                           len(updates), new_objects, False, store, ev.time, git.to_dict(), ev.id,
                           warnings=warnings)
+
+
+def _check_move(row: queries.DatasetRow | None, rel: str, move: bool) -> str | None:
+    """The path ``row``'s name points to now, when this snapshot re-points it (``move``)."""
+    if row is None or not row.path or row.path == rel:
+        return None
+    if not move:
+        raise UsageError(f"dataset {row.name!r} is {row.path}, not {rel}: give --move to re-point "
+                         f"the name, or another --name")
+    return row.path
+
+
+def _check_columns(rel: str, declared: dict[str, str], tables: dict[str, list[str]]) -> None:
+    """Refuse a column declared now that none of the snapshot's tables has."""
+    if not declared or not tables:
+        return
+    have = sorted({c for names in tables.values() for c in names})
+    for key, col in sorted(declared.items()):
+        if col not in have:
+            shown = ", ".join(have[:20]) + (", ..." if len(have) > 20 else "")
+            raise UsageError(f"declared {key} column {col!r} is not in {rel} (its columns: {shown})")
 
 
 def _append(repo: Repo, additions: list[hooks.Addition]) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import stat as _stat
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -13,10 +13,10 @@ from lineage.core.hashing import FileStat, hash_file
 from lineage.core.paths import (check_inside, check_parent, check_relative, checked_destination, display,
                                 is_temp_name, under_git)
 from lineage.core.progress import Progress
-from lineage.errors import (ConflictError, MissingObjectError, PathError, UnknownRefError, UnsafePathError,
-                            UsageError)
+from lineage.errors import (ConflictError, LineageError, MissingObjectError, PathError, UnknownRefError,
+                            UnsafePathError, UsageError)
 from lineage.repo import Repo
-from lineage.snapshots import queries
+from lineage.snapshots import queries, workspace
 from lineage.snapshots.manifest import Entry, Manifest
 from lineage.snapshots.refs import load_manifest, resolve
 from lineage.snapshots.scan import ScanReport, checkout_lock, scan, unlink_all
@@ -28,7 +28,9 @@ class CheckoutResult:
     dest: str
     written: list[str]
     unchanged: int
-    extra: list[str]
+    extra: list[str]  # untracked files left in place
+    removed: list[str] = field(default_factory=list)    # tracked files the target lacks
+    discarded: list[str] = field(default_factory=list)  # local changes and untracked files --force lost
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -41,9 +43,13 @@ def checkout(repo: Repo, ref: str, dest: str | os.PathLike[str] | None = None, *
 
     A recorded path is written only inside the work tree (never into ``.git/`` or
     ``.lineage/``, nor through a symlink leading out); ``dest`` may be anywhere the
-    user chooses. Files missing or different are written; a file whose content is in
-    no recorded snapshot (a local edit) is a conflict unless ``force``; files the
-    snapshot lacks are left alone and listed. Rerunning after an interruption
+    user chooses. The workspace is compared with the recorded state of that path (what
+    was last checked out there, and the latest snapshot of the dataset tracked there):
+    files missing or different are written; tracked files the snapshot lacks are
+    removed; a file whose content is neither recorded nor stored (a local edit) is a
+    conflict unless ``force``. Untracked files (in no recorded state of the path) are
+    left in place and listed in ``extra``; with ``force`` they are removed, and every
+    local change lost is listed in ``discarded``. Rerunning after an interruption
     finishes the work and removes the temporary files left behind.
     """
     sid = resolve(repo, ref)
@@ -76,14 +82,38 @@ def checkout(repo: Repo, ref: str, dest: str | os.PathLike[str] | None = None, *
     with checkout_lock(repo):
         try:
             return _checkout(repo, sid, manifest, dest_path, entries, dirs, force=force,
-                             partial=bool(paths), progress=progress)
+                             partial=bool(paths), wanted=paths, progress=progress)
         except OSError as exc:  # an unwritable destination: /proc, a read-only mount, ...
             where = exc.filename if exc.filename is not None else dest_path
             raise PathError(f"cannot write {display(where)}: {exc.strerror or exc}") from None
 
 
+def _recorded_states(repo: Repo, dest_path: Path) -> list[dict[str, Entry]]:
+    """The recorded states of ``dest_path``: what was last checked out there, and the
+    latest snapshot of the dataset tracked at that path (each as entries by path)."""
+    sids: list[str] = []
+    last = workspace.checked_out(repo, dest_path)
+    if last is not None:
+        sids.append(last.snapshot)
+    ds = queries.dataset_by_path(repo.graph, repo.relpath(dest_path))
+    if ds is not None and ds.latest_snapshot and ds.latest_snapshot not in sids:
+        sids.append(ds.latest_snapshot)
+    states = []
+    for s in sids:
+        try:
+            states.append(load_manifest(repo, s, check_paths=False).by_path())
+        except LineageError:  # a snapshot this clone no longer resolves: no recorded state
+            continue
+    return states
+
+
+def _some(paths: list[str]) -> str:
+    return ", ".join(display(c) for c in paths[:5]) + (
+        f" and {len(paths) - 5} more" if len(paths) > 5 else "")
+
+
 def _checkout(repo: Repo, sid: str, manifest: Manifest, dest_path: Path, entries: list[Entry],
-              dirs: list[str], *, force: bool, partial: bool,
+              dirs: list[str], *, force: bool, partial: bool, wanted: list[str] | None,
               progress: Progress | None) -> CheckoutResult:
     if manifest.kind == "file":
         if dest_path.is_dir():
@@ -97,11 +127,44 @@ def _checkout(repo: Repo, sid: str, manifest: Manifest, dest_path: Path, entries
     root_resolved = root.resolve()
     # defence in depth: nothing written below a .git folder is ever executable (a hook)
     no_exec = under_git(root_resolved)
+    states = _recorded_states(repo, dest_path)
+
+    def recorded(rel: str, digest: str | None) -> bool:
+        """Is this content the recorded state of ``rel`` (so not a local change)?"""
+        return digest is not None and any(rel in st and st[rel].digest == digest for st in states)
+
+    def safe(rel: str, digest: str | None) -> bool:
+        """Replacing it loses nothing: recorded there or in any snapshot, and stored."""
+        return digest is not None and repo.store.exists(digest) and (
+            recorded(rel, digest) or bool(queries.files_with_digest(repo.graph, digest, limit=1)))
+
     seen: dict[Path, bool] = {}
     to_write: list[tuple[Entry, Path]] = []
     conflicts: list[str] = []
+    unstored: list[str] = []
+    discarded: list[str] = []
     unchanged = 0
     cache = repo.stat_cache
+
+    def current_digest(target: Path, st: os.stat_result, size_hint: int | None) -> str | None:
+        fs = FileStat.of(st)
+        digest = cache.lookup(str(target), fs)
+        if digest is None and (size_hint is None or st.st_size == size_hint or not force):
+            digest = hash_file(target, st.st_size)
+            cache.update([(str(target), fs, digest)])
+        return digest
+
+    def judge(rel: str, digest: str | None) -> None:
+        """A file checkout replaces or removes: a conflict, unless its content is safe."""
+        if safe(rel, digest):
+            return
+        if force:
+            discarded.append(rel)
+        elif recorded(rel, digest):
+            unstored.append(rel)
+        else:
+            conflicts.append(rel)
+
     for e, target in targets:
         if manifest.kind == "folder":
             check_parent(root_resolved, target, seen)
@@ -114,31 +177,59 @@ def _checkout(repo: Repo, sid: str, manifest: Manifest, dest_path: Path, entries
         if not _stat.S_ISREG(st.st_mode):
             conflicts.append(e.path)
             continue
-        fs = FileStat.of(st)
-        digest = cache.lookup(str(target), fs)
-        if digest is None and (st.st_size == e.size or not force):
-            digest = hash_file(target, st.st_size)
-            cache.update([(str(target), fs, digest)])
+        digest = current_digest(target, st, e.size)
         if digest == e.digest:
             want_exec = e.executable and not no_exec
             if bool(st.st_mode & 0o111) != want_exec and not _stat.S_ISLNK(lst.st_mode):
                 os.chmod(target, 0o755 if want_exec else 0o644)
             unchanged += 1
             continue
-        # overwriting loses nothing when the current content is kept in a recorded snapshot
-        if not force and not _recoverable(repo, digest):
-            conflicts.append(e.path)
+        judge(e.path, digest)
         to_write.append((e, target))
     for d in dirs:
         check_inside(root_resolved, dest_path / d, seen)
         if os.path.lexists(dest_path / d) and not (dest_path / d).is_dir():
             conflicts.append(d)
+    # files the target lacks: tracked ones (in a recorded state of this path) are removed,
+    # untracked ones are left in place (removed with --force, and listed)
+    report = ScanReport()
+    to_remove: list[tuple[str, Path]] = []
+    extra: list[str] = []
+    if manifest.kind == "folder" and dest_path.is_dir():
+        _, present = scan(dest_path, report)
+        listed = {e.path for e in manifest.entries}
+        for f in sorted(present, key=lambda f: f.rel):
+            if f.rel in listed or partial:  # like git checkout REV -- PATH: nothing removed
+                continue
+            path = dest_path / f.rel
+            try:
+                check_parent(root_resolved, path, seen)
+            except UnsafePathError:  # reached through a link leading out: never touched
+                extra.append(f.rel)
+                continue
+            tracked = any(f.rel in st for st in states)
+            if not tracked:
+                if force:
+                    discarded.append(f.rel)
+                    to_remove.append((f.rel, path))
+                else:
+                    extra.append(f.rel)
+                continue
+            try:
+                st = os.stat(path)
+            except FileNotFoundError:
+                continue
+            judge(f.rel, current_digest(path, st, None))
+            to_remove.append((f.rel, path))
     if conflicts:
-        shown = ", ".join(display(c) for c in conflicts[:5]) + (
-            f" and {len(conflicts) - 5} more" if len(conflicts) > 5 else "")
         raise ConflictError(
-            f"checkout would overwrite local changes in {len(conflicts)} file(s): {shown}; "
+            f"checkout would overwrite local changes in {len(conflicts)} file(s): {_some(conflicts)}; "
             "snapshot them first or pass --force"
+        )
+    if unstored:
+        raise ConflictError(
+            f"checkout would overwrite {len(unstored)} file(s) whose bytes are not in the local "
+            f"store (recorded with --no-store): {_some(unstored)}; snapshot them first or pass --force"
         )
     missing = [e.path for e, _ in to_write if not repo.store.exists(e.digest)]
     if missing:
@@ -146,6 +237,8 @@ def _checkout(repo: Repo, sid: str, manifest: Manifest, dest_path: Path, entries
             f"{len(missing)} file(s) of snapshot {sid[:12]} are not in the local store "
             f"(e.g. {display(missing[0])}); run 'lineage pull {sid[:12]}'"
         )
+    if to_write or to_remove:  # the tree state recorded for the path will no longer hold
+        cache.drop_tree(str(dest_path))
     total = sum(e.size for e, _ in to_write)
     done = 0
     link = repo.link_mode
@@ -164,18 +257,38 @@ def _checkout(repo: Repo, sid: str, manifest: Manifest, dest_path: Path, entries
                 progress(done, total)
     finally:
         cache.update(updates)  # what was written is known even if a later write fails
-    extra: list[str] = []
-    if manifest.kind == "folder" and dest_path.is_dir():
-        report = ScanReport()
-        _, present = scan(dest_path, report)
+    removed = _remove(dest_path, to_remove, manifest)
+    if manifest.kind == "folder":
         unlink_all(report.temps)  # we hold the checkout lock: no other checkout is writing them
-        if not partial:
-            listed = {e.path for e in manifest.entries}
-            extra = sorted(f.rel for f in present if f.rel not in listed)
-    elif manifest.kind == "file":
+    else:
         with os.scandir(dest_path.parent) as it:
             unlink_all([de.path for de in it if is_temp_name(de.name)])
-    return CheckoutResult(sid, str(dest_path), [e.path for e, _ in to_write], unchanged, extra)
+    workspace.remember(repo, dest_path, sid, wanted if partial else None)
+    return CheckoutResult(sid, str(dest_path), [e.path for e, _ in to_write], unchanged, extra,
+                          [r for r in removed if r not in discarded], discarded)
+
+
+def _remove(dest_path: Path, to_remove: list[tuple[str, Path]], manifest: Manifest) -> list[str]:
+    """Remove these files, then the folders they leave empty (not those the target lists)."""
+    removed: list[str] = []
+    folders: set[Path] = set()
+    for rel, path in to_remove:
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass
+        removed.append(rel)
+        folders.update(p for p in path.parents if p != dest_path and dest_path in p.parents)
+    keep = {dest_path / d for d in manifest.dirs}
+    keep.update(p for e in manifest.entries for p in (dest_path / e.path).parents)
+    for folder in sorted(folders, key=lambda p: len(p.parts), reverse=True):
+        if folder in keep:
+            continue
+        try:
+            folder.rmdir()
+        except OSError:  # not empty (untracked files left in place), or already gone
+            pass
+    return removed
 
 
 def _recoverable(repo: Repo, digest: str | None) -> bool:

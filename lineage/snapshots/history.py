@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as _dt
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from lineage.errors import UnknownRefError
+from lineage.core import git
+from lineage.errors import UsageError
 from lineage.repo import Repo
 from lineage.snapshots import queries
-from lineage.snapshots.refs import load_manifest, resolve
+from lineage.snapshots.refs import load_manifest, no_dataset, resolve
 
 
 @dataclass(frozen=True)
@@ -31,15 +33,80 @@ class LogEntry:
         return asdict(self)
 
 
-def log(repo: Repo, name: str | None = None) -> list[LogEntry]:
-    """History of one dataset (newest first), or of every snapshot recorded."""
+@dataclass(frozen=True)
+class Since:
+    """The lower bound of ``log --since``: an ISO date/time, or a git commit.
+
+    For a commit, an entry belongs when it was recorded on that commit or a later one
+    (``REF..HEAD``), or (recorded outside git) after the commit's time, as for
+    ``lineage audit --since``.
+    """
+
+    time: str
+    commits: frozenset[str] | None = None
+
+    def admits(self, time: str | None, commit: str | None) -> bool:
+        if self.commits is not None and commit:
+            return commit in self.commits
+        return (time or "") >= self.time
+
+
+def parse_since(repo: Repo, ref: str) -> Since:
+    """Parse ``--since``: an ISO date or date/time (UTC unless it names a zone) or a git ref."""
+    try:
+        when = _dt.datetime.fromisoformat(ref.replace("Z", "+00:00"))
+    except ValueError:
+        when = None
+    if when is not None:
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=_dt.timezone.utc)
+        return Since(_iso(when))
+    sha = git.text(repo.root, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}") if ref else None
+    if not sha:
+        raise UsageError(f"--since: {ref!r} is neither a git commit nor an ISO date")
+    later = set((git.text(repo.root, "rev-list", f"{sha}..HEAD") or "").split()) | {sha}
+    when = _dt.datetime.fromisoformat(git.text(repo.root, "log", "-1", "--format=%cI", sha) or "")
+    return Since(_iso(when), frozenset(later))
+
+
+def _iso(when: _dt.datetime) -> str:
+    return when.astimezone(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def check_count(max_count: int | None) -> None:
+    if max_count is not None and max_count < 0:
+        raise UsageError(f"--max-count must be 0 or more, not {max_count}")
+
+
+def log(repo: Repo, name: str | None = None, *, max_count: int | None = None,
+        since: Since | str | None = None, author: str | None = None) -> list[LogEntry]:
+    """History of one dataset (newest first), or of every snapshot recorded.
+
+    ``max_count`` keeps the newest N entries, ``since`` those recorded since a date or
+    git ref (``Since`` or its text), ``author`` those whose user contains the text
+    (case-insensitive), as ``git log -n``, ``--since`` and ``--author`` do.
+    """
+    check_count(max_count)
     g = repo.graph
     if name is None:
-        return [LogEntry(**r) for r in queries.records_all(g)]
-    ds = queries.dataset(g, name) or queries.dataset_by_path(g, repo.relpath(name))
-    if ds is None:
-        raise UnknownRefError(f"no dataset named {name!r}")
-    return [LogEntry(**r) for r in queries.records_of_dataset(g, ds.name)]
+        rows = queries.records_all(g)
+    else:
+        ds = queries.dataset(g, name) or queries.dataset_by_path(g, repo.relpath(name))
+        if ds is None:
+            raise no_dataset(repo, name)
+        rows = queries.records_of_dataset(g, ds.name)
+    entries = [LogEntry(**r) for r in rows]
+    bound = parse_since(repo, since) if isinstance(since, str) else since
+    if bound is not None:
+        entries = [e for e in entries if bound.admits(e.time, e.git_commit)]
+    if author:
+        entries = [e for e in entries if author_matches(e.user, author)]
+    return entries if max_count is None else entries[:max_count]
+
+
+def author_matches(user: str | None, text: str) -> bool:
+    """``--author``: the text appears in the user (name or email), ignoring case."""
+    return text.casefold() in (user or "").casefold()
 
 
 @dataclass(frozen=True)

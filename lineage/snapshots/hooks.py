@@ -41,6 +41,9 @@ class Contribution:
     events: list[Addition] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     still_needed: Callable[[Graph, Addition], bool] | None = None
+    #: the column names of each table the hook read (path in the repository -> names), so
+    #: a snapshot can refuse a declared column that no table has
+    columns: dict[str, list[str]] = field(default_factory=dict)
 
 
 class SnapshotHook(Protocol):
@@ -82,3 +85,7 @@ def events(contributions: list[Contribution]) -> list[Addition]:
 
 def warnings(contributions: list[Contribution]) -> list[str]:
     return [w for c in contributions for w in c.warnings]
+
+
+def columns(contributions: list[Contribution]) -> dict[str, list[str]]:
+    return {path: names for c in contributions for path, names in c.columns.items()}

@@ -19,14 +19,20 @@ class DatasetRow:
     latest_snapshot: str | None
     latest_version: int
     declarations: dict[str, str]
+    #: False once ``lineage forget`` stopped tracking it (its history still resolves)
+    tracked: bool = True
+    #: its latest snapshot is of a path outside the repository (``--external``)
+    external: bool = False
 
 
 def dataset(g: Graph, name: str) -> DatasetRow | None:
     row = g.conn.execute(
-        "SELECT name, path, latest_snapshot, latest_version, declarations FROM datasets WHERE name = ?",
+        "SELECT name, path, latest_snapshot, latest_version, declarations, tracked, external "
+        "FROM datasets WHERE name = ?",
         (name,),
     ).fetchone()
-    return None if row is None else DatasetRow(row[0], row[1], row[2], row[3], json.loads(row[4] or "{}"))
+    return None if row is None else DatasetRow(row[0], row[1], row[2], row[3], json.loads(row[4] or "{}"),
+                                               bool(row[5]), bool(row[6]))
 
 
 def dataset_by_path(g: Graph, rel: str) -> DatasetRow | None:
@@ -37,7 +43,8 @@ def dataset_by_path(g: Graph, rel: str) -> DatasetRow | None:
 
 
 def tracked_datasets(g: Graph) -> list[DatasetRow]:
-    rows = g.conn.execute("SELECT name FROM datasets WHERE path IS NOT NULL ORDER BY name").fetchall()
+    rows = g.conn.execute(
+        "SELECT name FROM datasets WHERE path IS NOT NULL AND tracked = 1 ORDER BY name").fetchall()
     return [d for (name,) in rows if (d := dataset(g, name)) is not None]
 
 
@@ -143,3 +150,20 @@ def manifest_in_log(g: Graph, sid: str) -> dict[str, Any] | None:
         "AND json_extract(body, '$.snapshot_id') = ? AND json_extract(body, '$.manifest') IS NOT NULL "
         "LIMIT 1", (sid,)).fetchone()
     return None if row is None or row[0] is None else json.loads(row[0])
+
+
+def dataset_latest(g: Graph) -> dict[str, tuple[int, str | None]]:
+    """Every dataset's latest version and snapshot, tracked or not."""
+    return {r[0]: (r[1], r[2]) for r in g.conn.execute(
+        "SELECT name, latest_version, latest_snapshot FROM datasets")}
+
+
+def records_of_events(g: Graph, event_ids: list[str]) -> list[tuple[str, int, str, int | None]]:
+    """(dataset, version here, snapshot, version the recording clone gave) of these events'
+    snapshot records, oldest version first."""
+    rows = g.conn.execute(
+        "SELECT r.dataset, r.version, r.snapshot_id, json_extract(e.body, '$.version') "
+        "FROM snapshot_records r JOIN events e ON e.id = r.event_id "
+        "WHERE r.event_id IN (SELECT value FROM json_each(?)) AND r.dataset IS NOT NULL "
+        "ORDER BY r.dataset, r.version", (json.dumps(event_ids),))
+    return [(r[0], r[1], r[2], r[3] if isinstance(r[3], int) else None) for r in rows]

@@ -6,13 +6,13 @@ import os
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from lineage.core.hashing import hash_many
-from lineage.errors import UnknownRefError
+from lineage.core import git as gitinfo
+from lineage.errors import MissingObjectError, UnknownRefError
 from lineage.repo import Repo
-from lineage.snapshots import queries
+from lineage.snapshots import lock, queries, workspace
 from lineage.snapshots.add import default_name
 from lineage.snapshots.refs import load_manifest
-from lineage.snapshots.scan import NOT_STORED, FoundFile, ScanReport, scan, tree_key, tree_matches
+from lineage.snapshots.scan import NOT_STORED, ScanReport, scan, tree_key, tree_matches
 
 
 @dataclass(frozen=True)
@@ -21,13 +21,21 @@ class DatasetStatus:
     path: str
     snapshot: str | None
     version: int
-    state: str  # clean | changed | missing | untracked
-    added: list[str] = field(default_factory=list)
+    state: str  # clean | changed | partial | missing | untracked
+    added: list[str] = field(default_factory=list)     # new files (git's ``??``)
     removed: list[str] = field(default_factory=list)
     modified: list[str] = field(default_factory=list)
+    #: files of the snapshot a partial pull (``pull ID --path``) did not fetch: not removed
+    not_fetched: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    @property
+    def dirty(self) -> bool:
+        """Does the workspace hold something no snapshot records? (A partial pull alone
+        does not: the files it did not fetch are recorded, just not here.)"""
+        return self.state not in ("clean", "partial") or bool(self.added or self.removed or self.modified)
 
 
 def _status_one(repo: Repo, name: str, rel: str, sid: str | None, version: int) -> DatasetStatus:
@@ -42,30 +50,20 @@ def _status_one(repo: Repo, name: str, rel: str, sid: str | None, version: int) 
     if tree_matches(repo, target, key, sid, need_stored=False):
         return DatasetStatus(name, rel, sid, version, "clean")
     recorded = load_manifest(repo, sid, check_paths=False).by_path()
-    cache = repo.stat_cache.load(str(target))
-    unknown: list[FoundFile] = []
-    current: dict[str, str] = {}
-    for f in files:
-        hit = cache.get(f.abspath)
-        if hit is not None and hit[0] == f.stat:
-            current[f.rel] = hit[1]
-        elif f.rel in recorded and recorded[f.rel].size != f.size:
-            current[f.rel] = ""  # size differs: changed, no need to hash
-        else:
-            unknown.append(f)
-    if unknown:
-        hashed = hash_many([(f.abspath, f.size) for f in unknown])
-        repo.stat_cache.update([(f.abspath, f.stat, hashed[f.abspath]) for f in unknown])
-        for f in unknown:
-            current[f.rel] = hashed[f.abspath]
+    current = workspace.digests(repo, files, {p: e.size for p, e in recorded.items()})
     added = sorted(p for p in current if p not in recorded)
     removed = sorted(p for p in recorded if p not in current)
     modified = sorted(p for p, d in current.items() if p in recorded and recorded[p].digest != d)
-    state = "changed" if (added or removed or modified) else "clean"
+    not_fetched: list[str] = []
+    last = workspace.checked_out(repo, target) if removed and kind == "folder" else None
+    if last is not None and last.snapshot == sid and last.paths is not None:
+        not_fetched = [p for p in removed if not last.covers(p)]
+        removed = [p for p in removed if last.covers(p)]
+    state = "partial" if not_fetched else "changed" if (added or removed or modified) else "clean"
     if state == "clean":
         # remember the verified state; whether the bytes are stored is unknown here
         repo.stat_cache.set_tree(str(target), key + NOT_STORED, sid)
-    return DatasetStatus(name, rel, sid, version, state, added, removed, modified)
+    return DatasetStatus(name, rel, sid, version, state, added, removed, modified, not_fetched)
 
 
 def status(repo: Repo, target: str | None = None) -> list[DatasetStatus]:
@@ -81,3 +79,99 @@ def status(repo: Repo, target: str | None = None) -> list[DatasetStatus]:
         rows = chosen
     return [_status_one(repo, r.name, r.path or "", r.latest_snapshot, r.latest_version) for r in rows]
 
+
+# -- the short form (status --porcelain) ------------------------------------------------
+
+#: Two-letter codes of ``status --porcelain``, git's where git has one.
+PORCELAIN_CODES = {"modified": " M", "removed": " D", "added": "??", "not_fetched": " S"}
+
+
+def _quote(path: str) -> str:
+    r"""``path`` as git's porcelain prints it (``core.quotePath``): in double quotes and
+    C-escaped when it holds a quote, a backslash, a control character or a byte
+    outside ASCII (as octal, like ``"caf\303\251.csv"``)."""
+    raw = os.fsencode(path)
+    if not any(b < 0x20 or b in (0x22, 0x5C) or b >= 0x7F for b in raw):
+        return path
+    named = {0x22: '\\"', 0x5C: "\\\\", 0x09: "\\t", 0x0A: "\\n", 0x0D: "\\r"}
+    return '"' + "".join(named.get(b) or (f"\\{b:03o}" if b < 0x20 or b >= 0x7F else chr(b))
+                         for b in raw) + '"'
+
+
+def porcelain(repo: Repo, statuses: list[DatasetStatus]) -> list[str]:
+    """One ``XY PATH`` line per path that differs (paths from the repository root, sorted):
+    `` M`` modified, `` D`` removed (or a whole dataset path missing), ``??`` a new file under
+    a tracked folder (or an untracked path), `` S`` a file a partial pull did not fetch.
+    Clean datasets print nothing."""
+    lines: list[tuple[str, str]] = []
+    for s in statuses:
+        where = s.path or "."
+        if s.state == "missing":
+            lines.append((where, PORCELAIN_CODES["removed"]))
+            continue
+        if s.state == "untracked":
+            lines.append((where, "??"))
+            continue
+        folder = os.path.isdir(repo.abspath(where))
+        for kind in ("modified", "removed", "added", "not_fetched"):
+            for p in getattr(s, kind):
+                full = (p if where == "." else f"{where}/{p}") if folder else where
+                lines.append((full, PORCELAIN_CODES[kind]))
+    return [f"{code} {_quote(path)}" for path, code in sorted(lines)]
+
+
+# -- against the lock file (lineage.lock) ----------------------------------------------
+
+@dataclass(frozen=True)
+class LockDrift:
+    """Where the workspace and git disagree with ``lineage.lock``."""
+    present: bool
+    #: datasets whose content is not the snapshot the lock file names:
+    #: {dataset, path, locked, state} with state changed | missing | unavailable (the locked
+    #: snapshot is not in this clone)
+    datasets: list[dict[str, Any]] = field(default_factory=list)
+    #: the work tree's lineage.lock against HEAD's: same | modified | added | deleted, or None
+    #: (no git, no commit yet, or no lock file in either)
+    head: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def lock_drift(repo: Repo, statuses: list[DatasetStatus] | None = None) -> LockDrift:
+    """Datasets whose current content is not what ``lineage.lock`` names, and whether the
+    lock file differs from the one committed at HEAD. ``statuses`` (from ``status``)
+    spares a second look at datasets locked at their latest snapshot."""
+    entries = lock.read(repo)
+    known = {s.dataset: s for s in statuses or []}
+    drift: list[dict[str, Any]] = []
+    for name in sorted(entries or {}):
+        e = entries[name]  # type: ignore[index]
+        s = known.get(name)
+        if s is None or s.snapshot != e.snapshot or s.path != e.path:
+            try:
+                s = _status_one(repo, name, e.path, e.snapshot, 0)
+            except MissingObjectError:
+                drift.append({"dataset": name, "path": e.path, "locked": e.snapshot, "state": "unavailable"})
+                continue
+        if s.state != "clean":
+            drift.append({"dataset": name, "path": e.path, "locked": e.snapshot, "state": s.state})
+    return LockDrift(entries is not None, drift, _lock_against_head(repo))
+
+
+def _lock_against_head(repo: Repo) -> str | None:
+    if gitinfo.text(repo.root, "rev-parse", "--verify", "--quiet", "HEAD^{commit}") is None:
+        return None
+    out = gitinfo.run(repo.root, "show", f"HEAD:./{lock.LOCK_FILE}")
+    committed = out.stdout if out is not None and out.returncode == 0 else None
+    try:
+        current: bytes | None = (repo.root / lock.LOCK_FILE).read_bytes()
+    except FileNotFoundError:
+        current = None
+    if committed is None and current is None:
+        return None
+    if committed is None:
+        return "added"
+    if current is None:
+        return "deleted"
+    return "same" if committed == current else "modified"

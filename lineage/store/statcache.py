@@ -130,6 +130,10 @@ class StatCache:
     def set_tree(self, root: str, stat_key: str, snapshot: str) -> None:
         self.conn.execute("INSERT OR REPLACE INTO trees VALUES (?, ?, ?)", (root, stat_key, snapshot))
 
+    def drop_tree(self, root: str) -> None:
+        """Forget the tree state of ``root`` (its files were rewritten: checkout)."""
+        self.conn.execute("DELETE FROM trees WHERE root = ?", (root,))
+
     def close(self) -> None:
         if self._conn is not None:
             self._conn.close()

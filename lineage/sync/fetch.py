@@ -48,13 +48,18 @@ class FetchResult:
     checked_out: list[dict[str, Any]] = field(default_factory=list)
     #: datasets pull did not check out, and why (the CLI prints them on stderr)
     warnings: list[str] = field(default_factory=list)
+    #: datasets where another clone recorded versions concurrently: theirs got the next
+    #: free numbers here, yours kept theirs (one line each in ``warnings``)
+    diverged: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
-def fetch_events(repo: Repo, rs: RemoteStore, inv: Inventory) -> int:
-    """Download the remote's events the local log lacks and merge them."""
+def fetch_events(repo: Repo, rs: RemoteStore, inv: Inventory,
+                 merged: list[str] | None = None) -> int:
+    """Download the remote's events the local log lacks and merge them (their IDs are
+    added to ``merged``)."""
     known = repo.graph.event_ids()
     events: list[Event] = []
     for pid, idx in sorted(inv.events.items()):
@@ -70,7 +75,40 @@ def fetch_events(repo: Repo, rs: RemoteStore, inv: Inventory) -> int:
                 raise IntegrityError(f"event {e.digest[:12]} on remote {rs.remote.name!r} does not match its ID")
             events.append(ev)
             known.add(ev.id)
+    if merged is not None:
+        merged.extend(ev.id for ev in events)
     return repo.graph.ingest(events) if events else 0
+
+
+def _diverged(repo: Repo, before: dict[str, tuple[int, str | None]],
+              merged: list[str]) -> list[dict[str, Any]]:
+    """Datasets where merged snapshot records collided with local version numbers.
+
+    A record another clone numbered N, where this clone already had an N, keeps this
+    clone's N and got the next free number here (``lineage.log.registry._number``).
+    """
+    theirs: dict[str, tuple[int, str]] = {}
+    collided: set[str] = set()
+    for name, version, sid, recorded in queries.records_of_events(repo.graph, merged):
+        mine = before.get(name, (0, None))
+        if recorded is not None and recorded <= mine[0] and version != recorded:
+            collided.add(name)
+        theirs[name] = (version, sid)
+    out = []
+    for name in sorted(collided):
+        yours_v, yours_sid = before[name]
+        v, sid = theirs[name]
+        out.append({"dataset": name, "yours": {"version": yours_v, "snapshot": yours_sid},
+                    "theirs": {"version": v, "snapshot": sid}})
+    return out
+
+
+def divergence_line(d: dict[str, Any]) -> str:
+    name, yours, theirs = d["dataset"], d["yours"], d["theirs"]
+    return (f"{name}: yours @{yours['version']} = {(yours['snapshot'] or '')[:6]}…, theirs "
+            f"{theirs['snapshot'][:6]}… recorded as @{theirs['version']}; pick with "
+            f"'lineage checkout {name}@{theirs['version']}' (theirs) or "
+            f"'lineage checkout {name}@{yours['version']}' (yours), then 'lineage snapshot'")
 
 
 def _affected(repo: Repo, digest: str) -> str:
@@ -97,7 +135,10 @@ def _fetch(repo: Repo, ids: Iterable[str] | None, *, remote: str | None,
     rs = open_remote(repo, remote)
     n_jobs = jobs(rs.remote)
     inv = rs.inventory(jobs=n_jobs)
-    events_received = fetch_events(repo, rs, inv)
+    before = queries.dataset_latest(repo.graph)
+    merged: list[str] = []
+    events_received = fetch_events(repo, rs, inv, merged)
+    diverged = _diverged(repo, before, merged) if merged else []
     _faults.point("fetch.events")  # the log names objects not downloaded yet
     digests, _ = wanted(repo, ids, paths)
     store = repo.store
@@ -172,7 +213,8 @@ def _fetch(repo: Repo, ids: Iterable[str] | None, *, remote: str | None,
             f"{rs.remote.name}'"
         )
     return FetchResult(rs.remote.name, rs.remote.url, events_received, len(need) - len(corrupt),
-                       received, present, missing, rs.requests)
+                       received, present, missing, rs.requests,
+                       warnings=[divergence_line(d) for d in diverged], diverged=diverged)
 
 
 def pull(repo: Repo, ids: Iterable[str] | None = None, *, remote: str | None = None,
@@ -189,15 +231,16 @@ def pull(repo: Repo, ids: Iterable[str] | None = None, *, remote: str | None = N
     ids = list(ids or [])
     result = fetch(repo, ids, remote=remote, paths=paths, progress=progress)
     done: list[dict[str, Any]] = []
-    warnings: list[str] = []
+    warnings: list[str] = list(result.warnings)
+    diverged = {d["dataset"] for d in result.diverged}
     if ids:
         for ref in ids:
             r = snap.checkout(repo, ref, dest, force=force, paths=paths or None)
             done.append({"id": r.id, "dest": r.dest, "written": len(r.written), "unchanged": r.unchanged})
         return FetchResult(**{**asdict(result), "checked_out": done})
     for ds in queries.tracked_datasets(repo.graph):
-        if not ds.latest_snapshot or not ds.path:
-            continue
+        if not ds.latest_snapshot or not ds.path or ds.name in diverged:
+            continue  # a diverged dataset stays as it is until the user picks (see warnings)
         try:
             where = checked_destination(repo, ds.path, recorded=True)
             r = snap.checkout(repo, ds.latest_snapshot, where, force=force)

@@ -2,8 +2,9 @@
 
 One pass over the record batches gives the schema, the row count, the column profiles,
 the row fingerprints (features+label, features only, group-key hash, time value,
-canonical label, and for a file with float columns the two near keys, whose float
-values are snapped to a relative grid) written batch by batch to a Parquet file, and
+canonical label, for a file with float columns the two near keys, whose float
+values are snapped to a grid, and for a file with index-like columns the data key
+``fp_data``, which leaves them out) written batch by batch to a Parquet file, and
 MinHash signatures of a
 declared text column. Memory stays bounded by the batch size whatever the file size.
 The results are stored in the object store, keyed by the file's content digest, the
@@ -26,6 +27,7 @@ from lineage.core.progress import Progress
 from lineage.errors import LimitExceeded, TabularReadError, TypesChanged
 from lineage.tabular import queries as gtab
 from lineage.tabular import rowhash
+from lineage.tabular.rowskey import file_rows_key
 from lineage.tabular.limits import Limits, check_output, check_rows
 from lineage.tabular.profile import ColumnProfiler, column_kind
 from lineage.tabular.readers import BatchReader, Format, detect
@@ -159,9 +161,10 @@ def time_values(arr, target, notes: list[str], name: str):
 
 # -- the pass -------------------------------------------------------------------------
 
-def fingerprint_schema(time_t, near: bool = False):
+def fingerprint_schema(time_t, near: bool = False, data: bool = False):
     """Schema of the stored fingerprints; ``near`` adds ``fp_near`` and ``fp_near_shift``
-    (files with at least one float column)."""
+    (files with at least one float column), ``data`` adds ``fp_data`` (files with an
+    index-like column: ``rowhash.data_columns``)."""
     import pyarrow as pa
 
     fp16 = pa.binary(16)
@@ -177,6 +180,8 @@ def fingerprint_schema(time_t, near: bool = False):
     if near:
         fields += [pa.field("fp_near", fp16), pa.field("fp_near_shift", fp16)]
         metadata[b"lineage.near"] = rowhash.NEAR_SCHEME.encode()
+    if data:
+        fields.append(pa.field("fp_data", fp16))
     return pa.schema(fields, metadata=metadata)
 
 
@@ -246,6 +251,7 @@ def _one_pass(reader: BatchReader, declarations: dict[str, str], display: str, t
     ordered: list[str] = []
     features: list[str] = []
     near_cols: set[str] = set()  # float columns, snapped in fp_near / fp_near_shift
+    data_cols: list[str] | None = None  # without the index-like columns (fp_data), if any
     schema = None
     rows = 0
     total_rows = None
@@ -269,12 +275,14 @@ def _one_pass(reader: BatchReader, declarations: dict[str, str], display: str, t
                     if col and col not in names:
                         notes.append(f"declared {key} column {col!r} is not in the file")
                 features = [c for c in ordered if c != label] if label in names else []
+                data_cols = rowhash.data_columns(schema)
                 if near_keys:
-                    near_cols = {c for c in names if rowhash.is_float_type(schema.field(c).type)}
+                    near_cols = {c for c in (data_cols or ordered) if rowhash.is_float_type(schema.field(c).type)}
                 for f in schema:
                     profilers[f.name] = ColumnProfiler(f.name, str(f.type), column_kind(f.type))
                 tt = time_type(schema.field(timec).type) if timec in names else pa.timestamp("us", "UTC")
-                writer = pq.ParquetWriter(fp_path, fingerprint_schema(tt, near=bool(near_cols)),
+                writer = pq.ParquetWriter(fp_path,
+                                          fingerprint_schema(tt, near=bool(near_cols), data=data_cols is not None),
                                           compression="zstd", write_statistics=False)
                 if mh_path and textc in names:
                     mh_writer = pq.ParquetWriter(mh_path, minhash_schema(), compression="zstd",
@@ -313,8 +321,10 @@ def _one_pass(reader: BatchReader, declarations: dict[str, str], display: str, t
             near = []
             for shifted in ((False, True) if near_cols else ()):
                 cols = [(c, *(rowhash.near_value_hashes(batch.column(c), shifted) if c in near_cols
-                              else hashes[c])) for c in ordered]
+                              else hashes[c])) for c in (data_cols or ordered)]
                 near.append(rowhash.to_fixed16(*rowhash.combine(cols, n)))
+            if data_cols is not None:
+                near.append(rowhash.to_fixed16(*rowhash.combine([(c, *hashes[c]) for c in data_cols], n)))
             writer.write_batch(pa.record_batch([rowcol, fp, fpf, garr, tarr, larr, *near], schema=writer.schema))
             if mh_writer is not None:
                 texts = normalise_text_array(batch.column(textc)).to_pylist()
@@ -395,6 +405,8 @@ class Outcome:
     events: list[dict[str, Any]]
     warnings: list[str]
     skipped: list[tuple[str, str, str]] = field(default_factory=list)
+    #: the column names of each table read or already recorded (path in the repository -> names)
+    columns: dict[str, list[str]] = field(default_factory=dict)
 
 
 def _store_file(repo: Any, path: str) -> str:
@@ -421,6 +433,7 @@ def process(repo: Any, files: list[tuple[str, str, str]], declarations: dict[str
     todo: list[tuple[str, str, str, Format]] = []
     seen: set[str] = set()
     warnings: list[str] = []
+    columns: dict[str, list[str]] = {}
     for rel, abspath, digest in files:
         fmt = detect(rel)
         if fmt is None or digest in seen:
@@ -433,10 +446,11 @@ def process(repo: Any, files: list[tuple[str, str, str]], declarations: dict[str
             warnings.append(f"{rel}: could not be fingerprinted: {rec.error}")
         else:
             warnings.extend(f"{rel}: {n}" for n in rec.notes)
+            columns[rel] = [c["name"] for c in rec.columns]
     events: list[dict[str, Any]] = []
     skipped: list[tuple[str, str, str]] = []
     if not todo:
-        return Outcome(events, warnings)
+        return Outcome(events, warnings, columns=columns)
     repo.store.ensure()
     tmpdir = str(repo.store.tmp)
     total = sum(max(1, os.path.getsize(a)) for _, a, _, _ in todo)
@@ -470,19 +484,22 @@ def process(repo: Any, files: list[tuple[str, str, str]], declarations: dict[str
             warnings.append(f"{rel}: could not be fingerprinted: out of memory while reading")
         else:
             _faults.point("tabular.derived")
+            rows_key = file_rows_key(meta.fingerprints_path)
             fp_digest = _store_file(repo, meta.fingerprints_path)
             mh_digest = _store_file(repo, meta.minhash_path) if meta.minhash_path else None
             prof_digest = repo.store.put_bytes(_canonical.dumps(_json_safe(meta.profile)))
             body.update({"status": "ok", "format": meta.format, "rows": meta.rows,
                          "columns": meta.columns, "notes": meta.notes,
-                         "fingerprints": fp_digest, "profile": prof_digest, "minhash": mh_digest})
+                         "fingerprints": fp_digest, "profile": prof_digest, "minhash": mh_digest,
+                         "rows_key": rows_key})
             _faults.point("tabular.stored")  # derived objects stored, their event not yet written
             warnings.extend(f"{rel}: {n}" for n in meta.notes)
+            columns[rel] = [c["name"] for c in meta.columns]
         events.append(body)
         done += size
         if progress:
             progress(done, total)
-    return Outcome(events, warnings, skipped)
+    return Outcome(events, warnings, skipped, columns)
 
 
 def _json_safe(value: Any) -> Any:

@@ -12,6 +12,8 @@ import os
 import tempfile
 from typing import Any
 
+from lineage.tabular.rowskey import combine_rows_keys, rows_key  # noqa: F401 - re-exported
+
 
 def as_pairs(keys):
     """16-byte keys as a sortable structured array of two uint64."""

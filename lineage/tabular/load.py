@@ -163,7 +163,10 @@ def load_fingerprints(repo: Any, snapshot_id: str, *, declarations: dict[str, st
     keys, two more columns follow: ``fp_near`` and ``fp_near_shift`` (fixed_size_binary(16),
     the row with its float values snapped to the two near grids of
     ``schemas/FINGERPRINTS.md``); they are null for the rows of other files, where they
-    would equal ``fp`` (no float column) or were not recorded (older records).
+    would equal ``fp`` (no float column) or were not recorded (older records). When a file
+    has an index-like column (``rowhash.is_index_column``: pandas' written index), one more
+    column ``fp_data`` follows: the row fingerprint without those columns (null for the
+    rows of other files, whose data key is ``fp``).
     Non-tabular files give one row each (``fp`` = first 16 bytes of the digest).
     So does a tabular file whose rows were not fingerprinted (unreadable, or over a
     ``[tabular]`` limit); ``not_fingerprinted(table)`` lists those with the reason.

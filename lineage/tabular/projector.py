@@ -22,14 +22,14 @@ def _tabular_file(conn: sqlite3.Connection, ev: Event) -> None:
     b = ev.body
     conn.execute(
         "INSERT OR IGNORE INTO tabular_files (digest, scheme, decl_key, event_id, format, status, "
-        "error, rows, columns, notes, fingerprints, profile, minhash, time) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "error, rows, columns, notes, fingerprints, profile, minhash, time, rows_key) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (b["digest"], int(b["scheme"]), decl_key(b.get("declarations") or {}), ev.id,
          b.get("format"), b["status"], b.get("error"), b.get("rows"),
          # sorted keys: a live append sees the body as written, a rebuild as canonical JSON
          json.dumps(b.get("columns") or [], ensure_ascii=False, sort_keys=True),
          json.dumps(b.get("notes") or [], ensure_ascii=False, sort_keys=True),
-         b.get("fingerprints"), b.get("profile"), b.get("minhash"), ev.time),
+         b.get("fingerprints"), b.get("profile"), b.get("minhash"), ev.time, b.get("rows_key")),
     )
 
 

@@ -75,7 +75,8 @@ def describe(repo: Any, ref: str, *, profile: bool = False) -> TabularDescriptio
 
 @dataclass(frozen=True)
 class RowDiff:
-    """Rows added, removed and unchanged from snapshot ``a`` to ``b`` (multiset semantics:
+    """Rows added, removed and unchanged from ``a`` to ``b`` (snapshot IDs, or ``workspace``
+    for a working copy; multiset semantics:
     a row present twice in ``a`` and once in ``b`` counts one removed, one unchanged)."""
 
     a: str
@@ -98,7 +99,8 @@ class RowDiff:
 
 @dataclass(frozen=True)
 class DiffWithRows:
-    """The file-level diff of two snapshots plus their row-level diff (``diff --rows``)."""
+    """The file-level diff of two sides (snapshots or working copies) plus their row-level
+    diff (``diff --rows``)."""
 
     files: snapshots.Diff
     rows: RowDiff
@@ -129,17 +131,79 @@ def _sample(table, fps, n: int) -> list[dict[str, Any]]:
                 picked.column("fp").to_pylist())]
 
 
-def row_diff(repo: Any, a: str, b: str, *, sample: int = SAMPLE) -> DiffWithRows:
-    """File-level and row-level differences between snapshots ``a`` and ``b``.
+def row_diff(repo: Any, a: str, b: str | None = None, *, sample: int = SAMPLE) -> DiffWithRows:
+    """File-level and row-level differences from ``a`` to ``b``: snapshots or working
+    copies, as ``snapshots.diff`` takes them (no ``b``: ``a`` against the working copy).
+    A working copy's rows are fingerprinted now, not recorded.
 
     >>> row_diff(repo, "train@1", "train@2").rows.added      # doctest: +SKIP
     """
+    return _row_diff(repo, *snapshots.diff_sides(repo, a, b), sample=sample)
+
+
+def row_diff_workspace(repo: Any, *, sample: int = SAMPLE) -> list[DiffWithRows]:
+    """``row_diff`` of every tracked dataset's latest snapshot against its working copy
+    (those whose files differ)."""
+    out = []
+    for sa, sb in snapshots.workspace_pairs(repo):
+        if snapshots.compare(sa, sb).changed:
+            out.append(_row_diff(repo, sa, sb, sample=sample))
+    return out
+
+
+def _side_fingerprints(repo: Any, side: Any):
+    if side.is_workspace:
+        return working_fingerprints(repo.abspath(side.path))
+    return load_fingerprints(repo, side.id).select(["file", "row", "fp"])
+
+
+def working_fingerprints(path: Any):
+    """``file``, ``row``, ``fp`` of the rows of a working file or folder, computed now
+    (like ``load_fingerprints`` of a snapshot of it; other files one row each)."""
+    import os
+    import tempfile
+    from pathlib import Path
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from lineage.core.hashing import hash_file
+    from lineage.tabular.compute import compute_file
+
+    target = Path(os.path.abspath(path))
+    files = snapshots.scan(target)[1] if os.path.lexists(target) else []
+    names: list[str] = []
+    rows: list[int] = []
+    fps: list[Any] = []
+    with tempfile.TemporaryDirectory(prefix="lineage-diff-") as tmp:
+        for f in sorted(files, key=lambda f: f.rel):
+            fmt = detect(f.abspath)
+            meta = None
+            if fmt is not None:
+                try:
+                    meta = compute_file(f.abspath, fmt, {}, display=f.rel, tmpdir=tmp, near_keys=False)
+                except Exception:  # noqa: BLE001 - unreadable: one row, like a snapshot of it
+                    meta = None
+            if meta is not None and meta.fingerprints_path:
+                col = pq.read_table(meta.fingerprints_path).column("fp").combine_chunks()
+                names.extend([f.rel] * len(col))
+                rows.extend(range(len(col)))
+                fps.append(col)
+            else:
+                names.append(f.rel)
+                rows.append(0)
+                fps.append(pa.array([bytes.fromhex(hash_file(f.abspath, f.size))[:16]], pa.binary(16)))
+    fp = pa.concat_arrays([c.cast(pa.binary(16)) for c in fps]) if fps else pa.array([], pa.binary(16))
+    return pa.table({"file": pa.array(names, pa.string()), "row": pa.array(rows, pa.int64()), "fp": fp})
+
+
+def _row_diff(repo: Any, sa: Any, sb: Any, *, sample: int) -> DiffWithRows:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    files = snapshots.diff(repo, a, b)
-    ta = load_fingerprints(repo, files.a).select(["file", "row", "fp"])
-    tb = load_fingerprints(repo, files.b).select(["file", "row", "fp"])
+    files = snapshots.compare(sa, sb)
+    ta = _side_fingerprints(repo, sa)
+    tb = _side_fingerprints(repo, sb)
     ca, cb = _counts(ta), _counts(tb)
     joined = ca.join(cb, "fp", join_type="full outer", left_suffix="_a", right_suffix="_b")
     na = pc.fill_null(joined.column("n_a"), 0)

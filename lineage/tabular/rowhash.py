@@ -10,6 +10,7 @@ Only nested values (lists, structs, maps) take a per-row Python path.
 from __future__ import annotations
 
 import json
+import re
 import unicodedata
 from typing import Any
 
@@ -378,7 +379,6 @@ def nested_json(value: Any) -> str | None:
 
 
 def _apply_nulls(tags, payload, valid):
-    np = _np()
     if valid is None:
         return tags, payload
     tags = tags.copy()
@@ -487,16 +487,45 @@ def fingerprint_table(table, columns: list[str] | None = None):
     return to_fixed16(h0, h1)
 
 
-# -- near keys: float values snapped to a relative grid ---------------------------------
+# -- index-like columns: left out of the data keys ---------------------------------------
 
-#: Mantissa bits a float keeps in the near keys (of the 52 stored): a relative step of
-#: 2**-20 (about 9.5e-7) of the value's power of two.
-NEAR_BITS = 20
-NEAR_SCHEME = f"lineage-near-1 bits={NEAR_BITS}"
+#: Names of index-like columns (with an integer type): pandas' written index, as the CSV
+#: header leaves it ("") and as pandas re-reads it ("Unnamed: 0"), pandas' Parquet index
+#: ("__index_level_0__"), and what ``reset_index()`` names it ("index", "level_0").
+INDEX_NAME = re.compile(r"(|Unnamed: [0-9]+|__index_level_[0-9]+__|index|level_0)\Z")
+
+
+def is_index_column(name: str, t) -> bool:
+    """Whether a column named ``name`` of Arrow type ``t`` is index-like: integer-typed
+    (dictionary-encoded integers included) with a name ``INDEX_NAME`` matches exactly."""
+    import pyarrow as pa
+
+    if pa.types.is_dictionary(t):
+        t = t.value_type
+    return pa.types.is_integer(t) and INDEX_NAME.match(name) is not None
+
+
+def data_columns(schema, columns: list[str] | None = None) -> list[str] | None:
+    """The columns (fingerprint order) without the index-like ones, or None when there is
+    no index-like column or nothing else (then ``fp`` is the row's data key)."""
+    names = ordered_columns(list(columns if columns is not None else schema.names))
+    data = [c for c in names if not is_index_column(c, schema.field(c).type)]
+    return data if data and len(data) < len(names) else None
+
+
+# -- near keys: float values snapped to a two-part grid ---------------------------------
+
+#: Mantissa bits a float keeps in the near keys (of the 52 stored): a grid step of 2**-18
+#: (about 3.8e-6) of the value's power of two for |x| >= 1, and an absolute step of 2**-18
+#: below 1.
+NEAR_BITS = 18
+NEAR_SCHEME = f"lineage-near-2 bits={NEAR_BITS}"
 _NEAR_DROP = 52 - NEAR_BITS
+_NEAR_SCALE = float(2 ** NEAR_BITS)
 _SIGN = 0x8000000000000000
 _MAGNITUDE = 0x7FFFFFFFFFFFFFFF
 _INF_BITS = 0x7FF0000000000000
+_ONE_BITS = 0x3FF0000000000000
 #: the largest finite grid point: a rounding that would reach infinity stops here
 _MAX_SNAPPED = (_INF_BITS - 1) >> _NEAR_DROP << _NEAR_DROP
 
@@ -514,21 +543,35 @@ def is_float_type(t) -> bool:
 def snap_bits(f, shifted: bool = False):
     """Payloads (uint64) of float64 values snapped to the near grid (``schemas/FINGERPRINTS.md``).
 
-    The canonical bits (NaN one value, -0.0 as 0.0) are split into sign and magnitude;
-    the low ``52 - NEAR_BITS`` bits of the magnitude are rounded to nearest, half up
-    (``shifted=False``), or cut off (``shifted=True``: a grid shifted by half a step).
-    Infinities and NaN are kept as they are; zero stays zero.
+    The canonical bits (NaN one value, -0.0 as 0.0) are split into sign and magnitude |x|.
+    For |x| >= 1 the low ``52 - NEAR_BITS`` bits of the magnitude are rounded to nearest,
+    half up (``shifted=False``), or cut off (``shifted=True``: the grid shifted by half a
+    step); below 1, |x| is rounded (half up) or cut off to a multiple of 2**-NEAR_BITS,
+    which continues the grid of [1, 2). The sign is put back (a zero result is +0.0), so the
+    rounding is half away from zero, the cut toward zero. Infinities and NaN are kept as they
+    are; zero stays zero.
     """
     np = _np()
     bits = _float_payload(f)
-    sign = bits & np.uint64(_SIGN)
     mag = bits & np.uint64(_MAGNITUDE)
+    sign = bits ^ mag
     finite = mag < np.uint64(_INF_BITS)
     drop = np.uint64(_NEAR_DROP)
     with np.errstate(over="ignore"):
         q = mag if shifted else mag + np.uint64(1 << (_NEAR_DROP - 1))
     q = (q >> drop) << drop
     np.minimum(q, np.uint64(_MAX_SNAPPED), out=q)
+    # |x| < 1: |x| * 2**B is exact (a power-of-two scale), and so is its fractional part;
+    # computed for every value (cheaper than selecting), used below 1 only
+    with np.errstate(invalid="ignore", over="ignore"):
+        scaled = mag.view(np.float64) * _NEAR_SCALE
+        whole = np.floor(scaled)
+        if not shifted:
+            scaled -= whole
+            whole += scaled >= 0.5
+        whole /= _NEAR_SCALE
+    q = np.where(mag < np.uint64(_ONE_BITS), whole.view(np.uint64), q)
+    sign[q == 0] = 0  # a value snapped to zero is +0.0, whatever its sign
     return np.where(finite, sign | q, bits)
 
 
@@ -560,8 +603,10 @@ def near_value_hashes(arr, shifted: bool = False):
 
 def near_fingerprints(table, columns: list[str] | None = None):
     """(fp_near, fp_near_shift) of every row of an Arrow table or batch, or None when no
-    column is a float column (then the exact ``fp`` says everything)."""
+    column is a float column (then the exact ``fp`` says everything). Index-like columns
+    (``data_columns``) are left out, as in ``fp_data``."""
     names = ordered_columns(list(columns if columns is not None else table.column_names))
+    names = data_columns(table.schema, names) or names  # index-like columns left out
     if not any(is_float_type(table.schema.field(c).type) for c in names):
         return None
     exact = {}

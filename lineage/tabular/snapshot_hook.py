@@ -26,7 +26,7 @@ def on_snapshot(repo: Repo, files: list[tuple[str, str, str]], declarations: dic
 
     outcome = compute.process(repo, files, declarations, progress=progress)
     return hooks.Contribution([(EVENT_TYPE, body) for body in outcome.events], outcome.warnings,
-                              still_needed=_not_recorded)
+                              still_needed=_not_recorded, columns=outcome.columns)
 
 
 def _not_recorded(graph: Graph, event: hooks.Addition) -> bool:

@@ -8,7 +8,7 @@ import pytest
 
 from audit.conftest import Lab
 
-STEP = 2.0 ** -20  # the near grid's step at 1.0 (schemas/FINGERPRINTS.md)
+STEP = 2.0 ** -18  # the near grid's step on [0, 2) (schemas/FINGERPRINTS.md)
 
 
 def float_rows(n: int, seed: int, columns: int = 5) -> list[dict]:
@@ -52,15 +52,31 @@ def test_fires_on_noisy_copies_of_training_rows(lab, rel):
     assert "exact-overlap" not in lab.slugs(ev)
 
 
-def test_values_straddling_a_rounding_boundary(lab):
-    # 1 + STEP/2 is where the first grid rounds up: the shifted grid keeps both sides together
-    train = [{"x": (1 + 0.5 * STEP) * (1 - 1e-12), "y": 2.5 + i, "z": 0.125 * i + 0.3, "label": i % 2}
+@pytest.mark.parametrize("base", [1.0, 0.25])
+def test_values_straddling_a_rounding_boundary(lab, base):
+    # base + STEP/2 is where the first grid rounds up (relative grid above 1, absolute
+    # below): the shifted grid keeps both sides together
+    train = [{"x": base + 0.5 * STEP - 1e-13, "y": 2.5 + i, "z": 0.125 * i + 0.3, "label": i % 2}
              for i in range(10)]
-    test = [{**r, "x": (1 + 0.5 * STEP) * (1 + 1e-12)} for r in train[:3]]
+    test = [{**r, "x": base + 0.5 * STEP + 1e-13} for r in train[:3]]
     test += [{"x": 50.0 + i, "y": 0.5, "z": 7.25, "label": 0} for i in range(7)]
     ev = pipeline(lab, train, test)
     [f] = near(lab, ev)
     assert f.evidence["near_duplicates"] == 3
+
+
+def test_rows_rounded_to_six_decimals(lab):
+    # a re-export with float_format="%.6f": values in (-1, 1) move by up to 5e-7 absolute
+    rng = random.Random(9)
+    train = [{"id": i, **{f"x{c}": rng.uniform(-1, 1) for c in range(5)}, "label": rng.randint(0, 1)}
+             for i in range(100)]
+    fresh = [{"id": 1000 + i, **{f"x{c}": rng.uniform(-1, 1) for c in range(5)}, "label": 0} for i in range(20)]
+    test = [{k: float(f"{v:.6f}") if isinstance(v, float) else v for k, v in r.items()} for r in train[:20]]
+    ev = pipeline(lab, train, test + fresh)
+    [f] = near(lab, ev)
+    # at 5 columns a copy is missed only when both grids split one of its values (rare)
+    assert 15 <= f.evidence["near_duplicates"] <= 20
+    assert "exact-overlap" not in lab.slugs(ev)
 
 
 def test_columns_reordered(lab):

@@ -61,7 +61,9 @@ def test_init_is_harmless_twice(cli, workdir):
     assert r.code == 0
     validate(r.json, "init.schema.json")
     assert r.json["created"] is False and r.json["git"] is True
-    assert (workdir / ".lineage" / ".gitignore").read_text().count("/objects/") == 1
+    from lineage.repo import GITIGNORE
+
+    assert (workdir / ".lineage" / ".gitignore").read_text() == GITIGNORE  # written once, not twice
 
 
 def test_init_at_git_root_from_a_subfolder(tmp_path, capsys):

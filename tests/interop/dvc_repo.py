@@ -72,3 +72,78 @@ def make(path: Path) -> Path:
 def copy(template: Path, dest: Path) -> Path:
     shutil.copytree(template, dest, symlinks=True)
     return dest
+
+
+#: A pipeline whose stages run code kept in git: src/*.py are dependencies, data/raw.csv is
+#: tracked by a .dvc file, evaluate writes DVC metrics (metrics.json) and a plot (roc.csv).
+CODE_DVC_YAML = """\
+stages:
+  split:
+    cmd: {py} src/split.py
+    deps:
+    - src/split.py
+    - data/raw.csv
+    outs:
+    - data/train.csv
+    - data/test.csv
+  train:
+    cmd: {py} src/train.py
+    deps:
+    - src/train.py
+    - data/train.csv
+    outs:
+    - model.pkl
+  evaluate:
+    cmd: {py} src/evaluate.py
+    deps:
+    - src/evaluate.py
+    - model.pkl
+    - data/test.csv
+    metrics:
+    - metrics.json:
+        cache: false
+    plots:
+    - roc.csv:
+        cache: false
+"""
+
+CODE_FILES = {
+    "src/split.py": (
+        "rows = open('data/raw.csv').read().splitlines()\n"
+        "open('data/train.csv', 'w').write('\\n'.join(rows[:5]) + '\\n')\n"
+        "open('data/test.csv', 'w').write('\\n'.join(rows[:1] + rows[5:]) + '\\n')\n"),
+    "src/train.py": (
+        "import pickle\n"
+        "rows = open('data/train.csv').read().splitlines()[1:]\n"
+        "pickle.dump({'mean': sum(float(r.split(',')[1]) for r in rows) / len(rows)}, open('model.pkl', 'wb'))\n"),
+    "src/evaluate.py": (
+        "import json, pickle\n"
+        "model = pickle.load(open('model.pkl', 'rb'))\n"
+        "rows = open('data/test.csv').read().splitlines()[1:]\n"
+        "json.dump({'accuracy': 0.5, 'test': {'auc': 0.75}, 'train_loss': 0.25, 'val_loss': 0.3,\n"
+        "           'model': 'mean', 'n': len(rows)}, open('metrics.json', 'w'))\n"
+        "open('roc.csv', 'w').write('fpr,tpr\\n0,0\\n1,1\\n')\n"),
+}
+
+
+def make_code_pipeline(path: Path) -> Path:
+    """git init, dvc init, dvc add data/raw.csv, and split/train/evaluate stages that run
+    src/*.py; everything committed (metrics.json and roc.csv too: DVC does not cache them)."""
+    path.mkdir(parents=True)
+    git(path, "init", "-q", "-b", "main")
+    git(path, "config", "user.name", "Test User")
+    git(path, "config", "user.email", "test@example.com")
+    git(path, "config", "commit.gpgsign", "false")
+    dvc(path, "init", "-q")
+    for rel, text in CODE_FILES.items():
+        (path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (path / rel).write_text(text)
+    (path / "data").mkdir(exist_ok=True)
+    (path / "data" / "raw.csv").write_text(
+        "id,x,label\n1,0.5,0\n2,0.7,1\n3,0.1,0\n4,0.9,1\n5,0.3,0\n6,0.8,1\n")
+    (path / "dvc.yaml").write_text(CODE_DVC_YAML.format(py=sys.executable))
+    dvc(path, "add", "-q", "data/raw.csv")
+    dvc(path, "repro", "-q")
+    git(path, "add", "-A")
+    git(path, "commit", "-q", "-m", "code, data and pipeline")
+    return path

@@ -120,6 +120,11 @@ def test_heads_survive_the_upgrade_that_introduced_them(tmp_path):
     g.conn.execute("DROP TABLE waiver_revocations")  # and what migration 8 added
     g.conn.execute("ALTER TABLE waivers DROP COLUMN expires")
     g.conn.execute("ALTER TABLE waivers DROP COLUMN forced")
+    g.conn.execute("ALTER TABLE datasets DROP COLUMN tracked")  # and what migration 9 added
+    g.conn.execute("ALTER TABLE datasets DROP COLUMN external")
+    g.conn.execute("DROP VIEW file_rows")  # and what migration 10 added
+    g.conn.execute("DROP INDEX tabular_files_rows_key")
+    g.conn.execute("ALTER TABLE tabular_files DROP COLUMN rows_key")
     g.conn.execute("PRAGMA user_version = 6")
     g.close()
     g = Graph.open(tmp_path / "g.db")

@@ -153,7 +153,7 @@ def test_symlinked_dataset_folder_leading_out_is_skipped(pair, tmp_path):
 def test_honest_teammate_outside_their_repo_gets_a_warning(pair, tmp_path):
     a, b = pair
     elsewhere = write_tree(tmp_path / "scratch" / "raw", {"r.txt": "raw\n"})
-    assert lineage_proc(["snapshot", str(elsewhere), "--name", "raw"], cwd=a.root).returncode == 0
+    assert lineage_proc(["snapshot", str(elsewhere), "--name", "raw", "--external"], cwd=a.root).returncode == 0
     snapshots.create(a, write_tree(a.root / "clean", {"c.txt": "c\n"}), name="clean")
     sync_push.push(a)
     import shutil
@@ -246,7 +246,7 @@ def test_empty_folders_round_trip_and_other_ids_do_not_change(repo, tmp_path):
     snapshots.checkout(repo, s.id, out)
     for d in m.dirs:
         assert (out / d).is_dir()
-    assert snapshots.create(repo, out, name="copy").id == s.id
+    assert snapshots.create(repo, out, name="copy", external=True).id == s.id
     # an empty folder appearing is a change
     (data / "new-empty").mkdir()
     assert snapshots.create(repo, data).id != s.id

@@ -30,7 +30,7 @@ def test_run_record_round_trips_through_json():
     assert RunRecord.from_dict(json.loads(json.dumps(rec.to_dict()))) == rec
     assert rec.finished
     # the JSON shape is pinned by schemas/run.schema.json: no key more, no key less
-    assert sorted(rec.to_dict()) == sorted(RunRecord.__dataclass_fields__)
+    assert sorted(rec.to_dict()) == sorted([*RunRecord.__dataclass_fields__, "short_id"])
     assert sorted(rec.to_dict()["inputs"][0]) == ["dataset", "path", "role", "snapshot_id"]
 
 

@@ -1,4 +1,5 @@
-"""Near keys (``fp_near``, ``fp_near_shift``): float values snapped to a relative grid."""
+"""Near keys (``fp_near``, ``fp_near_shift``): float values snapped to a grid of step 2**-18,
+absolute below 1 and relative to the value's power of two above."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import lineage
 from lineage.tabular import load_fingerprints
 from lineage.tabular.rowhash import NEAR_BITS, fingerprint_table, near_fingerprints, snap_bits
 
-STEP = 2.0 ** -NEAR_BITS  # the grid step at 1.0
+STEP = 2.0 ** -NEAR_BITS  # the grid step on [0, 2): 2**-18
 
 
 def snapped(x: float, shifted: bool = False) -> float:
@@ -28,20 +29,29 @@ def keys(table: pa.Table) -> tuple[list[bytes], list[bytes]]:
 
 
 def test_snapping_rule():
-    assert NEAR_BITS == 20
-    # the two grids at 1.0: nearest multiple of 2**-20 (half up), and the multiple below
+    assert NEAR_BITS == 18
+    # the two grids at 1.0: nearest multiple of 2**-18 (half up), and the multiple below
     assert snapped(1.0 + 0.4 * STEP) == 1.0 and snapped(1.0 + 0.6 * STEP) == 1.0 + STEP
     assert snapped(1.0 + 0.6 * STEP, shifted=True) == 1.0
     assert snapped(1.0 + 0.5 * STEP) == 1.0 + STEP  # half up (in magnitude)
-    # relative: the step follows the power of two
+    # relative above 1: the step follows the power of two
     assert snapped(1024.0 + 0.6 * 1024 * STEP) == 1024.0 * (1 + STEP)
-    for x in (math.pi, 1e-300, 6.02e23, 0.1, 123456.789):
+    # absolute below 1: multiples of 2**-18, continuing the grid of [1, 2) across 1
+    assert snapped(0.25 + 0.4 * STEP) == 0.25 and snapped(0.25 + 0.6 * STEP) == 0.25 + STEP
+    assert snapped(0.25 + 0.5 * STEP) == 0.25 + STEP and snapped(0.25 + 0.9 * STEP, shifted=True) == 0.25
+    assert snapped(1.0 - 0.4 * STEP) == 1.0 and snapped(1.0 - 0.4 * STEP, shifted=True) == 1.0 - STEP
+    assert snapped(0.4 * STEP) == 0.0 and snapped(0.9 * STEP, shifted=True) == 0.0
+    assert snapped(1e-300) == 0.0 and snapped(5e-324) == 0.0
+    for x in (0.1, 0.3, 0.7071, 1e-5):
         for shifted in (False, True):
-            assert abs(snapped(x, shifted) - x) <= x * 2 * STEP
+            assert snapped(x, shifted) / STEP == round(snapped(x, shifted) / STEP)
+    for x in (math.pi, 1e-300, 6.02e23, 0.1, 0.999999, 123456.789):
+        for shifted in (False, True):
+            assert abs(snapped(x, shifted) - x) <= max(x, 1.0) * 2 * STEP
             assert snapped(-x, shifted) == -snapped(x, shifted)  # sign and magnitude
-    # exact values stay exact: zero (either sign), integers below 2**21, one decimal place
+    # exact values stay exact: zero (either sign), integers below 2**19, binary fractions
     assert snapped(0.0) == 0.0 and math.copysign(1, snapped(-0.0)) == 1.0
-    for i in (1, 7, 255, 2 ** 20 + 1, -3):
+    for i in (1, 7, 255, 2 ** 18 + 1, -3, 0.5, -0.25, 0.375):
         assert snapped(float(i)) == i and snapped(float(i), shifted=True) == i
     assert snapped(2.0 ** 60 + 2.0 ** 20) == 2.0 ** 60  # large integers are snapped like any float
     # NaN (one value), infinities untouched; the largest float does not become infinite
@@ -81,16 +91,33 @@ def test_noise_is_absorbed_and_real_differences_are_not():
     assert matched(pa.table({**cols, "id": ids + 1})) == 0.0
 
 
-def test_a_value_on_a_rounding_boundary_is_caught_by_the_shifted_grid():
-    for boundary, caught_by in ((1.0 + 0.5 * STEP, "shift"), (1.0 + STEP, "near")):
-        lo = pa.table({"x": [boundary * (1 - 1e-12)], "y": [3.25]})
-        hi = pa.table({"x": [boundary * (1 + 1e-12)], "y": [3.25]})
+@pytest.mark.parametrize("base", [1.0, 0.25, -0.625])
+def test_a_value_on_a_rounding_boundary_is_caught_by_the_shifted_grid(base):
+    # above 1 (relative grid) and below 1 (absolute grid), either sign
+    sign = math.copysign(1.0, base)
+    for boundary, caught_by in ((base + sign * 0.5 * STEP, "shift"), (base + sign * STEP, "near")):
+        lo = pa.table({"x": [boundary - 1e-13], "y": [3.25]})
+        hi = pa.table({"x": [boundary + 1e-13], "y": [3.25]})
         (n_lo,), (s_lo,) = keys(lo)
         (n_hi,), (s_hi,) = keys(hi)
         if caught_by == "shift":
             assert n_lo != n_hi and s_lo == s_hi
         else:
             assert n_lo == n_hi and s_lo != s_hi
+
+
+def test_six_decimal_rounding_shares_a_cell_on_one_grid():
+    # "%.6f" moves a value by up to 5e-7, less than half a step (2**-19, about 1.9e-6):
+    # every value in (-1, 1) (absolute grid) and above (relative grid) agrees with its
+    # rounded text on at least one of the two grids
+    rng = np.random.default_rng(11)
+    values = np.concatenate([rng.uniform(-1, 1, 20000), rng.normal(0, 3, 20000),
+                             rng.uniform(-1e-5, 1e-5, 2000)])
+    rounded = np.array([float(f"{v:.6f}") for v in values])
+    same = (snap_bits(values) == snap_bits(rounded)) | (snap_bits(values, True) == snap_bits(rounded, True))
+    assert same.all(), values[~same][:5]
+    # so a one-float row always matches; values further apart than one step never do
+    assert snapped(0.1) != snapped(0.1 + 1.01 * STEP) and snapped(0.1, True) != snapped(0.1 + 1.01 * STEP, True)
 
 
 def test_column_order_and_types():
@@ -123,7 +150,7 @@ def test_snapshots_store_near_keys_for_files_with_floats(workdir: Path, repo):
     # the stored object names the grid; a table without float columns has no near keys
     rec = [f for f in lineage.tabular.load.file_records(repo, snap.id)[1] if f.path == "floats.csv"][0]
     meta = pq.read_schema(repo.store.path(rec.record.fingerprints)).metadata
-    assert meta[b"lineage.near"] == b"lineage-near-1 bits=20"
+    assert meta[b"lineage.near"] == b"lineage-near-2 bits=18"
     only_ints = lineage.snapshot(data / "ints.csv", repo=repo, name="ints")
     assert "fp_near" not in load_fingerprints(repo, only_ints.id).column_names
 

@@ -1,8 +1,8 @@
 """Data rules between the training rows of a model and the held-out rows it is judged on.
 
-"Training rows" are the `train` inputs of the audited run and of every learning run
-(`fit`, `train`, `tune`) upstream of it; "held-out rows" are the audited run's
-`validation` and `test` inputs. All comparisons use the stored row fingerprints (exact
+"Training rows" are the `train` inputs of the audited run and of every `train` run
+upstream of it (what fit and tune runs learned from is judged by fit-on-heldout and
+tune-read-test); "held-out rows" are the audited run's `validation` and `test` inputs. All comparisons use the stored row fingerprints (exact
 and near keys), group-key hashes, time values and MinHash signatures: data is never
 reread.
 """
@@ -27,6 +27,9 @@ class ExactOverlap(Rule):
     fitted on is `fit-on-heldout`'s business). Rows that a split cut apart because its
     input already held them more than once (iris has one such pair) are a warning, not
     an error: the data has duplicates, the pipeline did not copy rows.
+    Rows are compared by their data keys: index-like columns (pandas' written index,
+    `Unnamed: 0`; schemas/FINGERPRINTS.md) are left out, so a copy that gained or lost
+    one is still found, and the evidence names the files where that was done.
     Non-tabular files count as one row each, so an image copied into both train/ and
     test/ is found too. Fix: deduplicate before splitting, or split by a key that keeps
     copies together.
@@ -46,9 +49,12 @@ class ExactOverlap(Rule):
             o = ctx.overlap(train_ids, h.snapshot_id, reader=run.run_id)
             cause = {"cause": f"held-out rows in training data:{h.snapshot_id}"}
             if o["overlap"] and o["fraction"] > self.config["tolerance"]:
+                index = (" (compared without pandas-style index columns in "
+                         + ", ".join(f for x in o["index_columns_left_out"] for f in x["files"]) + ")"
+                         if o.get("index_columns_left_out") else "")
                 found.append(self.finding(
                     run, f"{o['overlap']} of the {o['rows']} rows ({o['fraction']:.2%}) of the {h.role} set "
-                         f"{_label(h)} also appear in the training data",
+                         f"{_label(h)} also appear in the training data{index}",
                     {"heldout": ctx.describe_input(h), "train": who, **o, **cause}))
             elif o.get("source_duplicates"):
                 found.append(self.finding(
@@ -85,10 +91,10 @@ class LabelConflict(Rule):
             if len(h_feat) == 0:
                 continue
             t_feat = [ctx.keys(t, "fp_features")[1] for t in train_ids]
-            t_full = [ctx.keys(t, "fp")[1] for t in train_ids]
+            t_full = [ctx.keys(t, "data")[1] for t in train_ids]
             t_feat = np.concatenate(t_feat) if t_feat else np.zeros(0, "V16")
             same_features = ctx.members(t_feat, h_feat)
-            full = ctx.keys(h.snapshot_id, "fp")
+            full = ctx.keys(h.snapshot_id, "data")
             full_by_pos = dict(zip(full[0].tolist(), range(len(full[0]))))
             idx = [full_by_pos[p] for p in h_pos[same_features].tolist() if p in full_by_pos]
             if not idx:
@@ -110,15 +116,16 @@ class LabelConflict(Rule):
 
 @register
 class NearDuplicate(Rule):
-    """Held-out rows that are near-copies of training rows: numbers within a relative
-    tolerance of about 1e-6, or text within a Jaccard threshold.
+    """Held-out rows that are near-copies of training rows: numbers within about 1e-6
+    (absolute below 1, relative above), or text within a Jaccard threshold.
 
     Exact fingerprints miss a copy whose numbers carry rounding noise, or whose text has
     a changed comma. Numbers: every row also has two *near keys* (`fp_near`,
-    `fp_near_shift`), its fingerprint with each float value snapped to a relative grid
-    of 2^-20 (the top 20 mantissa bits), and to the same grid shifted by half a step
-    (schemas/FINGERPRINTS.md). A held-out row whose near key, on either grid, is a
-    training row's fires; rows that are exact copies are left to `exact-overlap`.
+    `fp_near_shift`), its fingerprint with each float value snapped to a grid of step
+    2^-19 (absolute below 1, relative to the value's power of two above: the top 19
+    mantissa bits), and to the same grid shifted by half a step (schemas/FINGERPRINTS.md).
+    A held-out row whose near key, on either grid, is a training row's fires; rows that
+    are exact copies (by data key: index-like columns left out) are left to `exact-overlap`.
     Integers, text and every other column must be equal. Deterministic, so these
     findings have the rule's severity (error). Text: for a declared text column
     (`--text-column`) the stored MinHash signatures are searched with LSH below the
@@ -130,7 +137,7 @@ class NearDuplicate(Rule):
 
     slug = "near-duplicate"
     severity = Severity.error
-    title = "near-identical rows across splits (numbers snapped to a relative grid; text by MinHash, verified)"
+    title = "near-identical rows across splits (numbers snapped to a 2^-19 grid; text by MinHash, verified)"
     options = {"threshold": 0.8, "tolerance": 0.0}
 
     def check(self, ctx: RuleContext, run: RunView) -> list[Finding]:
@@ -148,7 +155,7 @@ class NearDuplicate(Rule):
                     found.append(self.finding(
                         run, f"{count} of the {n_rows} rows ({fraction:.2%}) of the {h.role} set {_label(h)} "
                              f"are numeric near-copies of training rows (floats equal to within about "
-                             f"1e-6 relative, every other column equal)",
+                             f"1e-6, relative above 1, every other column equal)",
                         {"heldout": ctx.describe_input(h), "train": who, "kind": "numeric", "rows": n_rows,
                          "near_duplicates": count, "fraction": round(fraction, 6),
                          "examples": ctx.row_examples(h.snapshot_id, positions)}))
@@ -181,11 +188,11 @@ class NearDuplicate(Rule):
         floats = [c for c, p in ctx.profiles(heldout_id).items() if str(p.get("type", "")).startswith(("double", "float"))]
         if len(floats) < MIN_FLOAT_COLUMNS:
             return None  # one or two floats agree to 1e-6 by chance (saturated probabilities)
-        h_pos, h_fp = ctx.keys(heldout_id, "fp")
+        h_pos, h_fp = ctx.keys(heldout_id, "data")
         if len(h_fp) == 0:
             return None
         near = np.zeros(len(h_fp), dtype=bool)
-        train_fp = np.concatenate([ctx.keys(t, "fp")[1] for t in train_ids])
+        train_fp = np.concatenate([ctx.keys(t, "data")[1] for t in train_ids])
         for column in (_NEAR, _NEAR_SHIFT):
             train = np.concatenate([_near_keys(ctx, t, column)[1] for t in train_ids])
             held = _near_keys(ctx, heldout_id, column)[1]
@@ -193,7 +200,7 @@ class NearDuplicate(Rule):
             if hit.any():
                 # a grid cell that distinct training rows share is one the data crowds on its
                 # own (saturated probabilities, coarse values): a match there is no evidence
-                crowded = _crowded(train, train_fp)
+                crowded = _crowded(train, train_fp, _contains(ctx, held[hit], train))
                 if len(crowded):
                     hit &= ~_contains(ctx, crowded, held)
             near |= hit
@@ -213,10 +220,14 @@ _NEAR, _NEAR_SHIFT = "fp_near", "fp_near_shift"
 MIN_FLOAT_COLUMNS = 3
 
 
-def _crowded(near_keys, fp_keys):
-    """The near keys (``V16``) that two or more distinct training rows (by ``fp``) share."""
+def _crowded(near_keys, fp_keys, among=None):
+    """The near keys (``V16``) that two or more distinct training rows (by data key) share;
+    ``among``, a mask over the rows, restricts the search to those rows (the rows whose
+    near key a held-out row has: far fewer than all, so far less to sort)."""
     import numpy as np
 
+    if among is not None:
+        near_keys, fp_keys = near_keys[among], fp_keys[among]
     if len(near_keys) == 0:
         return near_keys[:0]
     both = np.concatenate([np.ascontiguousarray(near_keys).view(np.uint64).reshape(-1, 2),
@@ -227,10 +238,10 @@ def _crowded(near_keys, fp_keys):
 
 
 def _near_keys(ctx: RuleContext, snapshot_id: str, column: str):
-    """(positions, keys) of every row: the near key where recorded, else ``fp``, which is
-    the near key of a row without float values (and an exact-only key for rows recorded
-    before near keys existed)."""
-    pos, keys = ctx.keys(snapshot_id, "fp")
+    """(positions, keys) of every row: the near key where recorded, else the data key
+    (``fp_data`` or ``fp``), which is the near key of a row without float values (and an
+    exact-only key for rows recorded before near keys existed)."""
+    pos, keys = ctx.keys(snapshot_id, "data")
     if column not in ctx.fingerprints(snapshot_id).column_names:
         return pos, keys
     n_pos, n_keys = ctx.keys(snapshot_id, column)

@@ -81,9 +81,7 @@ def test_rows_appended_with_index(ws, name: str):
     ws.commit()
 
 
-pipeline("leak/variants/test-rows-appended-with-index-column/wine", {"exact-overlap"},
-         gap="pandas' written index column (Unnamed: 0) is part of every row fingerprint, so "
-             "the copied rows do not match")(
+pipeline("leak/variants/test-rows-appended-with-index-column/wine", {"exact-overlap"})(
     lambda ws: test_rows_appended_with_index(ws, "wine"))
 
 
@@ -116,9 +114,7 @@ def scaled_test_rows_rounded_into_train(ws, name: str):
     ws.commit()
 
 
-pipeline("leak/variants/scaled-test-rows-rounded-6dp-into-train/breast_cancer", {"near-duplicate"},
-         gap="near keys snap to a relative grid (2^-20); rounding to 6 decimals moves small "
-             "values by more than that")(
+pipeline("leak/variants/scaled-test-rows-rounded-6dp-into-train/breast_cancer", {"near-duplicate"})(
     lambda ws: scaled_test_rows_rounded_into_train(ws, "breast_cancer"))
 
 
