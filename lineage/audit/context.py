@@ -165,7 +165,8 @@ class AuditContext:
         (once used, the test set becomes validation data); on any other read, only uses by
         runs downstream of ``run`` (its own model's validation or test data), so rows that
         are held out for another model (another fold, another outer loop) do not count, and
-        a row match only when it holds at least ``containment`` of the held-out rows.
+        a row match only when at least ``containment`` of the input's rows are held-out rows
+        (the held-out set, or part of it, re-exported and trained on).
         """
         same = self.copies(i.snapshot_id)
         uses = [{**u, "match": "content"} for u in self.heldout_uses(i.snapshot_id, roles)
@@ -187,9 +188,10 @@ class AuditContext:
         if i.role not in HELDOUT_ROLES:
             downstream = self.order.downstream(run.run_id)
             uses = [u for u in uses if u["run_id"] in downstream]
-            # a few held-out rows inside a training file are exact-overlap's business (at the
-            # evaluation); here only the held-out set itself, under another name or format
-            return [u for u in uses if u["match"] == "content" or u["fraction"] >= containment]
+            # held-out rows inside a training file of other rows are exact-overlap's (and
+            # no-test-set's) business at the evaluation; here only a training file that *is*
+            # held-out data: at least ``containment`` of its rows are the held-out set's
+            return [u for u in uses if u["match"] == "content" or u["share_of_input"] >= containment]
         return uses
 
     def _heldout_records(self, roles: tuple[str, ...]) -> dict[str, list[dict[str, Any]]]:
@@ -202,7 +204,9 @@ class AuditContext:
         key = (read_sid, heldout_sid, reader)
         if key not in self._row_uses:
             o = self.overlap([read_sid], heldout_sid, reader=reader)
-            self._row_uses[key] = ({"overlap": o["overlap"], "rows": o["rows"], "fraction": o["fraction"]}
+            read_rows = len(self.keys(read_sid, "data")[1]) or 1
+            self._row_uses[key] = ({"overlap": o["overlap"], "rows": o["rows"], "fraction": o["fraction"],
+                                    "share_of_input": round(min(1.0, o["overlap"] / read_rows), 6)}
                                    if o["overlap"] else None)
         return self._row_uses[key]
 

@@ -105,7 +105,7 @@ class RuleContext(Protocol):
         """Uses with ``roles`` by other runs of the input's content (``match: content``) or of
         its rows in any file (``match: rows``, with the overlap); on a ``validation`` read
         minus the ``used_up_before_read`` scorings; on any other read only uses downstream of
-        ``run``, and row matches holding at least ``containment`` of the held-out rows."""
+        ``run``, and row matches where at least ``containment`` of the input's rows are held out."""
 
     def copies(self, snapshot_id: str) -> set[str]:
         """The snapshot and every snapshot with the same files under other names."""
