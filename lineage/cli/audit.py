@@ -94,7 +94,8 @@ def register(app: typer.Typer) -> None:
         raise typer.Exit(report.exit_code())
 
     @app.command()
-    def rules(as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
+    def rules(fmt: Optional[str] = out.format_option(),
+              as_json: bool = typer.Option(False, "--json", help="Same as --format json.")) -> None:
         """List the audit rules: slug, default severity, title, what each checks, why it
         matters, how to fix it, and its options."""
         import sys
@@ -102,12 +103,14 @@ def register(app: typer.Typer) -> None:
         from lineage.audit.formats import rule_help, rules_text
         from lineage.audit.rules import catalogue
 
+        fmt = out.resolve_format(fmt, as_json, piped="table")  # the text (what, why, fix), piped too
         with _plugin_warnings():
             items = [rule_help(r) for r in catalogue()]
-        if as_json:
-            out.emit_json({"rules": items})
-        else:
+        if fmt == "table":
             sys.stdout.write(rules_text(items, width=_width()))
+        else:
+            cols = [out.Col(c) for c in ("rule", "severity", "title", "checks", "why", "fix", "source")]
+            out.listing({"rules": items}, cols, [[r.get(c.name) for c in cols] for r in items], fmt)
 
     @app.command()
     def waive(
@@ -154,27 +157,21 @@ def register(app: typer.Typer) -> None:
     def waivers(
         run_id: Optional[str] = typer.Argument(None, metavar="[RUN]", help="Only this run's waivers."),
         include_all: bool = typer.Option(False, "--all", help="Include expired and revoked waivers."),
-        fmt: Optional[str] = typer.Option(None, "--format", "-F",
-                                          help="table, tsv, csv or json (default: table, or tsv when piped)."),
+        fmt: Optional[str] = out.format_option(),
         old_fmt: Optional[str] = deprecated("-f", "--format"),
         as_json: bool = typer.Option(False, "--json", help="Same as --format json."),
     ) -> None:
         """List waivers: who waived what, when, why, until when, forced or not, revoked by whom."""
-        import sys
-
         from lineage import audit as _audit
 
-        fmt = "json" if as_json else old_fmt or fmt or ("table" if sys.stdout.isatty() else "tsv")
-        if fmt not in ("table", "tsv", "csv", "json"):
-            raise typer.BadParameter("use table, tsv, csv or json", param_hint="--format")
+        fmt = out.resolve_format(old_fmt or fmt, as_json)
         with open_repo() as repo:
             items = _audit.list_waivers(repo, run_id, include_all=include_all)
-        if fmt == "json":
-            out.emit_json({"waivers": items})
-        elif fmt in ("tsv", "csv"):
-            _write_delimited(items, "\t" if fmt == "tsv" else ",")
-        else:
+        if fmt == "table":
             _render_waivers(items)
+        else:
+            out.listing({"waivers": items}, [out.Col(f) for f in _WAIVER_FIELDS],
+                        [_waiver_row(w) for w in items], fmt)
 
 
 _WAIVER_FIELDS = ("waiver_id", "rule", "run_id", "status", "user", "time", "reason", "expires", "forced",
@@ -187,40 +184,24 @@ def _waiver_row(w: Any) -> list[str]:
             "yes" if w.forced else "no", rv.get("user") or "", rv.get("time") or "", rv.get("reason") or ""]
 
 
-def _write_delimited(items: list[Any], sep: str) -> None:
-    import csv
-    import sys
-
-    if sep == ",":
-        writer = csv.writer(sys.stdout, lineterminator="\n")
-        writer.writerow(_WAIVER_FIELDS)
-        writer.writerows(_waiver_row(w) for w in items)
-    else:
-        clean = str.maketrans({"\t": " ", "\n": " ", "\r": " "})
-        sys.stdout.write("\t".join(_WAIVER_FIELDS) + "\n")
-        for w in items:
-            sys.stdout.write("\t".join(v.translate(clean) for v in _waiver_row(w)) + "\n")
-    sys.stdout.flush()
-
-
 def _render_waivers(items: list[Any]) -> None:
-    if not items:
-        out.print("No waivers.")
-        return
-    t = out.table("waiver", "rule", "run", "status", "by", "when", "until", "reason", wrap=("reason",))
+    cols = [out.Col("waiver", "id"), out.Col("rule", "fixed", keep=8), out.Col("run", "fixed"),
+            out.Col("status", keep=7, colours={"active": "green", "expired": "dim", "revoked": "yellow"}),
+            out.Col("by", keep=3), out.Col("when", "fixed", keep=4),
+            out.Col("until", "fixed", keep=2), out.Col("reason")]
+    rows = []
     for w in items:
-        status = {"active": "[green]active[/]", "expired": "[dim]expired[/]",
-                  "revoked": "[yellow]revoked[/]"}[w.status]
-        if w.forced:
-            status += " (forced)"
-        reason = out.escape(w.reason)
+        status = w.status + (" (forced)" if w.forced else "")
+        reason = w.reason
         if w.revoked:
             rv = w.revoked
-            reason += (f" — revoked by {out.escape(out.person(rv.get('user')))} {rv.get('time', '')[:19]}"
-                       + (f": {out.escape(rv['reason'])}" if rv.get("reason") else ""))
-        t.add_row(out.short(w.event_id, 12), w.rule, out.short(w.run_id, 13), status,
-                  out.escape(out.person(w.user)), w.time[:19], (w.expires or "")[:19] or "-", reason)
-    out.print(t)
+            reason += (f" — revoked by {out.person(rv.get('user'))} {rv.get('time', '')[:19]}"
+                       + (f": {rv['reason']}" if rv.get("reason") else ""))
+        from lineage.runs.model import short_id
+
+        rows.append([w.event_id, w.rule, short_id(w.run_id), status, out.person(w.user),
+                     w.time[:16].replace("T", " "), (w.expires or "")[:16].replace("T", " ") or "-", reason])
+    out.listing({"waivers": items}, cols, rows, "table", empty="No waivers.")
 
 
 def _width() -> int:

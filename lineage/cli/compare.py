@@ -10,7 +10,7 @@ import typer
 from lineage.cli import output as out
 from lineage.cli.app import open_repo
 
-FORMATS = ("table", "tsv", "csv", "json")
+FORMATS = out.FORMATS
 
 
 def register(app: typer.Typer) -> None:
@@ -22,18 +22,14 @@ def register(app: typer.Typer) -> None:
         runs: list[str] = typer.Argument(..., metavar="RUN RUN [RUN...]",
                                          help="Two or more runs (ID, prefix or short ID)."),
         only_diff: bool = typer.Option(False, "--only-diff", help="Only the rows where the runs differ."),
-        fmt: Optional[str] = typer.Option(None, "--format", "-F",
-                                          help="table, tsv, csv or json (default: table, or tsv when piped)."),
+        fmt: Optional[str] = out.format_option(),
         as_json: bool = typer.Option(False, "--json", help="Same as --format json."),
     ) -> None:
         """Runs side by side, one column per run: params, metrics (by split), inputs by role
         with their snapshots, outputs, code commit, status and kind; differing rows marked."""
-        from lineage.errors import UsageError
         from lineage.runs.compare import compare_runs
 
-        fmt = "json" if as_json else fmt or ("table" if sys.stdout.isatty() else "tsv")
-        if fmt not in FORMATS:
-            raise UsageError(f"unknown format {fmt!r}; use table, tsv, csv or json")
+        fmt = out.resolve_format(fmt, as_json)
         with open_repo() as repo:
             result = compare_runs(repo, runs, only_diff=only_diff)
         if fmt == "json":
@@ -54,17 +50,18 @@ def _label(row: Any) -> str:
     return f"{row.section} {row.name}"
 
 
-def _cell(row: Any, value: Any, versions: dict[str, str], short: bool) -> str:
+def _cell(row: Any, value: Any, versions: dict[str, str], short: int) -> str:
+    """A cell as text; ``short``: IDs cut to that many characters (0: whole)."""
     if value is None:
         return "-" if short else ""
     if row.section in ("input", "output"):
         ids = value if isinstance(value, list) else [value]
         if not short:
             return " ".join(ids)
-        return " ".join(f"{sid[:10]}" + (f" ({versions[sid].rsplit('@', 1)[-1]})" if "@" in versions.get(sid, "")
-                                         else "") for sid in ids)
+        return " ".join(f"{sid[:short]}" + (f" ({versions[sid].rsplit('@', 1)[-1]})" if "@" in versions.get(sid, "")
+                                            else "") for sid in ids)
     if row.name == "commit" and short:
-        return value[:10]
+        return value[:short]
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, float):
@@ -73,22 +70,18 @@ def _cell(row: Any, value: Any, versions: dict[str, str], short: bool) -> str:
 
 
 def _render_table(c: Any) -> None:
-    from rich.table import Table
-
-    t = Table(show_edge=False, header_style="bold")
-    t.add_column("", no_wrap=True)
-    t.add_column("field", overflow="fold")
-    for r in c.runs:
-        t.add_column(f"{r['short_id']}", no_wrap=True)
+    """One column per run (its short ID), IDs shortened git-style; values wrap, IDs do not."""
+    ids: list[str] = []
     for row in c.rows:
-        mark = "[yellow]≠[/]" if row.differs else ""
-        cells = [_cell(row, v, c.versions, True) for v in row.values]
-        if row.differs:
-            cells = [f"[bold]{out.escape(x)}[/]" for x in cells]
-        else:
-            cells = [out.escape(x) for x in cells]
-        t.add_row(mark, out.escape(_label(row)), *cells)
-    out.print(t)
+        if row.section in ("input", "output") or row.name == "commit":
+            for v in row.values:
+                ids += [x for x in (v if isinstance(v, list) else [v]) if isinstance(x, str)]
+    n = out.shorten_ids(ids)
+    cols = [out.Col("", "fixed"), out.Col("field")] + [out.Col(r["short_id"]) for r in c.runs]
+    rows = [["≠" if row.differs else "", _label(row), *(_cell(row, v, c.versions, n) for v in row.values)]
+            for row in c.rows]
+    if rows:
+        out.print_table(cols, rows)
     if not c.rows:
         out.note("The runs do not differ." if len(c.runs) else "Nothing to compare.")
 
@@ -101,5 +94,5 @@ def _write_delimited(c: Any, sep: str) -> None:
     w.writerow(["differs", "section", "name", "split", "role", *(r["run_id"] for r in c.runs)])
     for row in c.rows:
         w.writerow(["*" if row.differs else "", row.section, row.name, row.split or "", row.role or "",
-                    *(_cell(row, v, c.versions, False) for v in row.values)])
+                    *(_cell(row, v, c.versions, 0) for v in row.values)])
     sys.stdout.flush()

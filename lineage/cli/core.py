@@ -85,10 +85,19 @@ def register(app: typer.Typer) -> None:
         exit_code: bool = typer.Option(False, "--exit-code", help="Exit 1 when anything changed."),
         porcelain: bool = typer.Option(False, "--porcelain", help="One 'XY PATH' line per path that "
                                        "differs, in a stable format for scripts (docs/snapshots.md)."),
-        as_json: bool = JSON,
+        fmt: Optional[str] = out.format_option(),
+        as_json: bool = typer.Option(False, "--json", help="Same as --format json."),
     ) -> None:
         """What changed since the last snapshot of each tracked dataset."""
         from lineage import snapshots as snap
+
+        fmt = out.resolve_format(fmt, as_json, piped="table")  # a report: its text when piped
+        if fmt in ("tsv", "csv"):
+            if porcelain:
+                raise typer.BadParameter("--porcelain is a format of its own", param_hint="--format")
+            with open_repo() as repo:
+                _status_listing(snap.status(repo, target), fmt)
+            return
 
         with open_repo() as repo:
             result = snap.status(repo, target)
@@ -118,10 +127,19 @@ def register(app: typer.Typer) -> None:
                                             help="Only entries since an ISO date/time or a git commit (as audit --since)."),
         author: Optional[str] = typer.Option(None, "--author", metavar="TEXT",
                                              help="Only entries whose user contains TEXT (ignoring case)."),
-        as_json: bool = JSON,
+        fmt: Optional[str] = out.format_option(),
+        as_json: bool = typer.Option(False, "--json", help="Same as --format json."),
     ) -> None:
         """A dataset's history of snapshots (or with --runs, the runs), newest first."""
         from lineage import snapshots as snap
+
+        if oneline and fmt is None and not as_json:
+            fmt = "table"  # --oneline is a format of its own, piped too
+        fmt = out.resolve_format(fmt, as_json)
+        if oneline and fmt not in ("table", "json"):
+            from lineage.errors import UsageError
+
+            raise UsageError(f"--oneline is a format of its own; leave out --format {fmt}")
 
         if list_runs:
             from lineage.cli.runs import render_runs, render_runs_oneline
@@ -129,39 +147,46 @@ def register(app: typer.Typer) -> None:
 
             with open_repo() as repo:
                 items = log_runs(repo, name, max_count=max_count, since=since, author=author)
-            out.emit({"runs": items}, as_json, lambda d: (render_runs_oneline if oneline else render_runs)(d["runs"]))
+            if oneline and fmt == "table":
+                render_runs_oneline(items)
+            else:
+                render_runs(items, fmt)
             return
         with open_repo() as repo:
             entries = snap.log(repo, name, max_count=max_count, since=since, author=author)
-        out.emit({"snapshots": entries}, as_json,
-                 lambda d: (_render_log_oneline if oneline else _render_log)(d["snapshots"]))
+        if oneline and fmt == "table":
+            _render_log_oneline(entries)
+        else:
+            _render_log(entries, fmt)
 
     @app.command()
     def show(
         ref: str = typer.Argument(..., help="Snapshot ID, prefix, NAME, NAME@N, NAME@latest, or a run ID."),
         schema: bool = typer.Option(False, "--schema", help="Columns and row counts of the tabular files."),
         profile: bool = typer.Option(False, "--profile", help="Column profiles of the tabular files (implies --schema)."),
-        as_json: bool = JSON,
+        fmt: Optional[str] = out.format_option(),
+        as_json: bool = typer.Option(False, "--json", help="Same as --format json."),
     ) -> None:
         """A snapshot's files, sizes and the commits it was recorded at (or a run's record)."""
         from lineage.runs import provenance
 
+        fmt = out.resolve_format(fmt, as_json, piped="table")  # a report: plain text when piped
         if schema or profile:
             from lineage.cli import tabular as tab_cli
             from lineage.tabular import describe
 
             with open_repo() as repo:
                 described = describe(repo, ref, profile=profile)
-            out.emit(described, as_json, tab_cli.render_profile if profile else tab_cli.render_schema)
+            (tab_cli.render_profile if profile else tab_cli.render_schema)(described, fmt)
             return
         with open_repo() as repo:
             info = provenance.describe(repo, ref)
         if getattr(info, "run_id", None):
             from lineage.cli.runs import render_run
 
-            out.emit(info, as_json, render_run)
+            render_run(info, fmt)
         else:
-            out.emit(info, as_json, _render_show)
+            _render_show(info, fmt)
 
     @app.command()
     def diff(
@@ -276,22 +301,43 @@ def _render_status(items: list[Any]) -> None:
                   "untracked": "yellow"}[s.state]
         out.print(f"[{colour}]{s.state:9}[/] {out.escape(s.dataset)} ({out.escape(s.path)})"
                   + (f" @{s.version} {out.short(s.snapshot)}" if s.snapshot else "")
+                  + (" (external)" if s.external else "")
                   + (f"; partial: {len(s.not_fetched)} file{'' if len(s.not_fetched) == 1 else 's'} not fetched"
                      if s.not_fetched else ""))
+        if s.behind:  # an older version checked out: compared with it, as git with HEAD
+            out.print(f"    {out.escape(s.dataset)}: at {out.escape(s.dataset)}@{s.version} "
+                      f"(latest is {out.escape(s.dataset)}@{s.latest_version})")
         for label, paths in (("modified", s.modified), ("removed", s.removed), ("??", s.added)):
             for p in paths[:20]:
                 out.print(f"    {label:8} {out.escape(p)}")
             if len(paths) > 20:
                 out.print(f"    ... and {len(paths) - 20} more {'new' if label == '??' else label}")
-    partial = [s for s in items if s.not_fetched]
+    partial = [s for s in items if s.not_fetched and not s.dirty]
     if partial:
         out.print(f"Run 'lineage pull {out.short(partial[0].snapshot)}' to fetch the rest.")
-    # a partial dataset is not advised a snapshot: it would record the files not fetched as removed
-    changed = [s for s in items if s.dirty and not s.not_fetched]
+    # a snapshot of a partial pull would record the files not fetched as removed: those
+    # edited after one are advised to fetch the rest first (status_fix: pull, then snapshot)
+    for s in items:
+        if s.not_fetched and s.dirty:
+            edited = s.modified + s.added + s.removed
+            out.print(f"{out.escape(s.dataset)}: {', '.join(out.escape(p) for p in edited[:5])}"
+                      + (f" and {len(edited) - 5} more" if len(edited) > 5 else "")
+                      + f" changed after a partial pull; fetch the {len(s.not_fetched)} file(s) not "
+                      f"fetched with 'lineage pull {out.short(s.snapshot)} --path ...' before a snapshot.")
+    changed = [s for s in items if s.dirty]
     if changed:
         from lineage.hooks.checks import status_fix  # the hook's fix, so both name every dataset
 
         out.print(f"Run '{out.escape(status_fix(changed) or '')}' to record the changes.")
+
+
+def _status_listing(items: list[Any], fmt: str) -> None:
+    """``status --format tsv|csv``: one row per dataset, with counts of changed paths."""
+    cols = [out.Col(c) for c in ("dataset", "state", "path", "version", "snapshot", "modified", "removed",
+                                 "added", "not_fetched", "latest_version", "latest_snapshot", "external")]
+    out.listing(None, cols, [[s.dataset, s.state, s.path, s.version, s.snapshot, len(s.modified), len(s.removed),
+                              len(s.added), len(s.not_fetched), s.latest_version, s.latest_snapshot, s.external]
+                             for s in items], fmt)
 
 
 def _render_checkout(r: Any) -> None:
@@ -309,42 +355,57 @@ def _render_checkout(r: Any) -> None:
             out.print(f"    discarded {out.escape(p)}")
 
 
-def _render_log(entries: list[Any]) -> None:
-    if not entries:
-        out.print("No snapshots yet.")
-        return
-    t = out.table("dataset", "ver", "snapshot", "time (UTC)", "user", "files", "size", "commit", "message")
-    for e in entries:
-        commit = (e.git_commit or "")[:8] + ("*" if e.git_dirty else "")
-        t.add_row(out.escape(e.dataset or ""), str(e.version or ""), out.short(e.snapshot, 10),
-                  e.time[:16].replace("T", " "), out.escape(out.person(e.user)), str(e.files),
-                  out.human_size(e.bytes), commit, out.escape(e.message or ""))
-    out.print(t)
+def _render_log(entries: list[Any], fmt: str = "table") -> None:
+    cols = [out.Col("dataset"), out.Col("version", "fixed", justify="right", title="ver"), out.Col("snapshot", "id"),
+            out.Col("time (UTC)", "fixed", keep=5, where="table"), out.Col("time", where="plain"),
+            out.Col("user", keep=3), out.Col("files", "fixed", keep=2, justify="right"),
+            out.Col("size", "fixed", keep=4, justify="right", where="table"), out.Col("bytes", where="plain"),
+            out.Col("commit", "id", keep=1), out.Col("dirty", where="plain"), out.Col("message", min=20),
+            out.Col("path", where="plain")]
+    table = fmt == "table"
+    rows = [[e.dataset, e.version, e.snapshot, e.time[:16].replace("T", " "), e.time,
+             out.person(e.user) if table else e.user, e.files, out.human_size(e.bytes), e.bytes,
+             (e.git_commit or "") + ("*" if table and e.git_dirty else ""), e.git_dirty,
+             f"forget {e.dataset}" if e.kind == "forget" else e.message, e.path]
+            for e in entries]
+    out.listing({"snapshots": entries}, cols, rows, fmt, empty="No snapshots yet.")
 
 
 def _render_log_oneline(entries: list[Any]) -> None:
     """``git log --oneline``: short ID, kind, NAME@N, first line of the message."""
     for e in entries:
+        if e.kind == "forget":  # lineage forget NAME, with the last snapshot it had
+            out.print(out.escape(f"{out.short(e.snapshot, 7) if e.snapshot else '-' * 7} forget {e.dataset}"),
+                      overflow="ignore", crop=False)
+            continue
         what = f"{e.dataset}@{e.version}" if e.dataset else (e.path or "")
         first = (e.message or "").splitlines()[0] if e.message else ""
         out.print(out.escape(f"{out.short(e.snapshot, 7)} snapshot {what}" + (f" {first}" if first else "")),
                   overflow="ignore", crop=False)
 
 
-def _render_show(info: Any) -> None:
+def _render_show(info: Any, fmt: str = "table") -> None:
+    """On a terminal, the snapshot and its records, then its files (200 at most); TSV and
+    CSV list every file."""
+    cols = [out.Col("path"), out.Col("size", "fixed", keep=5, justify="right", where="table"),
+            out.Col("bytes", where="plain"), out.Col("digest", "id", keep=4),
+            out.Col("x", "fixed", keep=3, where="table"), out.Col("executable", where="plain")]
+    files = info.files if fmt != "table" else info.files[:200]
+    rows = [[f["path"], out.human_size(f["size"]), f["size"], f["digest"], "x" if f["executable"] else "",
+             bool(f["executable"])] for f in files]
+    if fmt != "table":
+        out.listing(info, cols, rows, fmt)
+        return
     out.print(f"[bold]snapshot {info.id}[/] ({info.kind}, {info.file_count} files, "
               f"{out.human_size(info.bytes)}{'' if info.stored else ', bytes not all in the local store'})")
     for r in info.records:
         out.print(f"  recorded as {out.escape(r.dataset or '-')}@{r.version} from {out.escape(r.path or '-')} "
-                  f"by {out.escape(r.user or '?')} at {r.time[:19]}, "
+                  + ("(external: outside the repository) " if getattr(r, "external", False) else "")
+                  + f"by {out.escape(r.user or '?')} at {r.time[:19]}, "
                   f"{_git_text({'commit': r.git_commit, 'dirty': r.git_dirty})}")
-    t = out.table("path", "size", "digest", "x")
-    for f in info.files[:200]:
-        t.add_row(out.escape(f["path"]), out.human_size(f["size"]), out.short(f["digest"]),
-                  "x" if f["executable"] else "")
-    out.print(t)
+    out.listing(info, cols, rows, fmt)
     if len(info.files) > 200:
-        out.print(f"... and {len(info.files) - 200} more files (use --json for all)")
+        out.print(f"... and {len(info.files) - 200} more files (use --format tsv for all)")
 
 
 def _side_text(sid: str, path: str | None) -> str:
@@ -419,7 +480,16 @@ def _render_checkout_locked(r: Any) -> None:
     for d in r.datasets:
         out.print(f"{out.escape(d.dataset)} ({out.escape(d.path)}): {out.short(d.snapshot)}, "
                   f"{len(d.written)} written, {d.unchanged} already up to date"
+                  + (f", {len(d.removed)} removed (not in the snapshot)" if d.removed else "")
                   + (f", {len(d.extra)} extra file(s) left in place" if d.extra else ""))
+        for label, paths in (("removed", d.removed), ("discarded", d.discarded)):
+            for p in paths[:20]:
+                out.print(f"    {label} {out.escape(p)}")
+            if len(paths) > 20:
+                out.print(f"    ... and {len(paths) - 20} more {label}")
+        if d.discarded:  # --force: every local change lost is named (above)
+            out.print(f"    [yellow]discarded {len(d.discarded)} local change(s) and untracked "
+                      "file(s) (--force)[/]")
     out.print(f"Checked out {len(r.datasets)} dataset(s) as lineage.lock names them"
               + (f"; not in lineage.lock, left as they are: {', '.join(out.escape(n) for n in r.not_locked)}"
                  if r.not_locked else ""))

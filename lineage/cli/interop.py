@@ -129,12 +129,10 @@ def _render_dvc(r: Any) -> None:
               f"{len(r.lock_files)} dvc.lock file(s)")
     colours = {"imported": "green", "unchanged": "dim", "missing": "red", "modified": "yellow",
                "no-hash": "yellow"}
-    t = out.table("status", "path", "source", "md5", "snapshot")
-    for o in r.outputs:
-        t.add_row(f"[{colours.get(o.status, 'white')}]{o.status}[/]", out.escape(o.path),
-                  out.escape(o.source), out.short(o.md5, 12), out.short(o.snapshot_id))
     if r.outputs:
-        out.print(t)
+        out.print_table([out.Col("status", "fixed", colours=colours), out.Col("path"), out.Col("source", keep=5),
+                         out.Col("md5", "id", keep=4), out.Col("snapshot", "id")],
+                        [[o.status, o.path, o.source, o.md5, o.snapshot_id] for o in r.outputs])
     for st in r.stages:
         out.print(f"stage {out.escape(st.name)} ({st.kind}): run {st.run_id} {st.status}"
                   f"{' (recorded now)' if st.recorded and st.status == 'incomplete' else ''}, "

@@ -43,13 +43,15 @@ def register(app: typer.Typer) -> None:
             f"Added remote {out.escape(r.name)} -> {out.escape(r.url)}" + (" (default)" if r.default else "")))
 
     @remote_app.command("list")
-    def remote_list(as_json: bool = JSON) -> None:
+    def remote_list(fmt: Optional[str] = out.format_option(),
+                    as_json: bool = typer.Option(False, "--json", help="Same as --format json.")) -> None:
         """List the configured remotes."""
         from lineage.sync import remotes
 
+        fmt = out.resolve_format(fmt, as_json)
         with open_repo() as repo:
             items = remotes.list_remotes(repo)
-        out.emit({"remotes": items}, as_json, lambda d: _render_remotes(items))
+        _render_remotes(items, fmt)
 
     @remote_app.command("remove")
     def remote_remove(name: str = typer.Argument(..., help="Remote to forget."), as_json: bool = JSON) -> None:
@@ -114,26 +116,32 @@ def register(app: typer.Typer) -> None:
         old_dry_run: bool = deprecated("-n", "--dry-run", flag=True),
         remote: Optional[str] = typer.Option(None, "--remote", "-r", help="Collect on this remote instead of locally."),
         grace: float = typer.Option(3600.0, "--grace", metavar="SECONDS", help="On a remote, keep unreferenced data younger than this (a push may be under way)."),
-        as_json: bool = JSON,
+        fmt: Optional[str] = out.format_option(),
+        as_json: bool = typer.Option(False, "--json", help="Same as --format json."),
     ) -> None:
         """Remove objects no snapshot (or run) in the log references."""
         from lineage.sync import gc as _gc
 
+        fmt = out.resolve_format(fmt, as_json, piped="table")  # a summary: its text when piped
         with open_repo() as repo:
             r = _gc.collect(repo, dry_run=dry_run or old_dry_run, remote=remote, grace=grace)
-        out.emit(r, as_json, _render_gc)
+        if fmt in ("tsv", "csv"):  # what was (or would be) removed, every item
+            out.listing(r, [out.Col("where"), out.Col("digest"), out.Col("bytes")],
+                        [[i.where, i.digest, i.size] for i in r.removed], fmt)
+        else:
+            out.emit(r, fmt == "json", _render_gc)
 
 
-def _render_remotes(items: list[Any]) -> None:
-    if not items:
-        out.print("No remotes. Add one with 'lineage remote add NAME URL --default'.")
-        return
-    t = out.table("name", "url", "default", "options")
+def _render_remotes(items: list[Any], fmt: str = "table") -> None:
+    cols = [out.Col("name", "fixed"), out.Col("url"), out.Col("default", "fixed", keep=5),
+            out.Col("options", keep=4)]
+    rows = []
     for r in items:
         shown = r.to_dict()  # credentials masked, as in --json
-        opts = ", ".join(f"{k}={v}" for k, v in shown["options"].items())
-        t.add_row(out.escape(r.name), out.escape(shown["url"]), "yes" if r.default else "", out.escape(opts))
-    out.print(t)
+        rows.append([r.name, shown["url"], r.default if fmt != "table" else ("yes" if r.default else ""),
+                     ", ".join(f"{k}={v}" for k, v in shown["options"].items())])
+    out.listing({"remotes": items}, cols, rows, fmt,
+                empty="No remotes. Add one with 'lineage remote add NAME URL --default'.")
 
 
 def _render_push(r: Any) -> None:

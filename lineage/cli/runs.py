@@ -218,7 +218,8 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def provenance(
         ref: str = typer.Argument(..., help="Snapshot (ID, prefix, NAME, NAME@N, path) or run ID."),
-        fmt: str = typer.Option("text", "--format", "-F", help="text, json, mermaid or dot."),
+        fmt: str = typer.Option("text", "--format", "-F",
+                                help="text, json, mermaid, dot, or tsv or csv (one row per edge)."),
         old_fmt: Optional[str] = deprecated("-f", "--format"),
         as_json: bool = JSON,
     ) -> None:
@@ -227,11 +228,30 @@ def register(app: typer.Typer) -> None:
         from lineage.errors import UsageError
 
         fmt = "json" if as_json else old_fmt or fmt
-        if fmt not in ("text", "json", "mermaid", "dot"):
-            raise UsageError(f"unknown format {fmt!r}; use text, json, mermaid or dot")
+        if fmt not in ("text", "json", "mermaid", "dot", "tsv", "csv"):
+            raise UsageError(f"unknown format {fmt!r}; use text, json, mermaid, dot, tsv or csv")
         with open_repo() as repo:
             result = prov.provenance(repo, ref)
-        if fmt == "mermaid":
+        if fmt in ("tsv", "csv"):
+            cols = [out.Col(c) for c in ("child", "child_type", "edge", "role", "parent", "parent_type",
+                                         "parent_name")]
+
+            def name(node_id: str) -> str:
+                n = result.node(node_id)
+                if n is None:
+                    return ""
+                if n.type == "snapshot":
+                    return ", ".join(f"{d['dataset']}@{d['version']}" for d in n.attrs.get("datasets") or []) \
+                        or n.attrs.get("path") or ""
+                return n.attrs.get("kind") or ""
+
+            def kind(node_id: str) -> str:
+                n = result.node(node_id)
+                return n.type if n else ""
+
+            out.listing(result, cols, [[e.child, kind(e.child), e.type, e.role, e.parent, kind(e.parent),
+                                        name(e.parent)] for e in result.edges], fmt)
+        elif fmt == "mermaid":
             sys.stdout.write(prov.to_mermaid(result))
         elif fmt == "dot":
             sys.stdout.write(prov.to_dot(result))
@@ -242,14 +262,16 @@ def register(app: typer.Typer) -> None:
     def used_by(
         ref: str = typer.Argument(..., help="Snapshot ID, prefix, NAME, NAME@N or tracked path."),
         downstream: bool = typer.Option(False, "--downstream", help="Also list runs that read anything derived from it."),
-        as_json: bool = JSON,
+        fmt: Optional[str] = out.format_option(),
+        as_json: bool = typer.Option(False, "--json", help="Same as --format json."),
     ) -> None:
         """Every run that read this snapshot, a copy of its content, or its dataset, by role."""
         from lineage.runs import provenance as prov
 
+        fmt = out.resolve_format(fmt, as_json)
         with open_repo() as repo:
             result = prov.used_by(repo, ref, downstream=downstream)
-        out.emit(result, as_json, _render_used_by)
+        _render_used_by(result, fmt)
 
     @app.command()
     def query(
@@ -258,20 +280,23 @@ def register(app: typer.Typer) -> None:
         limit: int = typer.Option(10_000, "--limit", "--max-count", "-n", help="At most this many rows (0: no limit)."),
         timeout: float = typer.Option(30.0, "--timeout", help="Stop the statement after this many seconds (0: never)."),
         show_schema: bool = typer.Option(False, "--schema", help="List the tables and views with their columns."),
-        as_json: bool = JSON,
+        fmt: Optional[str] = out.format_option(),
+        as_csv: bool = typer.Option(False, "--csv", help="Same as --format csv (as sqlite-utils)."),
+        as_json: bool = typer.Option(False, "--json", help="Same as --format json."),
     ) -> None:
         """Read-only SQL over the lineage graph, for auditors; writes are refused."""
         from lineage.log import readonly
 
         if show_schema == (sql is not None):
             raise typer.BadParameter("give a SQL statement or --schema (one of them)", param_hint="SQL")
+        fmt = out.resolve_format(fmt, as_json, csv=as_csv)
         with open_repo() as repo:
             if show_schema:
-                out.emit(readonly.schema(repo.db_path), as_json, _render_schema)
+                _render_schema(readonly.schema(repo.db_path), fmt)
                 return
             result = readonly.query(repo.db_path, sql, params, limit=limit, timeout=timeout)
-        out.emit(result, as_json, _render_query)
-        if as_json and result.truncated:
+        _render_query(result, fmt)
+        if fmt != "table" and result.truncated:
             out.note(f"output cut at {limit} rows (--limit; 0 for no limit)")
 
 
@@ -327,28 +352,41 @@ def _render_run(r: Any) -> None:
                   + (f" (step {m.step})" if m.step is not None else ""))
 
 
-def render_run(r: Any) -> None:
-    """Used by ``lineage show RUN``."""
-    _render_run(r)
-
-
-def render_runs(items: list[Any]) -> None:
-    """Used by ``lineage log --runs``."""
-    if not items:
-        out.print("No runs yet. Record one with 'lineage run --kind KIND -- COMMAND'.")
+def render_run(r: Any, fmt: str = "table") -> None:
+    """Used by ``lineage show RUN``: the record on a terminal; in TSV and CSV, one row per
+    param, input, output and metric (``section``, ``name``, ``value``, ``split``, ``snapshot``)."""
+    if fmt == "table":
+        _render_run(r)
         return
+    cols = [out.Col(c) for c in ("section", "name", "value", "split", "snapshot")]
+    rows: list[list[Any]] = [["param", k, v, None, None] for k, v in r.params.items()]
+    rows += [["input", i.role, i.dataset or i.path, None, i.snapshot_id] for i in r.inputs]
+    rows += [["output", None, o.dataset or o.path, None, o.snapshot_id] for o in r.outputs]
+    rows += [["metric", m.name, m.value, m.split, None] for m in r.metrics]
+    out.listing(r, cols, rows, fmt)
+
+
+def render_runs(items: list[Any], fmt: str = "table") -> None:
+    """Used by ``lineage log --runs``: a terminal gets the short run IDs, TSV and CSV the full ones."""
     from lineage.runs.history import summary_text
 
-    t = out.table("run", "short", "kind", "status", "started (UTC)", "user", "commit", "params, metrics",
-                  "command", wrap=("command",))
+    cols = [out.Col("run", "fixed", where="table"), out.Col("run_id", where="plain"),
+            out.Col("short_id", where="plain"), out.Col("kind", "fixed", keep=5),
+            out.Col("status", "fixed", keep=6, colours=_STATUS_COLOUR),
+            out.Col("started (UTC)", "fixed", keep=4, where="table"), out.Col("started", where="plain"),
+            out.Col("user", keep=2), out.Col("commit", "id", keep=1), out.Col("dirty", where="plain"),
+            out.Col("params, metrics", where="table"), out.Col("params", where="plain"),
+            out.Col("metrics", where="plain"), out.Col("command", keep=3)]
+    table = fmt == "table"
+    rows = []
     for r in items:
-        colour = _STATUS_COLOUR.get(r.status, "white")
-        commit = (r.git_commit or "")[:8] + ("*" if r.git_dirty else "")
-        values = summary_text(getattr(r, "params", {}), getattr(r, "metrics", []))
-        t.add_row(r.run_id, r.short_id, r.kind, f"[{colour}]{r.status}[/]", r.started[:16].replace("T", " "),
-                  out.escape(out.person(r.user)), commit, out.escape(values),
-                  out.escape(" ".join(r.command or [])[:80]))
-    out.print(t)
+        params, metrics = getattr(r, "params", {}), getattr(r, "metrics", [])
+        rows.append([r.short_id, r.run_id, r.short_id, r.kind, r.status, r.started[:16].replace("T", " "),
+                     r.started, out.person(r.user) if table else r.user,
+                     (r.git_commit or "") + ("*" if table and r.git_dirty else ""), r.git_dirty,
+                     summary_text(params, metrics, width=10**6), params, metrics, " ".join(r.command or [])])
+    out.listing({"runs": items}, cols, rows, fmt,
+                empty="No runs yet. Record one with 'lineage run --kind KIND -- COMMAND'.")
 
 
 def render_runs_oneline(items: list[Any]) -> None:
@@ -376,8 +414,6 @@ def _run_text(n: Any) -> str:
 
 
 def _render_provenance(p: Any) -> None:
-    from rich.tree import Tree
-
     seen: set[str] = set()
 
     def label(node_id: str, role: str | None) -> str:
@@ -398,9 +434,9 @@ def _render_provenance(p: Any) -> None:
             branch = tree.add(label(e.parent, e.role))
             grow(branch, e.parent)
 
-    root = Tree(label(p.root, None))
+    root = out.tree(label(p.root, None))
     grow(root, p.root)
-    out.print(root)
+    out.print_tree(root)
     if not p.edges:
         out.print("[dim]No recorded run produced this; it was snapshotted directly.[/]")
     for c in p.commits:
@@ -410,37 +446,57 @@ def _render_provenance(p: Any) -> None:
         out.warning("the graph was cut at the edge limit; use --format json for what was read")
 
 
-def _render_used_by(u: Any) -> None:
-    out.print(f"[bold]snapshot {u.snapshot_id}[/]" + (f" ({', '.join(u.datasets)})" if u.datasets else ""))
-    if u.copies:
-        out.print(f"  same content also recorded as: {', '.join(out.short(c) for c in u.copies)}")
-    if not u.uses:
-        out.print("No run has read it.")
-        return
-    t = out.table("run", "kind", "status", "role", "read", "match", "time (UTC)")
-    for x in u.uses:
-        t.add_row(x.run_id, x.kind or "?", x.status or "?", x.role or "", out.escape(
-            f"{x.dataset or x.path or ''} {out.short(x.snapshot_id, 10)}"), x.match, x.time[:16].replace("T", " "))
-    out.print(t)
+def _render_used_by(u: Any, fmt: str = "table") -> None:
+    """A heading (on a terminal), then one row per run that read the snapshot."""
+    from lineage.runs.model import short_id
+
+    cols = [out.Col("run", "fixed", where="table"), out.Col("run_id", where="plain"),
+            out.Col("kind", "fixed", keep=4), out.Col("status", "fixed", keep=3, colours=_STATUS_COLOUR),
+            out.Col("role", "fixed"), out.Col("dataset"), out.Col("snapshot", "id"),
+            out.Col("match", "fixed", keep=5), out.Col("time (UTC)", "fixed", keep=2, where="table"),
+            out.Col("time", where="plain")]
+    rows = [[short_id(x.run_id), x.run_id, x.kind, x.status, x.role, x.dataset or x.path, x.snapshot_id,
+             x.match, x.time[:16].replace("T", " "), x.time] for x in u.uses]
+    if fmt == "table":
+        out.print(f"[bold]snapshot {u.snapshot_id}[/]" + (f" ({out.escape(', '.join(u.datasets))})"
+                                                          if u.datasets else ""))
+        if u.copies:
+            out.print(f"  same content also recorded as: {', '.join(out.short(c) for c in u.copies)}")
+    out.listing(u, cols, rows, fmt, empty="No run has read it.")
 
 
-def _render_schema(s: Any) -> None:
-    t = out.table("name", "type", "rows", "columns", wrap=("columns",))
-    for o in s.objects:
-        kind = o.type + (" (auditor)" if o.auditor else "")
-        t.add_row(o.name, kind, "" if o.rows is None else str(o.rows),
-                  out.escape(", ".join(n for n, _ in o.columns)))
-    out.print(t)
+def _render_schema(s: Any, fmt: str = "table") -> None:
+    cols = [out.Col("name", "fixed"), out.Col("type", "fixed"), out.Col("auditor", where="plain"),
+            out.Col("rows", "fixed", justify="right"), out.Col("columns")]
+    rows = [[o.name, o.type + (" (auditor)" if o.auditor and fmt == "table" else ""), o.auditor, o.rows,
+             ", ".join(n for n, _ in o.columns)] for o in s.objects]
+    out.listing(s, cols, rows, fmt)
 
 
-def _render_query(r: Any) -> None:
+def _looks_like_id(value: Any) -> bool:
+    """A cell that must stay on one line: a digest or a UUID (a run ID)."""
+    import re
+
+    return isinstance(value, str) and re.fullmatch(r"[0-9a-f]{32,}|[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}",
+                                                   value) is not None
+
+
+def _render_query(r: Any, fmt: str = "table") -> None:
+    """Full values (IDs are not shortened: they are what the SQL returned); on a terminal,
+    ID cells are never split over lines: other cells wrap, or each row becomes a block
+    of ``column  value`` lines when the IDs alone are wider than the terminal."""
     if not r.columns:
-        out.print("(no result columns)")
+        if fmt == "json":
+            out.emit_json(r)
+        elif fmt == "table":
+            out.print("(no result columns)")
         return
-    t = out.table(*r.columns, wrap=tuple(r.columns))
-    for row in r.rows[:1000]:
-        t.add_row(*("" if v is None else out.escape(str(v)) for v in row))
-    out.print(t)
-    more = len(r.rows) - 1000
-    out.note(f"{len(r.rows)} row(s)" + (", first 1000 shown (use --json for all)" if more > 0 else "")
-             + (" (cut at --limit; 0 for no limit)" if r.truncated else ""))
+    rows = [list(row) for row in r.rows]
+    shown = rows[:1000] if fmt == "table" else rows
+    cols = [out.Col(c, "fixed" if any(_looks_like_id(row[i]) for row in shown) else "text")
+            for i, c in enumerate(r.columns)]
+    out.listing(r, cols, shown, fmt)
+    if fmt == "table":
+        more = len(r.rows) - 1000
+        out.note(f"{len(r.rows)} row(s)" + (", first 1000 shown (use --format tsv for all)" if more > 0 else "")
+                 + (" (cut at --limit; 0 for no limit)" if r.truncated else ""))

@@ -129,10 +129,16 @@ def check_status(repo: Repo, targets: list[str] | None = None) -> HookResult:
         base = "" if where == "." or not os.path.isdir(repo.abspath(where)) else where + "/"
         files = tuple([f"M {base}{f}" for f in s.modified] + [f"A {base}{f}" for f in s.added]
                       + [f"D {base}{f}" for f in s.removed])
+        # compared with what was checked out there (an older version, as git with HEAD)
+        since = (f"since snapshot {(s.snapshot or '')[:12]} (version {s.version}"
+                 + (f", checked out; latest is {s.latest_version}" if getattr(s, "behind", False) else "")
+                 + ")")
+        if s.not_fetched:  # a snapshot now would record the files not fetched as removed
+            since += (f", after a partial pull ({len(s.not_fetched)} file(s) not fetched: "
+                      "pull them before a snapshot)")
         problems.append(Problem(
             "changed" if s.snapshot else "untracked", where,
-            f"{s.dataset} ({where}): {', '.join(counts)} since snapshot "
-            f"{(s.snapshot or '')[:12]} (version {s.version})",
+            f"{s.dataset} ({where}): {', '.join(counts)} {since}",
             status_fix([s]), s.dataset, files))
     n = len(found)
     if problems:
@@ -146,7 +152,10 @@ def check_status(repo: Repo, targets: list[str] | None = None) -> HookResult:
 def status_fix(found: list[Any]) -> str | None:
     """The one command that brings every dirty dataset of ``found`` (``snapshots.status``
     items) back in line: ``lineage snapshot PATH [--name NAME]`` for each changed one,
-    ``lineage checkout NAME@latest`` for each missing one, joined with ``&&``.
+    ``lineage checkout NAME@latest`` for each missing one, joined with ``&&``. A changed
+    dataset a partial pull left incomplete first fetches the rest
+    (``lineage pull ID --path FILE...``, which leaves the local edits alone): a snapshot
+    before would record a version without the files not fetched.
     """
     steps = []
     for s in found:
@@ -156,6 +165,9 @@ def status_fix(found: list[Any]) -> str | None:
         if s.state == "missing":
             steps.append(f"lineage checkout {quote(s.dataset)}@latest")
         else:
+            if getattr(s, "not_fetched", None) and s.snapshot:
+                steps.append(f"lineage pull {s.snapshot[:12]} "
+                             + " ".join(f"--path {quote(p)}" for p in s.not_fetched))
             steps.append(f"lineage snapshot {quote(where)}"
                          + ("" if s.dataset == where else f" --name {quote(s.dataset)}"))
     return " && ".join(dict.fromkeys(steps)) or None

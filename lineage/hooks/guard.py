@@ -16,6 +16,7 @@ from shlex import quote
 from typing import Any
 
 from lineage import config as _config
+from lineage.core.units import format_size
 from lineage.errors import ConfigError
 from lineage.hooks.checks import HookResult, Problem, run_git
 from lineage.log import Graph
@@ -47,17 +48,13 @@ def parse_size(value: str | int) -> int:
         return value
     m = _SIZE.match(str(value))
     if not m:
-        raise ConfigError(f"invalid size {value!r}; write it like 500KB, 5MB or 1048576")
+        raise ConfigError(f"invalid size {value!r}; write it like 500KiB, 5MiB or 1048576")
     unit = (m.group(2) or "").lower()[:1]
     return int(float(m.group(1)) * _UNITS[unit])
 
 
 def _size_text(n: int) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if n < 1024 or unit == "GB":
-            return f"{n} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024  # type: ignore[assignment]
-    return f"{n} B"  # pragma: no cover
+    return format_size(n)
 
 
 @dataclass(frozen=True)

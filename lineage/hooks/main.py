@@ -52,7 +52,7 @@ def _parser() -> argparse.ArgumentParser:
     g = sub.add_parser("guard", help="Fail when a staged file is data that belongs under lineage.")
     g.add_argument("files", nargs="*", metavar="FILE", help="Files to check (pre-commit passes the staged ones).")
     g.add_argument("--staged", action="store_true", help="Check the files staged in git (sizes from the index).")
-    g.add_argument("--max-size", metavar="SIZE", help="Largest file allowed in git, e.g. 500KB or 5MB (default 1MB).")
+    g.add_argument("--max-size", metavar="SIZE", help="Largest file allowed in git, e.g. 500KiB or 5MiB (default 1MiB; KB and MB mean the same).")
     g.add_argument("--data-dir", action="append", default=[], metavar="DIR",
                    help="A folder whose data-format files belong under lineage (repeatable; replaces the configured list).")
     g.add_argument("--ext", action="append", default=[], metavar="EXT",

@@ -25,7 +25,7 @@ from lineage.core.progress import Progress
 from lineage.core.redact import redact_text as _redact_text
 from lineage.errors import PathError, UsageError
 from lineage.repo import Repo
-from lineage.snapshots import hooks, lock, queries
+from lineage.snapshots import hooks, lock, queries, workspace
 from lineage.snapshots.manifest import Entry, Manifest
 from lineage.snapshots.scan import (NOT_STORED, FoundFile, ScanReport, check_names, remove_stale_temps,
                                     scan, tree_key, tree_matches)
@@ -212,6 +212,8 @@ def create(
                          store=store, progress=progress, counter=counter, extra=extra, move=move)
     if result.dataset is not None:
         lock.update(repo, result.dataset)  # lineage.lock pins the dataset to what was recorded
+    # the path's recorded state is now the dataset's latest snapshot, not a checkout's
+    workspace.supersede(repo, target)
     return result
 
 

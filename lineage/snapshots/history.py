@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as _dt
+import os
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -17,7 +18,7 @@ from lineage.snapshots.refs import load_manifest, no_dataset, resolve
 class LogEntry:
     dataset: str | None
     version: int | None
-    snapshot: str
+    snapshot: str | None
     time: str
     user: str | None
     host: str | None
@@ -28,9 +29,30 @@ class LogEntry:
     git_dirty: bool | None
     files: int
     bytes: int
+    #: ``snapshot``, or ``forget`` (``lineage forget``: ``snapshot`` is then the last one the
+    #: dataset had, or None)
+    kind: str = "snapshot"
+    #: recorded from a path outside the repository (``--external``: ``path`` is absolute)
+    external: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def _entry(r: dict[str, Any]) -> LogEntry:
+    return LogEntry(**r, external=bool(r.get("path")) and os.path.isabs(r["path"]))
+
+
+def _forgets(repo: Repo, name: str | None) -> list[LogEntry]:
+    """``lineage forget`` as log entries, each with the snapshot the dataset had then."""
+    found = []
+    for f in queries.forget_events(repo.graph, name):
+        before = [r for r in queries.records_of_dataset(repo.graph, f["name"]) if r["time"] <= f["time"]]
+        last = before[0] if before else None  # newest first
+        found.append(LogEntry(f["name"], last["version"] if last else None, last["snapshot"] if last else None,
+                              f["time"], f["user"] or f["actor"], None, None, f["path"], None, None, None,
+                              0, 0, kind="forget"))
+    return found
 
 
 @dataclass(frozen=True)
@@ -95,7 +117,10 @@ def log(repo: Repo, name: str | None = None, *, max_count: int | None = None,
         if ds is None:
             raise no_dataset(repo, name)
         rows = queries.records_of_dataset(g, ds.name)
-    entries = [LogEntry(**r) for r in rows]
+    entries = [_entry(r) for r in rows]
+    forgets = _forgets(repo, None if name is None else ds.name)  # type: ignore[union-attr]
+    if forgets:  # newest first, as the records are
+        entries = sorted(entries + forgets, key=lambda e: e.time, reverse=True)
     bound = parse_since(repo, since) if isinstance(since, str) else since
     if bound is not None:
         entries = [e for e in entries if bound.admits(e.time, e.git_commit)]
@@ -118,6 +143,8 @@ class SnapshotInfo:
     bytes: int
     records: list[LogEntry]
     stored: bool
+    #: recorded from a path outside the repository (``--external``)
+    external: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -129,8 +156,9 @@ def show(repo: Repo, ref: str) -> SnapshotInfo:
     """A snapshot's files, sizes, and every time it was recorded (who, when, which commit)."""
     sid = resolve(repo, ref)
     manifest = load_manifest(repo, sid)
-    records = [LogEntry(**r) for r in queries.records_of_snapshot(repo.graph, sid)]
+    records = [_entry(r) for r in queries.records_of_snapshot(repo.graph, sid)]
     stored = all(repo.store.exists(e.digest) for e in manifest.entries)
     return SnapshotInfo(sid, manifest.kind, [e.to_dict() for e in manifest.entries],
-                        len(manifest.entries), manifest.total_size, records, stored)
+                        len(manifest.entries), manifest.total_size, records, stored,
+                        any(r.external for r in records))
 

@@ -325,6 +325,8 @@ class LockedCheckout:
     written: list[str]
     unchanged: int
     extra: list[str]
+    removed: list[str] = field(default_factory=list)    # tracked files the locked snapshot lacks
+    discarded: list[str] = field(default_factory=list)  # local changes --force lost
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -376,7 +378,8 @@ def checkout_all(repo: Repo, *, force: bool = False,
         r = checkout_one(repo, e.snapshot, target, force=force, progress=progress)
         if not r.extra:
             _remember_tree(repo, target, e.snapshot)
-        done.append(LockedCheckout(name, e.path, e.snapshot, list(r.written), r.unchanged, list(r.extra)))
+        done.append(LockedCheckout(name, e.path, e.snapshot, list(r.written), r.unchanged, list(r.extra),
+                                   list(r.removed), list(r.discarded)))
     not_locked = sorted(set(from_log(repo)) - set(entries))
     return LockCheckoutResult(lock_path(repo), done, not_locked)
 

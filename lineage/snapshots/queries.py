@@ -68,6 +68,26 @@ def snapshot_at_version(g: Graph, name: str, version: int) -> str | None:
     return None if row is None else row[0]
 
 
+def version_in_dataset(g: Graph, name: str, sid: str) -> int | None:
+    """The highest version under which dataset ``name`` recorded snapshot ``sid`` (None: never)."""
+    row = g.conn.execute(
+        "SELECT MAX(version) FROM snapshot_records WHERE dataset = ? AND snapshot_id = ?", (name, sid)
+    ).fetchone()
+    return None if row is None or row[0] is None else int(row[0])
+
+
+def forget_events(g: Graph, name: str | None = None) -> list[dict[str, Any]]:
+    """``dataset.forget`` events (oldest first): {event_id, time, actor, name, path, user}."""
+    out = []
+    for eid, time, actor, body in g.conn.execute(
+            "SELECT id, time, actor, body FROM events WHERE type = 'dataset.forget' ORDER BY seq"):
+        b = json.loads(body)
+        if name is None or b.get("name") == name:
+            out.append({"event_id": eid, "time": time, "actor": actor, "name": b.get("name"),
+                        "path": b.get("path"), "user": b.get("user")})
+    return out
+
+
 def snapshots_with_prefix(g: Graph, prefix: str, limit: int = 3) -> list[str]:
     rows = g.conn.execute(
         "SELECT id FROM snapshots WHERE id >= ? AND id < ? ORDER BY id LIMIT ?",

@@ -1,4 +1,5 @@
-"""What changed in each tracked dataset since its last snapshot."""
+"""What changed in each tracked dataset since its recorded state: the version last
+checked out at its path (``.lineage/checkouts.json``), else its latest snapshot."""
 
 from __future__ import annotations
 
@@ -27,9 +28,20 @@ class DatasetStatus:
     modified: list[str] = field(default_factory=list)
     #: files of the snapshot a partial pull (``pull ID --path``) did not fetch: not removed
     not_fetched: list[str] = field(default_factory=list)
+    #: the dataset's latest snapshot and version; ``snapshot``/``version`` (what the
+    #: workspace is compared with) differ from them when an older version was checked out
+    latest_snapshot: str | None = None
+    latest_version: int = 0
+    #: snapshotted from outside the repository (``--external``)
+    external: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    @property
+    def behind(self) -> bool:
+        """Is the workspace at an older version than the latest (checked out there)?"""
+        return self.snapshot is not None and self.latest_snapshot not in (None, self.snapshot)
 
     @property
     def dirty(self) -> bool:
@@ -38,17 +50,21 @@ class DatasetStatus:
         return self.state not in ("clean", "partial") or bool(self.added or self.removed or self.modified)
 
 
-def _status_one(repo: Repo, name: str, rel: str, sid: str | None, version: int) -> DatasetStatus:
+def _status_one(repo: Repo, name: str, rel: str, sid: str | None, version: int,
+                latest: tuple[str | None, int] | None = None, external: bool = False) -> DatasetStatus:
     target = repo.abspath(rel)
+    more: dict[str, Any] = {"latest_snapshot": latest[0] if latest else sid,
+                            "latest_version": latest[1] if latest else version, "external": external}
     if not os.path.exists(target):
-        return DatasetStatus(name, rel, sid, version, "missing")
+        return DatasetStatus(name, rel, sid, version, "missing", **more)
     report = ScanReport()
     kind, files = scan(target, report)
     if sid is None:
-        return DatasetStatus(name, rel, None, version, "untracked", added=sorted(f.rel for f in files))
+        return DatasetStatus(name, rel, None, version, "untracked", added=sorted(f.rel for f in files),
+                             **more)
     key = tree_key(files, report)
     if tree_matches(repo, target, key, sid, need_stored=False):
-        return DatasetStatus(name, rel, sid, version, "clean")
+        return DatasetStatus(name, rel, sid, version, "clean", **more)
     recorded = load_manifest(repo, sid, check_paths=False).by_path()
     current = workspace.digests(repo, files, {p: e.size for p, e in recorded.items()})
     added = sorted(p for p in current if p not in recorded)
@@ -63,7 +79,21 @@ def _status_one(repo: Repo, name: str, rel: str, sid: str | None, version: int) 
     if state == "clean":
         # remember the verified state; whether the bytes are stored is unknown here
         repo.stat_cache.set_tree(str(target), key + NOT_STORED, sid)
-    return DatasetStatus(name, rel, sid, version, state, added, removed, modified, not_fetched)
+    return DatasetStatus(name, rel, sid, version, state, added, removed, modified, not_fetched, **more)
+
+
+def _recorded(repo: Repo, row: queries.DatasetRow) -> tuple[str | None, int]:
+    """What a tracked dataset's workspace is compared with (git's HEAD): the snapshot last
+    checked out whole at its path when it is one of the dataset's versions (a later
+    snapshot of the path drops that record), else the dataset's latest snapshot."""
+    latest = (row.latest_snapshot, row.latest_version)
+    if row.path is None or row.latest_snapshot is None:
+        return latest
+    last = workspace.checked_out(repo, repo.abspath(row.path))
+    if last is None or last.paths is not None or last.snapshot == row.latest_snapshot:
+        return latest
+    version = queries.version_in_dataset(repo.graph, row.name, last.snapshot)
+    return latest if version is None else (last.snapshot, version)
 
 
 def status(repo: Repo, target: str | None = None) -> list[DatasetStatus]:
@@ -77,7 +107,8 @@ def status(repo: Repo, target: str | None = None) -> list[DatasetStatus]:
                 return [_status_one(repo, default_name(repo, rel), rel, None, 0)]
             raise UnknownRefError(f"no tracked dataset or path matches {target!r}")
         rows = chosen
-    return [_status_one(repo, r.name, r.path or "", r.latest_snapshot, r.latest_version) for r in rows]
+    return [_status_one(repo, r.name, r.path or "", *_recorded(repo, r),
+                        latest=(r.latest_snapshot, r.latest_version), external=r.external) for r in rows]
 
 
 # -- the short form (status --porcelain) ------------------------------------------------

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from lineage.core.hashing import hash_many
 from lineage.repo import Repo
-from lineage.snapshots.scan import FoundFile, ScanReport, scan
+from lineage.snapshots.scan import FoundFile, ScanReport, checkout_lock, scan
 
 STATE_FILE = "checkouts.json"
 
@@ -78,6 +78,23 @@ def remember(repo: Repo, dest: str | os.PathLike[str], sid: str, paths: list[str
         else:
             paths = sorted(set(paths))
     state[key] = {"snapshot": sid, "paths": paths}
+    _save(repo, state)
+
+
+def supersede(repo: Repo, dest: str | os.PathLike[str]) -> None:
+    """A new snapshot of ``dest`` was recorded: what was checked out there before is no
+    longer the path's recorded state (as a commit moves git's HEAD), so its record goes."""
+    key = _key(repo, dest)
+    if key not in _load(repo):
+        return
+    with checkout_lock(repo):
+        state = _load(repo)
+        if state.pop(key, None) is None:
+            return
+        _save(repo, state)
+
+
+def _save(repo: Repo, state: dict[str, dict]) -> None:
     target = repo.dir / STATE_FILE
     tmp = target.with_name(f".{STATE_FILE}.{os.getpid()}.tmp")
     tmp.write_text(json.dumps({"format": 1, "paths": dict(sorted(state.items()))}, indent=1,

@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from lineage.config import TABULAR_LIMITS, tabular_limits
+from lineage.core.units import format_size
 from lineage.errors import LimitExceeded
 
 __all__ = ["DecompressionGuard", "LimitExceeded", "Limits", "check_output", "check_rows", "human"]
@@ -25,10 +26,7 @@ RATIO_FLOOR = 64 << 20
 
 
 def human(n: int) -> str:
-    for unit, size in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
-        if n >= size:
-            return f"{n / size:.1f} {unit}".replace(".0 ", " ")
-    return f"{n} bytes"
+    return format_size(n)
 
 
 @dataclass(frozen=True)

@@ -111,7 +111,7 @@ def runs(cli, workdir):
     return ids
 
 
-def test_log_runs_shows_params_and_metrics(cli, runs):
+def test_log_runs_shows_params_and_metrics(cli, runs, monkeypatch):
     r = cli("log", "--runs", "--json")
     assert r.code == 0, r.stderr
     validate(r.json, "log-runs.schema.json")
@@ -119,7 +119,8 @@ def test_log_runs_shows_params_and_metrics(cli, runs):
     assert newest["run_id"] == runs[1]
     assert newest["params"] == {"C": 0.1}
     assert newest["metrics"] == [{"name": "acc", "split": "test", "value": 0.79}]
-    text = cli("log", "--runs").stdout
+    monkeypatch.setenv("COLUMNS", "200")
+    text = cli("log", "--runs", "--format", "table").stdout
     assert "C=0.1 acc(test)=0.79" in text and "C=1 acc(test)=0.84" in text
     assert "acc(test)=0.5" not in text
 

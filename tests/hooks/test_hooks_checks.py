@@ -152,7 +152,7 @@ def test_guard_flags_large_files_and_data_formats(workdir: Path) -> None:
     assert kinds == {"big.bin": "large", "data/raw/x.parquet": "data-format",
                      "datasets/v1/train.csv.gz": "data-format"}
     big = next(p for p in r.problems if p.path == "big.bin")
-    assert "3.0 MB, over the 1.0 MB limit" in big.message
+    assert "3 MiB, over the 1 MiB limit" in big.message
     assert big.fix == "git rm --cached big.bin && echo /big.bin >> .gitignore && lineage snapshot big.bin"
     assert r.checked == 6
 
@@ -188,7 +188,7 @@ def test_guard_staged_sizes_come_from_the_index(workdir: Path) -> None:
     (workdir / "big.bin").write_bytes(b"tiny")  # the commit still holds the staged 2 MB
     assert sorted(hooks.staged_files(workdir)) == [("big.bin", 2 * 1024 ** 2), ("small.txt", 3)]
     r = hook(workdir, "guard", "--staged")
-    assert r.returncode == 1 and "big.bin: 2.0 MB, over the 1.0 MB limit" in r.stderr
+    assert r.returncode == 1 and "big.bin: 2 MiB, over the 1 MiB limit" in r.stderr
     assert hook(workdir, "guard", "--staged", "--max-size", "3MB").returncode == 0
 
 

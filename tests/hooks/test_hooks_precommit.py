@@ -99,7 +99,7 @@ def test_try_repo_runs_the_hooks_from_a_checkout(tmp_path: Path, lineage_checkou
     assert "lineage status (data changed since its last snapshot)" in out
     assert "M data/train/a.csv" in out
     assert "fix: lineage snapshot data/train --name train" in out
-    assert "weights.bin: 1.5 MB, over the 1.0 MB limit for git" in out
+    assert "weights.bin: 1.5 MiB, over the 1 MiB limit for git" in out
     assert "Traceback" not in out
 
 
@@ -143,7 +143,7 @@ def test_guard_hook_blocks_large_and_data_files(project: Path) -> None:
     out = r.stdout + r.stderr
     assert r.returncode != 0
     assert "- hook id: lineage-guard" in out
-    assert "model.pt: 3.0 MB, over the 2.0 MB limit for git" in out  # the hook arg applies
+    assert "model.pt: 3 MiB, over the 2 MiB limit for git" in out  # the hook arg applies
     assert "data/raw/users.parquet: a data file (.parquet) under data/" in out
     assert "fix: git rm --cached model.pt && echo /model.pt >> .gitignore && lineage snapshot model.pt" in out
 

@@ -49,7 +49,8 @@ def test_the_table_covers_what_this_file_tries():
                 "git checkout v1 && lineage checkout", "lineage diff wine@v1 wine@v2", "lineage log wine",
                 "lineage show wine@v1", "lineage remote add", "lineage push", "lineage pull", "lineage fetch",
                 "lineage gc", "lineage run", "lineage provenance", "lineage log --runs", "lineage show RUN_ID",
-                "lineage lock check", "lineage verify"):
+                "lineage lock check", "lineage verify", "lineage status --porcelain", "lineage diff`",
+                "lineage runs compare A B", "lineage log --oneline"):
         assert f"`{cmd}" in text, cmd
 
 
@@ -140,3 +141,25 @@ def test_runs_stand_for_dvc_stages_experiments_and_metrics(project):
     assert runs.code == 0 and rid in runs.stdout
     show = c("show", rid)                                                 # dvc metrics show
     assert show.code == 0 and "accuracy" in show.stdout
+
+
+def test_status_porcelain_diff_oneline_and_runs_compare(project):
+    root, c, _, s1, s2 = project
+    assert c("status", "--porcelain").stdout == ""                         # git status --porcelain
+    (root / "data/wine/red.txt").write_text("changed\n")
+    assert c("status", "--porcelain").stdout == " M data/wine/red.txt\n"
+    d = c("diff", "--json")                                               # git diff
+    assert d.code == 0 and [f["path"] for f in d.json["diffs"][0]["modified"]] == ["red.txt"]
+    oneline = c("log", "--oneline").stdout.splitlines()                   # git log --oneline
+    assert oneline == [f"{s2[:7]} snapshot wine@2", f"{s1[:7]} snapshot wine@1"]
+    rids = []
+    for depth, acc in (("3", "0.8"), ("5", "0.9")):
+        metric = [sys.executable, "-c", "import os, sys; from lineage.cli.app import main; sys.exit(main("
+                  f"['run', 'metric', os.environ['LINEAGE_RUN_ID'], 'accuracy', '{acc}']))"]
+        r = c("run", "--kind", "train", "--input", "train=data/wine", "--param", f"depth={depth}",
+              "--json", "--", *metric)
+        assert r.code == 0, r.stderr
+        rids.append(r.json["run_id"])
+    cmp_ = c("runs", "compare", *rids, "--json")                           # dvc metrics diff / exp show
+    assert cmp_.code == 0, cmp_.stderr
+    assert "0.8" in cmp_.stdout and "0.9" in cmp_.stdout and "depth" in cmp_.stdout
