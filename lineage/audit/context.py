@@ -18,7 +18,7 @@ from lineage.core.vocab import HELDOUT_ROLES
 from lineage.repo import Repo
 from lineage.runs import queries as gruns
 from lineage.tabular.keys import as_pairs as _as_pairs
-from lineage.tabular.keys import fingerprint_keys, members
+from lineage.tabular.keys import fingerprint_keys, members, overlay
 from lineage.tabular.keys import rows_key as rows_key_of
 from lineage.tabular.keys import key_counts as _key_counts
 from lineage.tabular.keys import lookup as _lookup
@@ -308,15 +308,10 @@ class AuditContext:
         return self._keys[(snapshot_id, column)]
 
     def _data_keys(self, snapshot_id: str) -> Keys:
-        pos, keys = self.keys(snapshot_id, "fp")
+        base = self.keys(snapshot_id, "fp")
         if _FP_DATA not in self.fingerprints(snapshot_id).column_names:
-            return pos, keys
-        d_pos, d_keys = self.keys(snapshot_id, _FP_DATA)
-        if len(d_pos) == 0:
-            return pos, keys
-        keys = keys.copy()
-        keys[d_pos] = d_keys  # ``fp`` is never null: its positions are every row, in order
-        return pos, keys
+            return base
+        return overlay(base, self.keys(snapshot_id, _FP_DATA))
 
     def index_columns_left_out(self, snapshot_ids: list[str]) -> list[dict[str, Any]]:
         """``[{snapshot, files}]``: files whose data keys leave index-like columns out."""

@@ -9,7 +9,6 @@ must not pass for a clean one, nor for a finding about the data.
 
 from __future__ import annotations
 
-import datetime as _dt
 import os
 from pathlib import Path
 from dataclasses import dataclass, field
@@ -21,13 +20,13 @@ from lineage.audit import queries as gaudit
 from lineage.audit import waivers as _waivers
 from lineage.audit.context import AuditContext
 from lineage.audit.rules import Finding, Rule, Severity, load
-from lineage.core import git
 from lineage.core.hashing import hash_file
 from lineage.errors import ConfigError, IntegrityError, LineageError, RuleError, UsageError
 from lineage.log import integrity
 from lineage.repo import Repo
 from lineage.runs import queries as _runqueries
 from lineage.runs.projector import content_key
+from lineage.snapshots.history import parse_since
 from lineage.snapshots.scan import scan
 
 FAIL_ON = ("critical", "error", "warning", "info", "never")
@@ -189,30 +188,17 @@ def _recorded_as(repo: Repo, path: str) -> list[str]:
 
 
 def _since(repo: Repo, ref: str) -> list[str]:
-    """Runs recorded since ``ref``: an ISO date/time, or a git commit.
+    """Runs recorded since ``ref``: an ISO date/time, or a git commit
+    (``lineage.snapshots.history.parse_since``, shared with ``log --since``).
 
     For a commit, a run belongs when it ran on that commit or a later one (``REF..HEAD``):
     work recorded on top of the last commit is what a commit hook must check. Runs
     recorded outside git count when they started after the commit.
     """
-    try:
-        when = _dt.datetime.fromisoformat(ref.replace("Z", "+00:00"))
-    except ValueError:
-        when = None
-    if when is not None:
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=_dt.timezone.utc)
-        return gaudit.run_ids(repo.graph, since=_iso(when))
-    sha = git.text(repo.root, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
-    if not sha:
-        raise UsageError(f"--since: {ref!r} is neither a git commit nor an ISO date")
-    later = set((git.text(repo.root, "rev-list", f"{sha}..HEAD") or "").split()) | {sha}
-    when = _dt.datetime.fromisoformat(git.text(repo.root, "log", "-1", "--format=%cI", sha) or "")
-    return gaudit.runs_on_commits(repo.graph, later, started_after=_iso(when))
-
-
-def _iso(when: _dt.datetime) -> str:
-    return when.astimezone(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    since = parse_since(repo, ref)
+    if since.commits is None:
+        return gaudit.run_ids(repo.graph, since=since.time)
+    return gaudit.runs_on_commits(repo.graph, set(since.commits), started_after=since.time)
 
 
 # -- the audit ------------------------------------------------------------------------

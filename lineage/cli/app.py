@@ -44,6 +44,8 @@ COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "lineage.cli.audit": ("audit", "rules", "waive", "waivers"),
     "lineage.cli.completion": ("completion",),
     "lineage.cli.compare": ("runs",),
+    "lineage.cli.browse": ("browse",),
+    "lineage.cli.graph": ("graph",),
 }
 
 def _print_version(value: bool) -> None:

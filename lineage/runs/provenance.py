@@ -143,9 +143,23 @@ def provenance(repo: Repo, ref: str, *, max_edges: int = 1_000_000) -> Provenanc
             run_ids.add(parent)
             snap_ids.add(child)
             output_edges.append(ProvEdge(parent, child, "output"))
+    return assemble(repo, root, root_type, run_ids, snap_ids, output_edges,
+                    truncated=len(raw) >= max_edges)
+
+
+def assemble(repo: Repo, root: str, root_type: str, run_ids: set[str], snap_ids: set[str],
+             output_edges: list[ProvEdge], *, truncated: bool = False,
+             input_filter: Any = None) -> Provenance:
+    """A ``Provenance`` of the given runs and snapshots: their input edges (with roles, from
+    the records; kept when ``input_filter(edge)`` is true, if given), ``output_edges`` and
+    what was recorded about each node (shared by ``provenance`` and the graph view)."""
+    g = repo.graph
+    run_ids, snap_ids = set(run_ids), set(snap_ids)
     # input edges come from the records, which keep the role (one pair may have two roles)
     input_edges = [ProvEdge(r["snapshot_id"], r["run_id"], "input", r["role"])
                    for r in q.inputs(g, run_ids)]
+    if input_filter is not None:
+        input_edges = [e for e in input_edges if input_filter(e)]
     edges = sorted(set(input_edges) | set(output_edges),
                    key=lambda e: (e.child, e.type, e.role or "", e.parent))
     for e in input_edges:
@@ -185,7 +199,7 @@ def provenance(repo: Repo, ref: str, *, max_edges: int = 1_000_000) -> Provenanc
         }))
     return Provenance(root, root_type, tuple(nodes), tuple(edges),
                       tuple(sorted(commits.values(), key=lambda c: (c["commit"], c["dirty"]))),
-                      truncated=len(raw) >= max_edges)
+                      truncated=truncated)
 
 
 # -- used-by ------------------------------------------------------------------------

@@ -56,6 +56,19 @@ def fingerprint_keys(table, column: str = "fp"):
     return np.arange(n), values
 
 
+def overlay(base, over):
+    """``base`` (positions, keys) with the keys of ``over`` (positions, keys) put in their
+    place: a key column that some rows have (``fp_data``, a near key) over ``fp``, which
+    every row has, in row order."""
+    pos, keys = base
+    o_pos, o_keys = over
+    if len(o_pos) == 0:
+        return pos, keys
+    keys = keys.copy()
+    keys[o_pos] = o_keys
+    return pos, keys
+
+
 def members(keys_a, keys_b):
     """Boolean mask over ``keys_b``: which 16-byte keys also occur in ``keys_a``.
 

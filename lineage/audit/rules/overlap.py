@@ -241,15 +241,12 @@ def _near_keys(ctx: RuleContext, snapshot_id: str, column: str):
     """(positions, keys) of every row: the near key where recorded, else the data key
     (``fp_data`` or ``fp``), which is the near key of a row without float values (and an
     exact-only key for rows recorded before near keys existed)."""
-    pos, keys = ctx.keys(snapshot_id, "data")
+    from lineage.tabular.keys import overlay
+
+    base = ctx.keys(snapshot_id, "data")
     if column not in ctx.fingerprints(snapshot_id).column_names:
-        return pos, keys
-    n_pos, n_keys = ctx.keys(snapshot_id, column)
-    if len(n_pos) == 0:
-        return pos, keys
-    keys = keys.copy()
-    keys[n_pos] = n_keys  # ``fp`` is never null: its positions are every row, in order
-    return pos, keys
+        return base
+    return overlay(base, ctx.keys(snapshot_id, column))
 
 
 def _contains(ctx: RuleContext, keys_a, keys_b):
