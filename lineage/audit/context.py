@@ -19,7 +19,7 @@ from lineage.repo import Repo
 from lineage.runs import queries as gruns
 from lineage.tabular.keys import as_pairs as _as_pairs
 from lineage.tabular.keys import fingerprint_keys, members, overlay
-from lineage.tabular.keys import rows_key as rows_key_of
+from lineage.tabular.rowskey import rows_key as rows_key_of
 from lineage.tabular.keys import key_counts as _key_counts
 from lineage.tabular.keys import lookup as _lookup
 from lineage.tabular.neardup import find_near_duplicates

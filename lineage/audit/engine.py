@@ -166,11 +166,12 @@ def _scored_on(repo: Repo, path: str) -> list[str]:
             continue
         if _keys.containment(mine, _keys.snapshot_keys(repo, sid)) >= TEST_SET_CONTAINMENT:
             readers += records
-    readers.sort(key=lambda r: (_runs.get(repo, r["run_id"]).started, r["run_id"]))
-    ids = [r["run_id"] for r in readers]
+    started = {rid: row.get("started") or "" for rid, row in
+               _runqueries.runs(repo.graph, {r["run_id"] for r in readers}).items()}
+    ids = sorted({r["run_id"] for r in readers}, key=lambda rid: (started.get(rid, ""), rid))
     if not ids:
         raise UsageError(f"no recorded run used the content of {path} (its files or its rows) as its test set")
-    return list(dict.fromkeys(ids))
+    return ids
 
 
 def _recorded_as(repo: Repo, path: str) -> list[str]:

@@ -153,20 +153,6 @@ def evaluations_finished_before_read(g: Graph, run_id: str, snapshot_id: str) ->
     return {r[0] for r in rows}
 
 
-def snapshot_uses(g: Graph, snapshot_ids: list[str]) -> list[dict[str, Any]]:
-    """Input records of any of the snapshots, with the reading run's kind and start time."""
-    import json
-
-    rows = g.conn.execute(
-        "SELECT i.run_id, i.snapshot_id, i.role, r.kind, r.started FROM run_input_records i "
-        "JOIN runs r ON r.run_id = i.run_id WHERE i.snapshot_id IN (SELECT value FROM json_each(?)) "
-        "ORDER BY r.started, i.run_id",
-        (json.dumps(snapshot_ids),),
-    )
-    keys = ("run_id", "snapshot_id", "role", "kind", "started")
-    return [dict(zip(keys, r)) for r in rows]
-
-
 def snapshots_stored(g: Graph, snapshot_ids: list[str]) -> dict[str, bool]:
     """Whether each snapshot was ever recorded with its bytes kept (not --no-store)."""
     import json

@@ -200,30 +200,20 @@ def register(app: typer.Typer) -> None:
         every dataset's last snapshot to the workspace; A, A to the workspace; A B, A to B."""
         from lineage import snapshots as snap
 
+        render = _render_diff
+        one, every = snap.diff, snap.diff_workspace
         if rows:
             from lineage.cli import tabular as tab_cli
             from lineage.tabular import report
 
-            render_rows = tab_cli.render_row_diff(_render_diff)
-            with open_repo() as repo:
-                if a is None:
-                    many = report.row_diff_workspace(repo)
-                else:
-                    with_rows = report.row_diff(repo, a, b)
-            if a is None:
-                out.emit({"diffs": many}, as_json, lambda d: _render_diffs(d["diffs"], render_rows))
-            else:
-                out.emit(with_rows, as_json, render_rows)
-            return
+            render = tab_cli.render_row_diff(_render_diff)
+            one, every = report.row_diff, report.row_diff_workspace
         with open_repo() as repo:
-            if a is None:
-                diffs = snap.diff_workspace(repo)
-            else:
-                result = snap.diff(repo, a, b)
+            result = {"diffs": every(repo)} if a is None else one(repo, a, b)
         if a is None:
-            out.emit({"diffs": diffs}, as_json, lambda d: _render_diffs(d["diffs"], _render_diff))
+            out.emit(result, as_json, lambda d: _render_diffs(d["diffs"], render))
         else:
-            out.emit(result, as_json, _render_diff)
+            out.emit(result, as_json, render)
 
     @app.command()
     def checkout(

@@ -12,7 +12,6 @@ import os
 import tempfile
 from typing import Any
 
-from lineage.tabular.rowskey import combine_rows_keys, rows_key  # noqa: F401 - re-exported
 
 
 def as_pairs(keys):
@@ -89,16 +88,6 @@ def members(keys_a, keys_b):
     b_full = b[idx].view([("h", np.uint64), ("l", np.uint64)]).ravel()
     cand[idx] = np.isin(b_full, a_full)
     return cand
-
-
-def rows_digest(keys: Any) -> str:
-    """An order-free digest of a multiset of 16-byte row keys (numpy ``V16``)."""
-    import blake3
-    import numpy as np
-
-    pairs = np.ascontiguousarray(keys).view(np.uint64).reshape(-1, 2)
-    order = np.lexsort((pairs[:, 1], pairs[:, 0]))
-    return blake3.blake3(np.ascontiguousarray(pairs[order]).tobytes()).hexdigest()
 
 
 def snapshot_keys(repo: Any, snapshot_id: str, column: str = "fp"):

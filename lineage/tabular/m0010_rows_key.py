@@ -1,6 +1,6 @@
 """Migration 10: the order-free rows key of each tabular file, and the ``file_rows`` view.
 
-``tabular.file`` events carry ``rows_key`` (``lineage.tabular.keys.rows_key``): equal for
+``tabular.file`` events carry ``rows_key`` (``lineage.tabular.rowskey.rows_key``): equal for
 the same rows in any order, file format or column order. ``file_rows`` joins it to the
 files of every snapshot, so SQL finds a test set re-exported under another name, format,
 column order or row order (docs/queries.md).
