@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: install dev demo test soak bench clean
+.PHONY: install dev demo test soak bench clean system-deps
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -26,9 +26,15 @@ dev: $(VENV)/.dev-installed
 demo: $(VENV)/.installed
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" bash examples/demo.sh
 
-## The whole suite, S3 tests against a real SeaweedFS included. pytest's own exit
-## code is kept: "no tests ran" (5) fails the target like any failure.
-test: $(VENV)/.dev-installed
+## What the suite needs from the system: Debian's Chromium and its driver (the browser
+## tests of tests/browser drive /usr/bin/chromium; nothing is downloaded by Playwright).
+## Installed as root when missing, a no-op when present.
+system-deps:
+	command -v chromium >/dev/null || (apt-get update -q && apt-get install -y -q chromium chromium-driver)
+
+## The whole suite, S3 tests against a real SeaweedFS and browser tests in Chromium
+## included. pytest's own exit code is kept: "no tests ran" (5) fails the target like any failure.
+test: system-deps $(VENV)/.dev-installed
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m pytest -n auto -q $(PYTEST_ARGS)
 
 ## Long fuzzing and soak loops (random kills repeated, 20,000 examples per property);

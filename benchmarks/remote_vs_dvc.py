@@ -66,6 +66,7 @@ def scenario(label: str, make, base: Path, server, rows: list) -> None:
     run([dvc, "remote", "add", "-d", "s3", f"s3://dvc-{tag}/store"], b)
     run([dvc, "remote", "modify", "s3", "endpointurl", server.endpoint], b)
     server.filesystem().mkdir(f"dvc-{tag}")
+    server.filesystem().mkdir(f"lin-{tag}")  # lineage never creates a bucket itself
 
     # flush dirty pages first, so no tool pays for the writeback of the one before
     lin_push = _settled(lambda: run([lin, "push"], a, env))

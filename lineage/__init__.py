@@ -8,26 +8,27 @@
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from lineage._version import __version__
-from lineage.errors import (
-    AmbiguousRefError,
-    ConflictError,
-    IntegrityError,
-    LineageError,
-    NotInitializedError,
-    PathError,
-    RefError,
-    UnknownRefError,
-    UsageError,
-)
 from lineage import features as _features  # noqa: F401 - installs the log's plug-in loader
-from lineage.log import readonly as _readonly
-from lineage.repo import Repo
+from lineage._version import __version__
+from lineage.core.lazy import exports as _exports
 
-# Every entry point (``lineage --help``, ``lineage-hook``) imports this package, so the
-# features each function calls are imported when it is called: start-up stays fast.
+if TYPE_CHECKING:
+    from lineage.errors import (AmbiguousRefError, ConflictError, IntegrityError, LineageError,
+                                NotInitializedError, PathError, RefError, UnknownRefError, UsageError)
+    from lineage.repo import Repo
+
+# Every entry point (``lineage --help``, ``lineage-hook``) imports this package, so nothing
+# is imported here that a command may not need: the classes below on first use (PEP 562),
+# the features each function calls when it is called, and the features' plug-ins when a
+# graph is opened (``lineage.features`` installs only their loader). Start-up stays fast.
+__getattr__, __dir__ = _exports(__name__, {
+    **{name: "lineage.errors" for name in (
+        "AmbiguousRefError", "ConflictError", "IntegrityError", "LineageError", "NotInitializedError",
+        "PathError", "RefError", "UnknownRefError", "UsageError")},
+    "Repo": "lineage.repo",
+})
 
 __all__ = [
     "AmbiguousRefError",
@@ -69,17 +70,23 @@ __all__ = [
 
 def open(path: str | os.PathLike[str] | None = None) -> Repo:  # noqa: A001 - mirrors the verb
     """The repository holding ``path`` (default: the current folder)."""
+    from lineage.repo import Repo
+
     return Repo.find(path)
 
 
 def init(path: str | os.PathLike[str] | None = None) -> Repo:
     """Create (or reopen) the repository at the git root holding ``path``."""
+    from lineage.repo import Repo
+
     return Repo.init(path)[0]
 
 
 def _with_repo(repo: Repo | None, fn: Any, *args: Any, **kwargs: Any) -> Any:
     if repo is not None:
         return fn(repo, *args, **kwargs)
+    from lineage.repo import Repo
+
     with Repo.find() as r:
         return fn(r, *args, **kwargs)
 
@@ -176,6 +183,8 @@ def used_by(ref: str, *, downstream: bool = False, repo: Repo | None = None):
 def query(sql: str, params: tuple[Any, ...] = (), *, limit: int | None = None,
           repo: Repo | None = None):
     """Run one read-only SQL statement over the lineage database (writes are refused)."""
+    from lineage.log import readonly as _readonly
+
     return _with_repo(repo, lambda r: _readonly.query(r.db_path, sql, params, limit=limit))
 
 

@@ -18,7 +18,7 @@ from lineage.core.vocab import HELDOUT_ROLES
 from lineage.repo import Repo
 from lineage.runs import queries as gruns
 from lineage.tabular.keys import as_pairs as _as_pairs
-from lineage.tabular.keys import fingerprint_keys, members, overlay
+from lineage.tabular.keys import members, overlay
 from lineage.tabular.rowskey import rows_key as rows_key_of
 from lineage.tabular.keys import key_counts as _key_counts
 from lineage.tabular.keys import lookup as _lookup
@@ -60,6 +60,8 @@ class AuditContext:
         self._rows_keys: dict[str, str | None] = {}
         self._natural: dict[tuple[str, str, str], int] = {}
         self._row_uses: dict[tuple[str, str, str], dict[str, Any] | None] = {}
+        self._masks: dict[tuple[tuple[str, ...], str, str], Any] = {}
+        self._overlaps: dict[tuple[tuple[str, ...], str, str, str | None], dict[str, Any]] = {}
 
     @property
     def graph(self):
@@ -289,9 +291,13 @@ class AuditContext:
 
     # -- rows, from stored fingerprints ----------------------------------------------
     def fingerprints(self, snapshot_id: str):
-        """The snapshot's fingerprint table (pyarrow), computed once per audit."""
+        """The snapshot's fingerprint table, read column by column as rules ask for them
+        (``FingerprintColumns``: ``column_names``, ``num_rows``, ``column(name)``): a rule
+        that compares ``fp`` keys never reads the near keys, labels or file names."""
         if snapshot_id not in self._tables:
-            self._tables[snapshot_id] = tabular.load_fingerprints(self.repo, snapshot_id)
+            from lineage.tabular.load import FingerprintColumns
+
+            self._tables[snapshot_id] = FingerprintColumns(self.repo, snapshot_id)
         return self._tables[snapshot_id]
 
     def keys(self, snapshot_id: str, column: str = "fp") -> Keys:
@@ -304,7 +310,7 @@ class AuditContext:
             if column == DATA_KEYS:
                 self._keys[(snapshot_id, column)] = self._data_keys(snapshot_id)
             else:
-                self._keys[(snapshot_id, column)] = fingerprint_keys(self.fingerprints(snapshot_id), column)
+                self._keys[(snapshot_id, column)] = self.fingerprints(snapshot_id).keys(column)
         return self._keys[(snapshot_id, column)]
 
     def _data_keys(self, snapshot_id: str) -> Keys:
@@ -315,19 +321,41 @@ class AuditContext:
 
     def index_columns_left_out(self, snapshot_ids: list[str]) -> list[dict[str, Any]]:
         """``[{snapshot, files}]``: files whose data keys leave index-like columns out."""
-        import pyarrow.compute as pc
-
         out = []
         for sid in dict.fromkeys(snapshot_ids):
             table = self.fingerprints(sid)
-            if _FP_DATA not in table.column_names or table.column(_FP_DATA).null_count == table.num_rows:
-                continue
-            files = pc.unique(table.filter(pc.is_valid(table.column(_FP_DATA))).column("file")).to_pylist()
-            out.append({"snapshot": sid, "files": sorted(files)})
+            files = table.files_with(_FP_DATA) if _FP_DATA in table.column_names else []
+            if files:
+                out.append({"snapshot": sid, "files": files})
         return out
 
     def members(self, keys_a, keys_b):
         return members(keys_a, keys_b)
+
+    def members_of(self, snapshot_ids: list[str], keys_b, column: str = "data"):
+        """Boolean mask over ``keys_b``: which keys occur among the snapshots' ``column`` keys."""
+        import numpy as np
+
+        ids = list(dict.fromkeys(snapshot_ids))
+        if not ids or len(keys_b) == 0:
+            return np.zeros(len(keys_b), dtype=bool)
+        parts = [self.keys(s, column)[1] for s in ids]
+        return members(np.concatenate(parts) if len(parts) != 1 else parts[0], keys_b)
+
+    def overlap_mask(self, train_ids: list[str], heldout_id: str, column: str = "data"):
+        """Boolean mask over ``keys(heldout_id, column)``: which rows have a ``column`` key
+        among the train snapshots' (read only: shared by every rule that asks)."""
+        mask = self._overlap_mask(train_ids, heldout_id, column)
+        mask.flags.writeable = False
+        return mask
+
+    def _overlap_mask(self, train_ids: list[str], heldout_id: str, column: str):
+        """Which rows of ``heldout_id`` have a ``column`` key among the train snapshots':
+        computed once per audit for each (train snapshots, held-out snapshot, column)."""
+        key = (tuple(dict.fromkeys(train_ids)), heldout_id, column)
+        if key not in self._masks:
+            self._masks[key] = self.members_of(list(key[0]), self.keys(heldout_id, column)[1], column)
+        return self._masks[key]
 
     def overlap(self, train_ids: list[str], heldout_id: str, column: str = "data", *,
                 reader: str | None = None) -> dict[str, Any]:
@@ -341,14 +369,20 @@ class AuditContext:
         split's input already held twice lands on both sides of a clean split by chance.
         They are not counted in ``overlap``.
         """
+        import copy
+
+        key = (tuple(dict.fromkeys(train_ids)), heldout_id, column, reader)
+        if key not in self._overlaps:
+            self._overlaps[key] = self._overlap(list(key[0]), heldout_id, column, reader)
+        return copy.deepcopy(self._overlaps[key])
+
+    def _overlap(self, train_ids: list[str], heldout_id: str, column: str, reader: str | None) -> dict[str, Any]:
         import numpy as np
 
         h_pos, h_keys = self.keys(heldout_id, column)
-        train_keys = [self.keys(t, column)[1] for t in train_ids]
-        if not train_keys or len(h_keys) == 0:
+        if not train_ids or len(h_keys) == 0:
             return {"rows": len(h_keys), "overlap": 0, "fraction": 0.0, "examples": []}
-        a = np.concatenate(train_keys) if len(train_keys) > 1 else train_keys[0]
-        mask = members(a, h_keys)
+        mask = self._overlap_mask(train_ids, heldout_id, column).copy()
         out: dict[str, Any] = {}
         if reader is not None and mask.any():
             natural = self.split_duplicates(heldout_id, reader, column)
@@ -476,12 +510,11 @@ class AuditContext:
 
     def row_examples(self, snapshot_id: str, positions) -> list[dict[str, Any]]:
         """A few (file, row) pairs of the snapshot at ``positions`` for the evidence."""
-        table = self.fingerprints(snapshot_id)
-        return [{"file": table.column("file")[int(p)].as_py(), "row": table.column("row")[int(p)].as_py()}
-                for p in list(positions[:EXAMPLES])]
+        pairs = self.fingerprints(snapshot_id).file_rows(list(positions[:EXAMPLES]))
+        return [{"file": f, "row": r} for f, r in pairs]
 
     def unfingerprinted(self, snapshot_id: str) -> list[dict[str, str]]:
-        return tabular.not_fingerprinted(self.fingerprints(snapshot_id))
+        return self.fingerprints(snapshot_id).not_fingerprinted()
 
     def near_duplicates(self, train_ids: list[str], heldout_id: str, threshold: float):
         """(near-duplicate pairs, held-out rows) from the stored MinHash signatures, or

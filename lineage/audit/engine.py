@@ -188,6 +188,10 @@ def _recorded_as(repo: Repo, path: str) -> list[str]:
     return sids
 
 
+#: the snapshots holding exactly the content now at a path (a model, a test set)
+recorded_as = _recorded_as
+
+
 def _since(repo: Repo, ref: str) -> list[str]:
     """Runs recorded since ``ref``: an ISO date/time, or a git commit
     (``lineage.snapshots.history.parse_since``, shared with ``log --since``).

@@ -142,6 +142,13 @@ class RuleContext(Protocol):
     def members(self, keys_a: Any, keys_b: Any) -> Any:
         """Boolean mask over ``keys_b``: which keys also occur in ``keys_a``."""
 
+    def members_of(self, snapshot_ids: list[str], keys_b: Any, column: str = "data") -> Any:
+        """Boolean mask over ``keys_b``: which keys occur among the snapshots' ``column`` keys."""
+
+    def overlap_mask(self, train_ids: list[str], heldout_id: str, column: str = "data") -> Any:
+        """Boolean mask (read only) over ``keys(heldout_id, column)``: which rows have a key
+        among the train snapshots' (computed once per audit, shared by every rule that asks)."""
+
     def overlap(self, train_ids: list[str], heldout_id: str, column: str = "data", *,
                 reader: str | None = None) -> dict[str, Any]:
         """How many rows of ``heldout_id`` have a key found in ``train_ids``: rows,

@@ -12,13 +12,17 @@ from __future__ import annotations
 import importlib
 import os
 import sys
+import types
+from typing import TYPE_CHECKING
 
 import typer
 
 from lineage._version import __version__
 from lineage.cli import output
 from lineage.errors import EXIT_ERROR, EXIT_INTERRUPTED, LineageError, guarded
-from lineage.repo import Repo
+
+if TYPE_CHECKING:
+    from lineage.repo import Repo
 
 app = typer.Typer(
     name="lineage",
@@ -46,6 +50,7 @@ COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "lineage.cli.compare": ("runs",),
     "lineage.cli.browse": ("browse",),
     "lineage.cli.graph": ("graph",),
+    "lineage.cli.report": ("report",),
 }
 
 def _print_version(value: bool) -> None:
@@ -69,6 +74,8 @@ def _root(
 
 def open_repo() -> Repo:
     """The repository for the current folder (commands call this, never Repo directly)."""
+    from lineage.repo import Repo  # on first use: ``--help`` never opens a repository
+
     return Repo.find()
 
 
@@ -98,8 +105,54 @@ def _register(argv: list[str] | None = None) -> None:
             _registered.add(module)
 
 
+#: rich modules typer's help renderer imports but never uses here (help is not Markdown,
+#: pretty tracebacks are off): (module, the names typer takes from it)
+_UNUSED_RICH = (("rich.markdown", ("Markdown",)), ("rich.traceback", ("Traceback",)))
+
+
+class _StandIn(types.ModuleType):
+    """A module that imports the real one on first use of a name it does not hold."""
+
+    def __getattr__(self, attr: str):
+        if attr.startswith("__"):
+            raise AttributeError(attr)
+        return getattr(_real(self.__name__), attr)
+
+
+def _defer_unused_rich() -> None:
+    """Let help print without importing ``rich.markdown`` (and markdown-it) or
+    ``rich.traceback``: each stands in as a module whose names import the real module on
+    first use. Otherwise nearly half of what ``--help`` costs to start is spent there."""
+    for name, names in _UNUSED_RICH:
+        if name in sys.modules:
+            continue
+        stand_in = _StandIn(name, "imported on first use (lineage.cli.app)")
+        for attr in names:
+            setattr(stand_in, attr, _on_first_use(name, attr))
+        sys.modules[name] = stand_in
+
+
+def _real(name: str):
+    """The real module ``name``, replacing its stand-in."""
+    if isinstance(sys.modules.get(name), _StandIn):
+        del sys.modules[name]
+    return importlib.import_module(name)
+
+
+def _on_first_use(module: str, attr: str):
+    class Deferred:
+        """Stands for ``module.attr`` until it is called."""
+
+        def __new__(cls, *args, **kwargs):
+            return getattr(_real(module), attr)(*args, **kwargs)
+
+    Deferred.__name__ = Deferred.__qualname__ = attr
+    return Deferred
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``lineage`` console script."""
+    _defer_unused_rich()
     _register(argv)
     if os.environ.get("_LINEAGE_COMPLETE"):  # a shell asks for candidates (cli/completion.py)
         from lineage.cli import completion

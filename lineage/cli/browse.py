@@ -31,7 +31,8 @@ def register(app: typer.Typer) -> None:
         if open_browser is None:
             open_browser = sys.stdin.isatty() and sys.stdout.isatty()
         with open_repo() as repo:
-            browser = b.prepare(repo, host=host, port=port, open_browser=open_browser)
+            browser = b.prepare(repo, host=host, port=port, open_browser=open_browser,
+                                report_renderer=b.REPORT_RENDERER)
         if not browser.loopback:
             out.warning(f"serving on {host}, not loopback: anyone who can reach it can read the "
                         "lineage graph (runs, users, commands, paths)")

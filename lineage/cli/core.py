@@ -239,12 +239,26 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def verify(
         remote: Optional[str] = typer.Option(None, "--remote", "-r", help="Check what is on this remote instead."),
+        against: Optional[str] = typer.Option(None, "--against", metavar="REPORT",
+                                              help="Check that nothing a report (lineage report) states has changed."),
         as_json: bool = JSON,
     ) -> None:
         """Rehash every object and pack, check the event log's hash links, that every derived
         table equals a replay of the log, and the stat cache. Exits 1 on problems."""
         from lineage.sync import verify as _verify
 
+        if against is not None:
+            from lineage.report import against as _against
+
+            if remote is not None:
+                raise typer.BadParameter("--against checks the local repository; drop --remote",
+                                         param_hint="--against")
+            with open_repo() as repo:
+                result = _against.verify_against(repo, against)
+            out.emit(result, as_json, _render_against)
+            if not result.ok:
+                raise typer.Exit(1)
+            return
         with open_repo() as repo, out.progress("verify") as bar:
             if remote is not None:
                 report = _verify.verify_remote(repo, remote, progress=bar)
@@ -263,6 +277,17 @@ def register(app: typer.Typer) -> None:
 
 
 # -- renderers --------------------------------------------------------------------
+
+def _render_against(r: Any) -> None:
+    for line in r.differences:
+        out.print(f"[red]changed[/] {out.escape(line)}")
+    later = f"; {r.unrelated_events} later unrelated event(s)" if r.unrelated_events else ""
+    if r.ok:
+        out.print(f"[green]unchanged[/] since the report of {out.escape(r.generated)}: {r.snapshots} snapshot(s) "
+                  f"rehashed, log heads present, hash chain verified{later}")
+    else:
+        out.print(f"{len(r.differences)} difference(s) since the report of {out.escape(r.generated)}{later}")
+
 
 def _git_text(git: dict[str, Any]) -> str:
     if not git or not git.get("commit"):

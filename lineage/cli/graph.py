@@ -25,6 +25,8 @@ def register(app: typer.Typer) -> None:
         fmt: str = typer.Option("dot", "--format", "-F", help="dot, mermaid or svg."),
         output: Optional[Path] = typer.Option(None, "--output", "-o", metavar="FILE",
                                               help="Write to FILE instead of stdout."),
+        direction: str = typer.Option("LR", "--direction", metavar="LR|TB",
+                                      help="Left to right (LR, default) or top to bottom (TB)."),
         audit: bool = typer.Option(False, "--audit/--no-audit",
                                    help="Audit the runs shown and highlight the nodes of each finding."),
     ) -> None:
@@ -34,6 +36,9 @@ def register(app: typer.Typer) -> None:
 
         if fmt not in FORMATS:
             raise UsageError(f"unknown format {fmt!r}; use dot, mermaid or svg")
+        direction = direction.upper()
+        if direction not in graphview.DIRECTIONS:
+            raise UsageError(f"unknown direction {direction!r}; use LR or TB")
         with open_repo() as repo:
             p = graphview.graph(repo, around=around, depth=depth)
             marks = None
@@ -42,7 +47,7 @@ def register(app: typer.Typer) -> None:
 
                 marks = audit_marks(repo, p)
         render = {"dot": graphview.to_dot, "mermaid": graphview.to_mermaid, "svg": graphview.to_svg}[fmt]
-        text = render(p, marks)
+        text = render(p, marks, direction=direction)
         if output is None:
             sys.stdout.write(text)
         else:

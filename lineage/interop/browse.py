@@ -72,6 +72,24 @@ TABLES: dict[str, str] = {
     "waiver_revocations": "Waivers that were revoked: which, why, who, when.",
 }
 
+#: How a table's page opens: newest first, faceted by what an auditor filters on. The
+#: log's plumbing (parents, heads, the two walk tables) is hidden from the lists, behind
+#: Datasette's "hidden tables" link; the lineage_edges view is their stable form.
+TABLE_OPTIONS: dict[str, dict[str, Any]] = {
+    "runs": {"sort_desc": "started", "facets": ["kind", "status", "user", "git_dirty"]},
+    "run_inputs": {"facets": ["role", "run_kind", "status"]},
+    "run_input_records": {"facets": ["role", "dataset"]},
+    "metrics": {"facets": ["name", "split"]},
+    "snapshot_records": {"sort_desc": "time", "facets": ["dataset", "user", "git_dirty"]},
+    "datasets": {"facets": ["tracked", "external"]},
+    "events": {"sort_desc": "seq", "facets": ["type", "actor"]},
+    "waivers": {"sort_desc": "time", "facets": ["rule", "user"]},
+    "event_parents": {"hidden": True},
+    "event_heads": {"hidden": True},
+    "edges_up": {"hidden": True},
+    "edges_down": {"hidden": True},
+}
+
 #: Canned queries for what auditors ask. Parameters are named (``:snapshot``) and take
 #: full IDs (copy them from a table page).
 QUERIES: dict[str, dict[str, str]] = {
@@ -149,12 +167,21 @@ ORDER BY r.time, r.snapshot_id""",
 #: Datasette's ``serve``, without its rich dump (locals included) of every refused query
 #: on stdout: a refused statement is answered with its error, and logged as one line.
 _LAUNCH = ("from datasette.cli import cli; import datasette.handle_exception as h; h.rich = None; "
-           "cli(prog_name='datasette')")
+           "from datasette.plugins import pm; import lineage.interop.browse_plugin as p; "
+           "pm.register(p, name=p.NAME); cli(prog_name='datasette')")
+
+#: The renderer ``lineage browse`` links run rows to (``render(repo, run_id, fmt="html")``),
+#: named here and imported by the plug-in when a report is asked for.
+REPORT_RENDERER = "lineage.report:render"
 
 
-def metadata(db_name: str = "lineage") -> dict[str, Any]:
-    """Datasette metadata: titles, every table and view described, the canned queries."""
+def metadata(db_name: str = "lineage", *, root: Path | None = None,
+             renderer: str | None = None) -> dict[str, Any]:
+    """Datasette metadata: titles, every table and view described, the canned queries;
+    with ``root`` and ``renderer``, the plug-in's settings that link runs to their reports."""
+    plugin = {"repo": str(root), "renderer": renderer} if root and renderer else {}
     return {
+        "plugins": {"lineage": plugin},
         "title": "Lineage graph",
         "description": "The lineage database of this repository, read-only: snapshots, runs, their "
                        "inputs and outputs with roles, and waivers. Start with the canned queries "
@@ -164,9 +191,11 @@ def metadata(db_name: str = "lineage") -> dict[str, Any]:
             "title": "lineage.db",
             "description": "Projections of the event log (lineage rebuild refills them); "
                            "opened immutable, so nothing here can change it.",
-            "tables": {**{name: {"description": text} for name, text in TABLES.items()},
+            "tables": {**{name: {"description": text, **TABLE_OPTIONS.get(name, {})}
+                          for name, text in TABLES.items()},
                        "sqlite_sequence": {"hidden": True}},  # SQLite's own AUTOINCREMENT counters
-            "queries": {name: dict(q) for name, q in QUERIES.items()},
+            # the SQL stays one click away ("show"): the page leads with parameters and rows
+            "queries": {name: {**q, "hide_sql": True} for name, q in QUERIES.items()},
         }},
     }
 
@@ -220,7 +249,7 @@ def _check_host(host: str) -> None:
 
 
 def prepare(repo: Repo, *, host: str = "127.0.0.1", port: int | None = None,
-            open_browser: bool = False) -> Browser:
+            open_browser: bool = False, report_renderer: str | None = None) -> Browser:
     """Check Datasette is there, pick the port, write the metadata; the command to serve.
 
     The repository's database is brought up to date (migrations) here; call ``serve``
@@ -244,9 +273,19 @@ def prepare(repo: Repo, *, host: str = "127.0.0.1", port: int | None = None,
         raise UsageError(f"port {port} on {host} is in use; give another with --port")
     workdir = tempfile.mkdtemp(prefix="lineage-browse-")
     meta = Path(workdir) / "metadata.json"
-    meta.write_text(json.dumps(metadata(db.stem), indent=2, ensure_ascii=False))
+    meta.write_text(json.dumps(metadata(db.stem, root=repo.root, renderer=report_renderer), indent=2,
+                               ensure_ascii=False))
     argv = [sys.executable, "-c", _LAUNCH, "serve", "-i", str(db), "--metadata", str(meta),
-            "--host", host, "--port", str(port), "--setting", "sql_time_limit_ms", "5000"]
+            "--host", host, "--port", str(port), "--setting", "sql_time_limit_ms", "5000",
+            # long cells (a run's environment, a command) cut on HTML pages, whole in JSON and CSV
+            "--setting", "truncate_cells_html", "160"]
+    if report_renderer:  # the runs table gets a report column
+        from lineage.interop.browse_plugin import REPORT_TEMPLATE
+
+        templates = Path(workdir) / "templates"
+        templates.mkdir()
+        (templates / f"_table-{db.stem}-runs.html").write_text(REPORT_TEMPLATE)
+        argv += ["--template-dir", str(templates)]
     if open_browser:
         argv.append("--open")
     shown = f"[{host}]" if ":" in host else host
@@ -296,5 +335,5 @@ def _stop(proc: subprocess.Popen[Any]) -> None:
             proc.wait()
 
 
-__all__ = ["BROWSE_HINT", "Browser", "DEFAULT_PORT", "QUERIES", "TABLES", "is_loopback", "metadata",
-           "prepare", "serve"]
+__all__ = ["BROWSE_HINT", "Browser", "DEFAULT_PORT", "QUERIES", "REPORT_RENDERER", "TABLES",
+           "is_loopback", "metadata", "prepare", "serve"]

@@ -14,8 +14,9 @@ import datetime as _dt
 from dataclasses import dataclass, field
 from typing import Any
 
+import blake3
+
 from lineage.core import canonical as _canonical
-from lineage.core.hashing import hash_bytes
 
 #: Bumped only if the event encoding itself changes.
 EVENT_FORMAT = 1
@@ -52,20 +53,33 @@ class Event:
         Canonical JSON of ``{actor, body, format, parents, time, type}``, assembled around
         the cached body text (keys in sorted order, exactly as a full encoding would be).
         """
+        return b"".join(self._parts())
+
+    def _parts(self) -> list[bytes]:
         dumps = _canonical.dumps
-        return (b'{"actor":' + dumps(self.actor) + b',"body":' + self.body_json.encode("utf-8")
-                + b',"format":' + dumps(EVENT_FORMAT) + b',"parents":' + dumps(list(self.parents))
-                + b',"time":' + dumps(self.time) + b',"type":' + dumps(self.type) + b"}")
+        return [b'{"actor":' + dumps(self.actor) + b',"body":', self.body_json.encode("utf-8"),
+                b',"format":' + dumps(EVENT_FORMAT) + b',"parents":' + dumps(list(self.parents))
+                + b',"time":' + dumps(self.time) + b',"type":' + dumps(self.type) + b"}"]
 
     def compute_id(self) -> str:
-        return hash_bytes(self.encode())
+        """``hash_bytes(self.encode())``, hashed part by part (a body can be megabytes)."""
+        h = blake3.blake3()
+        for part in self._parts():
+            h.update(part)
+        return h.hexdigest()
 
     @classmethod
     def create(cls, type: str, body: dict[str, Any], *, actor: str, parents: tuple[str, ...],
-               time: str | None = None) -> Event:
+               time: str | None = None, body_json: str | None = None) -> Event:
+        """``body_json``: the body's canonical JSON when the caller already has it (a
+        snapshot writes its manifest's once); ``body`` is then what projectors read."""
         ev = cls(type=type, time=time or utc_now(), actor=actor, parents=tuple(sorted(parents)),
                  body=body)
-        return cls(ev.type, ev.time, ev.actor, ev.parents, ev.body, ev.compute_id())
+        if body_json is not None:
+            object.__setattr__(ev, "_body_json", body_json)
+        out = cls(ev.type, ev.time, ev.actor, ev.parents, ev.body, ev.compute_id())
+        object.__setattr__(out, "_body_json", ev.body_json)  # encoded once, not again on insert
+        return out
 
     @classmethod
     def decode(cls, data: bytes) -> Event:

@@ -96,10 +96,13 @@ class Graph:
         """Events no other event names as a parent (kept in ``event_heads`` as events arrive)."""
         return [r[0] for r in self.conn.execute("SELECT id FROM event_heads ORDER BY id")]
 
-    def append(self, type: str, body: dict[str, Any], *, actor: str, time: str | None = None) -> Event:
-        """Write one event whose parents are the current heads, and project it."""
+    def append(self, type: str, body: dict[str, Any], *, actor: str, time: str | None = None,
+               body_json: str | None = None) -> Event:
+        """Write one event whose parents are the current heads, and project it
+        (``body_json``: see ``Event.create``)."""
         with self.transaction() as conn:
-            event = Event.create(type, body, actor=actor, parents=tuple(self.heads()), time=time)
+            event = Event.create(type, body, actor=actor, parents=tuple(self.heads()), time=time,
+                                 body_json=body_json)
             self._insert(conn, event)
             projections.apply(conn, event)
         return event

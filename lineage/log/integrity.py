@@ -448,8 +448,10 @@ def check_stat_cache(cache: Any, snapshot_files: Any) -> tuple[list[CacheProblem
             if bad_dirs:
                 # a tree state vouches for every file under it: none is trusted after a bad entry
                 conn.execute("DELETE FROM trees")
+                conn.execute("DELETE FROM folder_keys")  # per-folder tree states, likewise
             for root in bad_trees + quiet:
                 conn.execute("DELETE FROM trees WHERE root = ?", (root,))
+                conn.execute("DELETE FROM folder_keys WHERE root = ?", (root,))
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")

@@ -13,10 +13,12 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from lineage.log.events import Event
+if TYPE_CHECKING:
+    from lineage.log.events import Event
 
-Projector = Callable[[sqlite3.Connection, Event], None]
+Projector = Callable[[sqlite3.Connection, "Event"], None]
 _PROJECTORS: dict[str, list[Projector]] = {}
 _loader: Callable[[], None] | None = None
 
@@ -82,18 +84,25 @@ def _snapshot(conn: sqlite3.Connection, ev: Event) -> None:
     sid = b["snapshot_id"]
     manifest = b.get("manifest")
     if manifest is not None:
-        files = manifest["files"]
+        # a snapshot just taken hands its manifest over as (path, size, digest, executable)
+        # rows with the JSON already written (``Graph.append(body_json=...)``); a replay, as
+        # the decoded document
+        rows = getattr(manifest, "entries", None)
+        if rows is not None:
+            kind = manifest.kind
+        else:
+            kind, files = manifest["kind"], manifest["files"]
+            rows = [(f["path"], f["size"], f["digest"], f.get("executable", False)) for f in files]
         cur = conn.execute(
             "INSERT OR IGNORE INTO snapshots (id, kind, file_count, total_size, first_time) "
             "VALUES (?, ?, ?, ?, ?)",
-            (sid, manifest["kind"], len(files), sum(f["size"] for f in files), ev.time),
+            (sid, kind, len(rows), sum(r[1] for r in rows), ev.time),
         )
         if cur.rowcount:
             conn.executemany(
                 "INSERT OR IGNORE INTO files (snapshot_id, path, size, digest, executable) "
                 "VALUES (?, ?, ?, ?, ?)",
-                [(sid, f["path"], f["size"], f["digest"], int(f.get("executable", False)))
-                 for f in files],
+                ((sid, p, n, d, int(x)) for p, n, d, x in rows),
             )
     version = None
     dataset = b.get("dataset")

@@ -12,12 +12,14 @@ from __future__ import annotations
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import blake3
 
 from lineage import config as _config
+from lineage.core import canonical as _canonical
 from lineage.core import faults as _faults
 from lineage.core.hashing import SMALL_FILE, FileStat, HashCounter, hash_file
 from lineage.core.paths import is_protected
@@ -28,7 +30,8 @@ from lineage.repo import Repo
 from lineage.snapshots import hooks, lock, queries, workspace
 from lineage.snapshots.manifest import Entry, Manifest
 from lineage.snapshots.scan import (NOT_STORED, FoundFile, ScanReport, check_names, remove_stale_temps,
-                                    scan, tree_key, tree_matches)
+                                    record_folders, scan, tree_key, tree_matches)
+from lineage.store.objects import LinkMode
 
 
 # -- results ----------------------------------------------------------------------
@@ -60,13 +63,22 @@ class SnapshotResult:
 
 def _digests(
     repo: Repo,
+    target: Path,
     files: list[FoundFile],
+    report: ScanReport,
     *,
+    previous: str | None,
     store: bool,
     progress: Progress | None,
     counter: HashCounter | None,
-) -> tuple[dict[str, str], int, list[tuple[str, FileStat, str]]]:
-    """Digest of every file (stat cache first), storing new objects in one batch.
+) -> tuple[list[str], int, list[tuple[str, FileStat, str]]]:
+    """Digest of every file (in ``files``' order), storing new objects in one batch.
+
+    Folder by folder (``report.spans``): a folder whose stat key is the one the folder
+    index recorded for ``previous`` (the dataset's latest snapshot) takes that
+    snapshot's entries whole, and when ``previous`` was stored its objects are known to
+    be there; any other folder reads its own stat-cache row. Only what neither vouches
+    for is read and hashed, so a re-snapshot costs in proportion to the change.
 
     Small files are read once, hashed and appended to the batch's pack in this
     thread: for files of a few KB the work is per-call overhead that threads only
@@ -74,37 +86,62 @@ def _digests(
     and copied in the kernel.
     """
     cache = repo.stat_cache
-    known: dict[str, tuple[FileStat, str]] = {}
-    if files:
-        root = os.path.commonpath([f.abspath for f in files]) if len(files) > 1 else files[0].abspath
-        known = cache.load(root)
-    digests: dict[str, str] = {}
-    misses: list[FoundFile] = []
-    for f in files:
-        hit = known.get(f.abspath)
-        if hit is not None and hit[0] == f.stat:
-            digests[f.abspath] = hit[1]
-        else:
-            misses.append(f)
+    digests: list[str] = [""] * len(files)
+    index: dict[str, tuple[str, str]] = {}
+    prev_stored = False
+    if previous is not None and files:
+        known = cache.folders(str(target))
+        if known is not None and known[0] == previous:
+            index = known[1]
+            prev_stored = queries.snapshot_stored(repo.graph, previous)
+    keys = report.keys
+    spans = report.spans if report.spans and report.spans[-1][2] == len(files) else [("", 0, len(files))]
+    misses: list[int] = []
+    check: list[int] = []  # cache hits whose object may be missing (e.g. after --no-store)
+    for prefix, start, end in spans:
+        recorded = index.get(prefix)
+        if recorded is not None and recorded[0] and recorded[0] == keys.get(prefix):
+            entries = cache.folder_entries(recorded[1])
+            cut = len(prefix)
+            for i in range(start, end):
+                e = entries.get(files[i][0][cut:])
+                if e is None:
+                    break
+                digests[i] = e[1].hex()
+            else:
+                if store and not prev_stored:
+                    check.extend(range(start, end))
+                continue
+        if start == end:
+            continue
+        by_name = cache.stat_folder(os.path.dirname(files[start].abspath))
+        for i in range(start, end):
+            f = files[i]
+            hit = by_name.get(f.abspath.rpartition("/")[2]) if by_name else None
+            if hit is not None and hit[0] == f.stat:
+                digests[i] = hit[1]
+                check.append(i)
+            else:
+                misses.append(i)
     link = repo.link_mode
     total = sum(f.size for f in files)
-    done = total - sum(f.size for f in misses)
+    miss_bytes = sum(files[i].size for i in misses)
+    done = total - miss_bytes
     updates: list[tuple[str, FileStat, str]] = []
     ostore = repo.store
-    small = [f for f in misses if f.size <= SMALL_FILE]
-    large = [f for f in misses if f.size > SMALL_FILE]
+    small = [i for i in misses if files[i].size <= SMALL_FILE]
+    large = [i for i in misses if files[i].size > SMALL_FILE]
     if progress and total:
         progress(done, total)
 
     with ostore.batch() as batch:
-        # cache hits whose object is missing (e.g. after --no-store) still need storing
         if store:
-            for f in files:
-                d = digests.get(f.abspath)
-                if d is not None and not ostore.exists(d):
-                    batch.put_file(f.abspath, d, link)
+            for i in check:
+                if not ostore.exists(digests[i]):
+                    batch.put_file(files[i].abspath, digests[i], link)
 
-        for i, f in enumerate(small):
+        for n, i in enumerate(small):
+            f = files[i]
             try:
                 with open(f.abspath, "rb") as fh:
                     data = fh.read()
@@ -115,23 +152,27 @@ def _digests(
             digest = blake3.blake3(data).hexdigest()
             if store:
                 batch.put_bytes(data, digest)
-            digests[f.abspath] = digest
+            digests[i] = digest
             updates.append((f.abspath, f.stat, digest))
             done += f.size
-            if progress and i % 256 == 0:
+            if progress and n % 256 == 0:
                 progress(done, total)
 
-        def one(f: FoundFile) -> tuple[FoundFile, str]:
+        def one(i: int) -> tuple[int, str]:
+            f = files[i]
+            if store and link is LinkMode.copy:  # read once: hashed while copied into the store
+                return i, batch.hash_and_put_file(f.abspath)
             digest = hash_file(f.abspath, f.size)
             if store:
                 batch.put_file(f.abspath, digest, link)
-            return f, digest
+            return i, digest
 
         if large:
             workers = min(4, os.cpu_count() or 1, len(large))
             with ThreadPoolExecutor(max_workers=workers) as pool:
-                for f, digest in pool.map(one, large):
-                    digests[f.abspath] = digest
+                for i, digest in pool.map(one, large):
+                    f = files[i]
+                    digests[i] = digest
                     updates.append((f.abspath, f.stat, digest))
                     done += f.size
                     if progress:
@@ -140,8 +181,46 @@ def _digests(
             progress(total, total)
     if counter is not None:
         counter.files += len(misses)
-        counter.bytes += sum(f.size for f in misses)
+        counter.bytes += miss_bytes
     return digests, batch.written, updates
+
+
+class _HookFiles(Sequence[tuple[str, str, str]]):
+    """(path in the repository, abspath, digest) of each file, made as a hook reads them
+    rather than held as a list of a million tuples."""
+
+    def __init__(self, kind: str, rel: str, files: list[FoundFile], digests: list[str]) -> None:
+        self._kind, self._rel, self._files, self._digests = kind, rel, files, digests
+
+    def __len__(self) -> int:
+        return len(self._files)
+
+    def _path(self, f: FoundFile) -> str:
+        if self._kind == "file":
+            return self._rel
+        return f.rel if self._rel == "." else f"{self._rel}/{f.rel}"
+
+    def __getitem__(self, i):  # type: ignore[override]
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        f = self._files[i]
+        return self._path(f), f.abspath, self._digests[i]
+
+    def __iter__(self) -> Iterator[tuple[str, str, str]]:
+        for f, d in zip(self._files, self._digests):
+            yield self._path(f), f.abspath, d
+
+
+def _body_json(body: dict[str, Any], manifest: str | None) -> str:
+    """The canonical JSON of ``body`` with ``manifest`` (its canonical bytes) as the
+    value of ``"manifest"``: the top-level keys in sorted order, as ``canonical.dumps``
+    writes them, around a manifest encoded once."""
+    parts = []
+    for k in sorted([*body, "manifest"] if manifest is not None else body):
+        value = manifest if k == "manifest" and manifest is not None else (
+            _canonical.dumps(body[k]).decode("utf-8"))
+        parts.append(_canonical.dumps(k).decode("utf-8") + ":" + value)
+    return "{" + ",".join(parts) + "}"
 
 
 def _declared_columns(repo: Repo, name: str, given: dict[str, str | None]) -> dict[str, str]:
@@ -240,21 +319,25 @@ def _create(repo: Repo, target: Path, rel: str, *, name: str | None, message: st
         return SnapshotResult(row.latest_snapshot, dataset, row.latest_version, rel, kind,
                               len(files), sum(f.size for f in files), 0, 0, True, store,
                               None, repo.git_state().to_dict(), warnings=report.warnings())
-    digests, new_objects, updates = _digests(repo, files, store=store, progress=progress,
-                                             counter=counter)
-    manifest = Manifest.build(
-        kind, [Entry(f.rel, f.size, digests[f.abspath], f.executable) for f in files], report.dirs
-    )
+    previous = row.latest_snapshot if row and row.path == rel else None
+    digests, new_objects, updates = _digests(repo, target, files, report, previous=previous,
+                                             store=store, progress=progress, counter=counter)
+    manifest = Manifest.build(kind, [Entry(f[0], f[2][2], d, f[3]) for f, d in zip(files, digests)],
+                              report.dirs)
     encoded = manifest.encode()
     sid = blake3.blake3(encoded).hexdigest()
     repo.store.put_bytes(encoded, sid)  # manifests are always kept, even with --no-store
+    manifest_json: str | None = encoded.decode("utf-8")  # what the event body embeds
+    del encoded
     repo.stat_cache.update(updates)
     repo.stat_cache.set_tree(str(target), key if store else key + NOT_STORED, sid)
+    if kind == "folder":  # per-folder stat keys: status then reads only the folders that change
+        record_folders(repo.stat_cache, str(target), sid, report.keys, manifest.entries)
     git = repo.git_state()
     # what other features add (lineage.snapshots.hooks): their events go in with the snapshot's
-    in_repo = (lambda f: rel) if kind == "file" else (lambda f: f.rel if rel == "." else f"{rel}/{f.rel}")
-    added = hooks.run(repo, [(in_repo(f), f.abspath, digests[f.abspath]) for f in files],
+    added = hooks.run(repo, _HookFiles(kind, rel, files, digests),  # type: ignore[arg-type]
                       {**current_decl, **columns}, progress=progress)
+    del digests  # the manifest holds them now
     _check_columns(rel, new_decl, hooks.columns(added))
     warnings = report.warnings() + hooks.warnings(added)  # links followed out, special files skipped
     if moved_from is not None:
@@ -287,8 +370,6 @@ def _create(repo: Repo, target: Path, rel: str, *, name: str | None, message: st
             "snapshot_id": sid, "dataset": dataset, "path": rel, "message": _redact_text(message),
             "user": repo.user, "host": repo.host, "git": git.to_dict(), "stored": store,
         }
-        if not known:
-            body["manifest"] = manifest.to_dict()
         if extra:
             body.update(extra)
         if moved_from is not None:
@@ -300,7 +381,14 @@ def _create(repo: Repo, target: Path, rel: str, *, name: str | None, message: st
             graph.append("dataset.declare", {"name": dataset, "path": rel, "columns": new_decl},
                          actor=repo.user)
         _append(repo, hooks.events(added))  # the hooks' events (see above)
-        ev = graph.append("snapshot", body, actor=repo.user)
+        # the manifest goes in as its canonical bytes, written once above, and reaches the
+        # projector as rows: no dictionary per file
+        text = _body_json(body, None if known else manifest_json)
+        manifest_json = None
+        if not known:
+            body["manifest"] = manifest.view()  # what projectors read; the JSON is `text`
+        ev = graph.append("snapshot", body, actor=repo.user, body_json=text)
+        del text
     version = queries.version_of_record(graph, ev.id)
     return SnapshotResult(sid, dataset, version, rel, kind, len(files), manifest.total_size,
                           len(updates), new_objects, False, store, ev.time, git.to_dict(), ev.id,

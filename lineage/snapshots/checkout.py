@@ -11,7 +11,7 @@ from typing import Any
 from lineage.core import faults as _faults
 from lineage.core.hashing import FileStat, hash_file
 from lineage.core.paths import (check_inside, check_parent, check_relative, checked_destination, display,
-                                is_temp_name, under_git)
+                                is_temp_name, temp_name, under_git)
 from lineage.core.progress import Progress
 from lineage.errors import (ConflictError, LineageError, MissingObjectError, PathError, UnknownRefError,
                             UnsafePathError, UsageError)
@@ -245,13 +245,26 @@ def _checkout(repo: Repo, sid: str, manifest: Manifest, dest_path: Path, entries
     updates = []
     if manifest.kind == "folder":
         dest_path.mkdir(parents=True, exist_ok=True)
+    staged = _Staging(dest_path, [t for _, t in to_write], [dest_path / d for d in dirs]) \
+        if manifest.kind == "folder" else None
     for d in dirs:
-        (dest_path / d).mkdir(parents=True, exist_ok=True)
+        if staged is None or staged.folder_top(dest_path / d) is None:
+            (dest_path / d).mkdir(parents=True, exist_ok=True)
     try:
         for e, target in to_write:
             _faults.point("checkout.write")
-            repo.store.copy_to(e.digest, target, executable=e.executable and not no_exec, link=link)
-            updates.append((str(target), FileStat.of(os.stat(target)), e.digest))
+            executable = e.executable and not no_exec
+            top = staged.top(target) if staged is not None else None
+            if top is None:  # into an existing folder: a temporary file renamed over it
+                repo.store.copy_to(e.digest, target, executable=executable, link=link)
+                updates.append((str(target), FileStat.of(os.stat(target)), e.digest))
+            else:  # into a new folder, staged under a temporary name: written in place
+                st = repo.store.write_new(e.digest, staged.staging_path(top, target),
+                                          executable=executable, link=link)
+                # a rename keeps the device, inode, size and mtime: the stat cache entry holds
+                updates.append((str(target), FileStat.of(st), e.digest))
+                _faults.point("checkout.temp")  # written in its staged folder, not yet in place
+                staged.done(top)
             done += e.size
             if progress:
                 progress(done, total)
@@ -268,9 +281,75 @@ def _checkout(repo: Repo, sid: str, manifest: Manifest, dest_path: Path, entries
                           [r for r in removed if r not in discarded], discarded)
 
 
+class _Staging:
+    """New folders of a checkout, written under a temporary name and renamed into place
+    when their last file is written.
+
+    Renaming a temporary file over each file costs more than writing a small file;
+    a new folder needs it once. A killed checkout leaves a temporary folder (removed
+    by the next checkout, never recorded by a snapshot) and no partial file in sight.
+    The top new folders are those whose parent exists; ``dest`` itself is never staged.
+    """
+
+    def __init__(self, dest: Path, targets: list[Path], dirs: list[Path]) -> None:
+        self._tops: dict[Path, Path | None] = {dest: None}
+        self._staging: dict[Path, str] = {}
+        self._left: dict[Path, int] = {}
+        made: set[str] = set()
+        for d in dirs:
+            top = self._top_of(d)
+            if top is not None:
+                made.add(self._stage(top, d))
+        for t in targets:
+            top = self._top_of(t.parent)
+            if top is not None:
+                self._left[top] = self._left.get(top, 0) + 1
+                made.add(os.path.dirname(self._stage(top, t)))
+        for folder in sorted(made):  # parents sort before their children: one mkdir each
+            os.makedirs(folder, exist_ok=True)
+        for top in [t for t in self._staging if t not in self._left]:  # only empty folders
+            os.rename(self._staging[top], top)
+
+    def _top_of(self, folder: Path) -> Path | None:
+        """The topmost new folder holding ``folder`` (None when it exists)."""
+        hit = self._tops.get(folder, False)
+        if hit is not False:
+            return hit
+        if os.path.lexists(folder):
+            top = None
+        else:
+            top = self._top_of(folder.parent) or folder
+        self._tops[folder] = top
+        return top
+
+    def _stage(self, top: Path, path: Path) -> str:
+        base = self._staging.get(top)
+        if base is None:
+            base = self._staging[top] = str(top.parent / temp_name())
+        rel = path.relative_to(top).as_posix()
+        return base if rel == "." else f"{base}/{rel}"
+
+    def top(self, target: Path) -> Path | None:
+        """The staged folder ``target`` is written into (None: its folder exists)."""
+        return self._tops.get(target.parent)
+
+    def folder_top(self, folder: Path) -> Path | None:
+        return self._tops.get(folder)
+
+    def staging_path(self, top: Path, target: Path) -> str:
+        return self._stage(top, target)
+
+    def done(self, top: Path) -> None:
+        self._left[top] -= 1
+        if self._left[top] == 0:
+            os.rename(self._staging[top], top)
+
+
 def _remove(dest_path: Path, to_remove: list[tuple[str, Path]], manifest: Manifest) -> list[str]:
     """Remove these files, then the folders they leave empty (not those the target lists)."""
     removed: list[str] = []
+    if not to_remove:
+        return removed
     folders: set[Path] = set()
     for rel, path in to_remove:
         try:

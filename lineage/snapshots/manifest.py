@@ -9,6 +9,8 @@ ID on any machine.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -101,7 +103,9 @@ class Manifest:
         return unchecked
 
     def encode(self) -> bytes:
-        return _canonical.dumps(self.to_dict())
+        """The canonical JSON of ``to_dict()``, written entry by entry: the same bytes,
+        without a dictionary per file (a manifest can hold a million files)."""
+        return encode_parts(self.kind, self.entries, self.dirs)
 
     @classmethod
     def decode(cls, data: bytes, *, check_paths: bool = True) -> Manifest:
@@ -121,6 +125,68 @@ class Manifest:
 
     def by_path(self) -> dict[str, Entry]:
         return {e.path: e for e in self.entries}
+
+    def view(self) -> ManifestView:
+        """``to_dict()`` read-only and made as it is read (see ``ManifestView``)."""
+        return ManifestView(self)
+
+
+class ManifestView(Mapping[str, Any]):
+    """A manifest as its document reads (``format``, ``kind``, ``files`` and ``dirs``),
+    each file's dictionary made only when it is looked at: what the projectors of a
+    snapshot just taken read, instead of a dictionary per file held at once. ``entries``
+    and ``kind`` give the rows directly."""
+
+    def __init__(self, manifest: Manifest) -> None:
+        self._doc: dict[str, Any] = {"format": FORMAT, "kind": manifest.kind,
+                                     "files": _FileDicts(manifest.entries)}
+        if manifest.dirs:
+            self._doc["dirs"] = list(manifest.dirs)
+        self.kind = manifest.kind
+        self.entries = manifest.entries
+
+    def __getitem__(self, key: str) -> Any:
+        return self._doc[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._doc)
+
+    def __len__(self) -> int:
+        return len(self._doc)
+
+
+class _FileDicts(Sequence[dict[str, Any]]):
+    def __init__(self, entries: tuple[Entry, ...]) -> None:
+        self._entries = entries
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __getitem__(self, i):  # type: ignore[override]
+        if isinstance(i, slice):
+            return [e.to_dict() for e in self._entries[i]]
+        return self._entries[i].to_dict()
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        return (e.to_dict() for e in self._entries)
+
+
+_TRUE_FALSE = ("false", "true")
+
+
+def encode_parts(kind: str, entries: Iterable[tuple[str, int, str, bool]], dirs: tuple[str, ...] = ()) -> bytes:
+    """Canonical JSON of a manifest from its sorted parts, byte for byte what
+    ``canonical.dumps(Manifest(kind, entries, dirs).to_dict())`` gives: keys in sorted
+    order (``digest``, ``executable``, ``path``, ``size`` per file; ``dirs``, ``files``,
+    ``format``, ``kind`` at the top), strings as the canonical encoder writes them."""
+    string = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
+    tf = _TRUE_FALSE
+    files = ",".join([
+        f'{{"digest":{string(d)},"executable":{tf[bool(x)]},"path":{string(p)},"size":{int(n)}}}'
+        for p, n, d, x in entries])
+    head = '{"dirs":' + string(list(dirs)) + "," if dirs else "{"
+    return (head + '"files":[' + files + '],"format":' + string(FORMAT) + ',"kind":'
+            + string(kind) + "}").encode("utf-8")
 
 
 class _UncheckedManifest(Manifest):

@@ -52,6 +52,12 @@ def snapshot_known(g: Graph, sid: str) -> bool:
     return g.conn.execute("SELECT 1 FROM snapshots WHERE id = ?", (sid,)).fetchone() is not None
 
 
+def snapshot_stored(g: Graph, sid: str) -> bool:
+    """Was ``sid`` recorded with its bytes stored (not only with --no-store)?"""
+    return g.conn.execute("SELECT 1 FROM snapshot_records WHERE snapshot_id = ? AND stored = 1 LIMIT 1",
+                          (sid,)).fetchone() is not None
+
+
 def snapshot_ids(g: Graph) -> list[str]:
     return [r[0] for r in g.conn.execute("SELECT id FROM snapshots ORDER BY id")]
 

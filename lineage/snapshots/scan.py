@@ -6,8 +6,9 @@ from __future__ import annotations
 import fcntl
 import marshal
 import os
+import shutil
 import stat as _stat
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +20,7 @@ from lineage.core.hashing import FileStat
 from lineage.core.paths import display, is_protected, is_temp_name
 from lineage.errors import PathError
 from lineage.repo import DIRNAME, Repo
+from lineage.store.statcache import StatCache
 
 #: Folder names never included in a snapshot.
 SKIP_DIRS = frozenset({DIRNAME, ".git", ".hg", ".svn", "__pycache__"})
@@ -48,6 +50,10 @@ class ScanReport:
     skipped: list[str] = field(default_factory=list)   # "rel (why)": special files, dangling links
     outside: list[str] = field(default_factory=list)   # "rel -> target": links followed out
     temps: list[str] = field(default_factory=list)     # abspaths of checkout temporary files
+    #: (folder prefix, start, end) of each folder's files in ``scan``'s list
+    spans: list[tuple[str, int, int]] = field(default_factory=list)
+    #: stat key of each folder's files, by prefix (set by ``tree_key``)
+    keys: dict[str, str] = field(default_factory=dict)
 
     def warnings(self) -> list[str]:
         out = []
@@ -80,8 +86,24 @@ def scan(path: Path, report: ScanReport | None = None) -> tuple[str, list[FoundF
 
     With a ``report``, also collect empty folders, skipped special files and dangling
     links, links leading outside ``report.boundary`` and leftover checkout temporary
-    files (never listed as data).
+    files (never listed as data). Files come folder by folder; ``report.spans`` tells
+    where each folder's run starts and ends.
     """
+    rep = report if report is not None else ScanReport()
+    kind, folders = walk(path, rep)
+    found: list[FoundFile] = []
+    spans = rep.spans
+    for prefix, files in folders:
+        start = len(found)
+        found.extend(files)
+        spans.append((prefix, start, len(found)))
+    return kind, found
+
+
+def walk(path: Path, report: ScanReport) -> tuple[str, Iterator[tuple[str, list[FoundFile]]]]:
+    """``scan``, one folder at a time: the kind, and (prefix, files) for each folder that
+    holds files (prefix ``""`` for the root, else ``"a/b/"``), so a caller can look at a
+    folder and let it go. A file gives one folder, prefix ``""``."""
     try:
         st = os.stat(path)
     except FileNotFoundError:
@@ -89,11 +111,14 @@ def scan(path: Path, report: ScanReport | None = None) -> tuple[str, list[FoundF
     except OSError as exc:
         raise PathError(f"cannot read {display(path)}: {exc.strerror}") from None
     if _stat.S_ISREG(st.st_mode):
-        return "file", [FoundFile(path.name, str(path), tuple(FileStat.of(st)), bool(st.st_mode & 0o111))]
+        one = FoundFile(path.name, str(path), tuple(FileStat.of(st)), bool(st.st_mode & 0o111))
+        return "file", iter([("", [one])])
     if not _stat.S_ISDIR(st.st_mode):
         raise PathError(f"not a regular file or folder: {display(path)}")
-    found: list[FoundFile] = []
-    rep = report if report is not None else ScanReport()
+    return "folder", _walk_folder(path, report)
+
+
+def _walk_folder(path: Path, rep: ScanReport) -> Iterator[tuple[str, list[FoundFile]]]:
     inside: tuple[str, ...] = ()
     if rep.boundary is not None:  # a link may lead anywhere inside the repository or the dataset
         inside = (str(rep.boundary), os.path.realpath(path))
@@ -104,7 +129,8 @@ def scan(path: Path, report: ScanReport | None = None) -> tuple[str, list[FoundF
             entries = list(os.scandir(folder))
         except OSError as exc:
             raise PathError(f"cannot read folder {display(folder)}: {exc.strerror}") from None
-        before, depth = len(found), len(stack)
+        found: list[FoundFile] = []
+        depth = len(stack)
         for de in entries:
             name = de.name
             rel = prefix + name
@@ -135,9 +161,10 @@ def scan(path: Path, report: ScanReport | None = None) -> tuple[str, list[FoundF
                                                       est.st_mtime_ns), bool(est.st_mode & 0o111)))
             else:
                 rep.skipped.append(f"{rel} ({_kind_of(est.st_mode)})")
-        if prefix and len(found) == before and len(stack) == depth:
+        if found:
+            yield prefix, found
+        elif prefix and len(stack) == depth:
             rep.dirs.append(prefix[:-1])  # nothing recorded below it: an empty folder
-    return "folder", found
 
 
 def _check_link(abspath: str, rel: str, inside: tuple[str, ...], rep: ScanReport) -> None:
@@ -179,11 +206,67 @@ def stat_key(files: list[FoundFile]) -> str:
     return blake3.blake3(marshal.dumps(rows)).hexdigest()
 
 
+def folder_key(files: list[FoundFile]) -> str:
+    """``stat_key`` of one folder's files: the key the folder index compares."""
+    # marshal version 2 writes no back-references, so the bytes do not depend on which
+    # values happen to be shared objects (version 3 and later do)
+    return blake3.blake3(marshal.dumps([(f[0], f[2], f[3]) for f in files], 2)).hexdigest()
+
+
+def folder_keys(files: list[FoundFile], report: ScanReport) -> dict[str, str]:
+    """The stat key of each folder of a scan, by prefix (``""`` or ``"a/b/"``)."""
+    spans = report.spans
+    if spans and spans[-1][2] == len(files):  # scan's own list, folder by folder
+        return {prefix: folder_key(files[start:end]) for prefix, start, end in spans}
+    groups: dict[str, list[FoundFile]] = {}
+    for f in files:
+        head, sep, _ = f.rel.rpartition("/")
+        groups.setdefault(head + sep, []).append(f)
+    return {prefix: folder_key(group) for prefix, group in groups.items()}
+
+
+def combine_keys(keys: dict[str, str], dirs: list[str]) -> str:
+    """The tree key of folder keys and empty folders (see ``tree_key``)."""
+    key = blake3.blake3(marshal.dumps(sorted(keys.items()), 2)).hexdigest()
+    return key if not dirs else key + "/dirs:" + blake3.blake3(
+        "\n".join(sorted(dirs)).encode("utf-8", "surrogateescape")).hexdigest()
+
+
 def tree_key(files: list[FoundFile], report: ScanReport) -> str:
-    """``stat_key`` plus the empty folders, when there are any."""
-    key = stat_key(files)
-    return key if not report.dirs else key + "/dirs:" + blake3.blake3(
-        "\n".join(sorted(report.dirs)).encode("utf-8", "surrogateescape")).hexdigest()
+    """One key of every (path, device, inode, size, mtime, executable) in a scan and its
+    empty folders, made of the folders' keys (kept in ``report.keys``).
+
+    When it equals the key recorded for a snapshot of the same root, no file can have
+    changed (by the stat cache's own standard), so status and re-snapshot answer
+    without loading the cache or the manifest.
+    """
+    report.keys = folder_keys(files, report)
+    return combine_keys(report.keys, report.dirs)
+
+
+def prefix_of(path: str) -> str:
+    """The folder prefix of a manifest path: ``""`` or ``"a/b/"``."""
+    head, sep, _ = path.rpartition("/")
+    return head + sep
+
+
+def record_folders(cache: StatCache, root: str, sid: str, keys: dict[str, str],
+                   entries: Iterable[tuple[str, int, str, bool]], valid: set[str] | None = None) -> None:
+    """Record the folder index of ``root`` for snapshot ``sid``: each folder's entries
+    (``entries``: the snapshot's (path, size, digest, executable)) and its stat key from
+    ``keys``, for the folders in ``valid`` (all when None: the scan was verified whole).
+    A folder left out keeps an empty key, which never matches: status compares it."""
+    grouped: dict[str, dict[str, tuple[int, bytes, bool]]] = {}
+    for path, size, digest, executable in entries:
+        head, sep, name = path.rpartition("/")
+        grouped.setdefault(head + sep, {})[name] = (size, bytes.fromhex(digest), executable)
+    index: dict[str, tuple[str, str]] = {}
+    blobs: dict[str, bytes] = {}
+    for prefix, folder in grouped.items():
+        address, blob = cache.entries_blob(folder)
+        blobs[address] = blob
+        index[prefix] = (keys.get(prefix, "") if valid is None or prefix in valid else "", address)
+    cache.set_folders(root, sid, index, blobs)
 
 
 #: Suffix of a recorded tree key whose bytes were not stored (--no-store, or a status check).
@@ -233,5 +316,7 @@ def unlink_all(paths: list[str]) -> None:
     for p in paths:
         try:
             os.unlink(p)
+        except IsADirectoryError:  # a new folder a killed checkout was staging
+            shutil.rmtree(p, ignore_errors=True)
         except OSError:
             pass

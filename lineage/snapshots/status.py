@@ -5,15 +5,19 @@ from __future__ import annotations
 
 import os
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 from lineage.core import git as gitinfo
+from lineage.core.hashing import hash_many
 from lineage.errors import MissingObjectError, UnknownRefError
 from lineage.repo import Repo
 from lineage.snapshots import lock, queries, workspace
 from lineage.snapshots.add import default_name
 from lineage.snapshots.refs import load_manifest
-from lineage.snapshots.scan import NOT_STORED, ScanReport, scan, tree_key, tree_matches
+from lineage.snapshots.scan import (NOT_STORED, FoundFile, ScanReport, combine_keys, folder_key, prefix_of,
+                                    record_folders, scan, tree_key, tree_matches, walk)
+from lineage.store.statcache import StatCache
 
 
 @dataclass(frozen=True)
@@ -58,28 +62,130 @@ def _status_one(repo: Repo, name: str, rel: str, sid: str | None, version: int,
     if not os.path.exists(target):
         return DatasetStatus(name, rel, sid, version, "missing", **more)
     report = ScanReport()
-    kind, files = scan(target, report)
-    if sid is None:
-        return DatasetStatus(name, rel, None, version, "untracked", added=sorted(f.rel for f in files),
-                             **more)
-    key = tree_key(files, report)
-    if tree_matches(repo, target, key, sid, need_stored=False):
-        return DatasetStatus(name, rel, sid, version, "clean", **more)
-    recorded = load_manifest(repo, sid, check_paths=False).by_path()
-    current = workspace.digests(repo, files, {p: e.size for p, e in recorded.items()})
-    added = sorted(p for p in current if p not in recorded)
-    removed = sorted(p for p in recorded if p not in current)
-    modified = sorted(p for p, d in current.items() if p in recorded and recorded[p].digest != d)
+    found = _by_folder(repo, target, sid, report) if sid is not None else None
+    if found is not None:
+        kind = "folder"
+        added, removed, modified = found
+    else:
+        kind, files = scan(target, report)
+        if sid is None:
+            return DatasetStatus(name, rel, None, version, "untracked", added=sorted(f.rel for f in files),
+                                 **more)
+        added, removed, modified = _whole(repo, target, kind, files, report, sid)
     not_fetched: list[str] = []
     last = workspace.checked_out(repo, target) if removed and kind == "folder" else None
     if last is not None and last.snapshot == sid and last.paths is not None:
         not_fetched = [p for p in removed if not last.covers(p)]
         removed = [p for p in removed if last.covers(p)]
     state = "partial" if not_fetched else "changed" if (added or removed or modified) else "clean"
-    if state == "clean":
-        # remember the verified state; whether the bytes are stored is unknown here
-        repo.stat_cache.set_tree(str(target), key + NOT_STORED, sid)
     return DatasetStatus(name, rel, sid, version, state, added, removed, modified, not_fetched, **more)
+
+
+Changes = tuple[list[str], list[str], list[str]]  # added, removed, modified
+
+
+def _whole(repo: Repo, target: Path, kind: str, files: list[FoundFile], report: ScanReport,
+           sid: str) -> Changes:
+    """Compare a whole scan with the whole manifest: for a file, or a folder with no
+    folder index for ``sid`` yet (it records one for the next status)."""
+    key = tree_key(files, report)
+    if tree_matches(repo, target, key, sid, need_stored=False):
+        return [], [], []
+    recorded = load_manifest(repo, sid, check_paths=False).by_path()
+    current = workspace.digests(repo, files, {p: e.size for p, e in recorded.items()})
+    added = sorted(p for p in current if p not in recorded)
+    removed = sorted(p for p in recorded if p not in current)
+    modified = sorted(p for p, d in current.items() if p in recorded and recorded[p].digest != d)
+    cache = repo.stat_cache
+    if not (added or removed or modified):
+        # remember the verified state; whether the bytes are stored is unknown here
+        cache.set_tree(str(target), key + NOT_STORED, sid)
+    if kind == "folder":  # the folders that hold no difference are verified as they are now
+        differ = {prefix_of(p) for p in (*added, *removed, *modified)}
+        record_folders(cache, str(target), sid, report.keys, recorded.values(),
+                       valid={p for p in report.keys if p not in differ})
+    return added, removed, modified
+
+
+def _by_folder(repo: Repo, target: Path, sid: str, report: ScanReport) -> Changes | None:
+    """Compare folder by folder with the folder index recorded for ``sid`` (None when
+    there is none): a folder whose stat key is the recorded one is skipped whole, and
+    only the folders that differ have their recorded entries and cached digests read."""
+    cache = repo.stat_cache
+    known = cache.folders(str(target))
+    if known is None or known[0] != sid or not os.path.isdir(target):
+        return None
+    index = known[1]
+    _, folders = walk(target, report)
+    keys: dict[str, str] = {}
+    differ: list[tuple[str, list[FoundFile]]] = []
+    for prefix, files in folders:
+        key = keys[prefix] = folder_key(files)
+        was = index.get(prefix)
+        if was is None or was[0] != key:
+            differ.append((prefix, files))  # only these folders' files are kept
+    gone = [p for p in index if p not in keys]
+    if not differ and not gone:
+        _remember_clean(cache, target, combine_keys(keys, report.dirs), sid)
+        return [], [], []
+    added: list[str] = []
+    removed: list[str] = []
+    modified: list[str] = []
+    verified: dict[str, tuple[str, str]] = {}
+    unknown: list[tuple[str, FoundFile, tuple[int, bytes, bool] | None]] = []
+    for prefix, files in differ:
+        was = index.get(prefix)
+        recorded = cache.folder_entries(was[1]) if was is not None else {}
+        cached = cache.stat_folder(os.path.dirname(files[0].abspath))
+        names = set()
+        cut = len(prefix)
+        clean = was is not None
+        for f in files:
+            name = f.rel[cut:]
+            names.add(name)
+            rec = recorded.get(name)
+            if rec is None:
+                added.append(f.rel)
+                clean = False
+                continue
+            hit = cached.get(name)
+            if hit is not None and hit[0] == f.stat:
+                if hit[1] != rec[1].hex():
+                    modified.append(f.rel)
+                    clean = False
+            elif rec[0] != f.size:
+                modified.append(f.rel)  # a size differs: changed, without reading it
+                clean = False
+            else:
+                unknown.append((prefix, f, rec))
+        for name in recorded:
+            if name not in names:
+                removed.append(prefix + name)
+                clean = False
+        if clean and was is not None:
+            verified[prefix] = (keys[prefix], was[1])
+    if unknown:
+        hashed = hash_many([(f.abspath, f.size) for _, f, _ in unknown])
+        cache.update([(f.abspath, f.stat, hashed[f.abspath]) for _, f, _ in unknown])
+        for prefix, f, rec in unknown:
+            if rec is not None and hashed[f.abspath] != rec[1].hex():
+                modified.append(f.rel)
+                verified.pop(prefix, None)
+    for prefix in gone:
+        removed.extend(prefix + name for name in cache.folder_entries(index[prefix][1]))
+    if verified:  # touched but the same: these folders are skipped next time
+        cache.set_folders(str(target), sid, {**index, **verified})
+    if not (added or removed or modified):
+        _remember_clean(cache, target, combine_keys(keys, report.dirs), sid)
+    return sorted(added), sorted(removed), sorted(modified)
+
+
+def _remember_clean(cache: StatCache, target: Path, key: str, sid: str) -> None:
+    """Record the verified tree state, unless it is recorded already (whether the bytes
+    are stored is unknown here)."""
+    known = cache.tree(str(target))
+    if known is None or known[1] != sid or known[0] not in (key, key + NOT_STORED):
+        cache.set_tree(str(target), key + NOT_STORED, sid)
 
 
 def _recorded(repo: Repo, row: queries.DatasetRow) -> tuple[str | None, int]:

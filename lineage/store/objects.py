@@ -31,7 +31,7 @@ from typing import BinaryIO
 import blake3
 
 from lineage.core import faults as _faults
-from lineage.core.hashing import BLOCK_SIZE, DIGEST_HEX_LEN
+from lineage.core.hashing import BLOCK_SIZE, DIGEST_HEX_LEN, PARALLEL_FILE
 from lineage.core.paths import temp_name
 from lineage.core.process import BUSY, lock_timeout
 from lineage.errors import BusyError, CorruptObjectError, MissingObjectError, PathError
@@ -101,6 +101,16 @@ class ObjectStore:
         self._packs: list[LocalPack] | None = None
         self._packed: set[bytes] | None = None
         self._lock = threading.Lock()
+        #: objects this process has just hashed while storing them (a download): read-only
+        #: and immutable, so writing them out again need not rehash them
+        self._verified: set[str] = set()
+
+    def mark_verified(self, digest: str) -> None:
+        """The object was hashed as it entered the store, in this process."""
+        self._verified.add(digest)
+
+    def _checked(self, src: Path | str, digest: str) -> bool:
+        return digest in self._verified or _object_digest(Path(src)) == digest
 
     # -- layout -------------------------------------------------------------
     def path(self, digest: str) -> Path:
@@ -317,7 +327,7 @@ class ObjectStore:
                             _copy_fd(s, fd, os.fstat(s.fileno()).st_size)
                 finally:
                     os.close(fd)
-                if _object_digest(src) != digest:
+                if not self._checked(src, digest):
                     raise CorruptObjectError(
                         f"object {digest[:12]} is corrupt (its bytes do not match its digest)"
                     )
@@ -327,6 +337,41 @@ class ObjectStore:
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
+
+    def write_new(self, digest: str, dest: str, *, executable: bool = False,
+                  link: LinkMode = LinkMode.copy) -> os.stat_result:
+        """Write the object to ``dest``, which must not exist yet, verifying it on the way.
+
+        Not atomic on its own (no temporary file and rename, which cost more than the
+        write for a small file): the caller writes into a folder that becomes visible
+        only when complete (checkout stages new folders under a temporary name).
+        Returns the stat of the written file.
+        """
+        src = f"{self._objects}/{digest[:2]}/{digest[2:]}"
+        mode = 0o755 if executable else 0o644
+        if not os.path.exists(src):
+            data = self.read_bytes(digest)  # packed: small, verified in memory
+            fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+            try:
+                _write_all(fd, data)
+                os.fchmod(fd, mode)
+                return os.fstat(fd)
+            finally:
+                os.close(fd)
+        if link is LinkMode.hardlink:
+            os.link(src, dest)
+            return os.stat(dest)
+        if not self._checked(src, digest):
+            raise CorruptObjectError(f"object {digest[:12]} is corrupt (its bytes do not match its digest)")
+        fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+        try:
+            if not (link is LinkMode.reflink and _reflink(src, fd)):
+                with open(src, "rb") as s:
+                    _copy_fd(s, fd, os.fstat(s.fileno()).st_size)
+            os.fchmod(fd, mode)
+            return os.fstat(fd)
+        finally:
+            os.close(fd)
 
     # -- writers and the collector ---------------------------------------------
     @contextmanager
@@ -610,6 +655,46 @@ class Batch:
                 return
             self._pending[digest] = tmp
             self.bytes += before.st_size
+
+    def hash_and_put_file(self, src: str) -> str:
+        """Store the file at ``src`` and return its digest, reading it once: each block
+        is hashed (BLAKE3 on several threads for a large file, without the GIL) and
+        written to a temporary file, renamed into place at commit."""
+        try:
+            before = os.stat(src)
+            fh = open(src, "rb", buffering=0)
+        except FileNotFoundError:
+            raise PathError(f"file vanished while hashing: {src}") from None
+        except OSError as exc:
+            raise PathError(f"cannot read {src}: {exc.strerror or exc}") from None
+        hasher = blake3.blake3(max_threads=blake3.blake3.AUTO if before.st_size >= PARALLEL_FILE else 1)
+        tmp = self.store._tmp_path()
+        try:
+            with fh:
+                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+                try:
+                    buf = bytearray(BLOCK_SIZE * 8)
+                    view = memoryview(buf)
+                    while True:
+                        n = fh.readinto(buf)
+                        if not n:
+                            break
+                        hasher.update(view[:n])
+                        _write_all(fd, view[:n])
+                finally:
+                    os.close(fd)
+            _unchanged_since(src, before, tmp)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        digest = hasher.hexdigest()
+        with self._lock:
+            if self._has(digest) or self.store.exists(digest):
+                tmp.unlink(missing_ok=True)  # the same bytes were already stored
+                return digest
+            self._pending[digest] = tmp
+            self.bytes += before.st_size
+        return digest
 
     def commit(self) -> None:
         packs = self._done_packs + ([self._pack] if self._pack is not None else [])

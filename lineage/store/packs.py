@@ -19,6 +19,7 @@ interrupted write is invisible and the next one simply writes a new pack.
 from __future__ import annotations
 
 import io
+import mmap
 import os
 import struct
 from bisect import bisect_left
@@ -130,6 +131,7 @@ class LocalPack:
         if not self._data.startswith(IDX_MAGIC):
             raise CorruptObjectError(f"pack index {idx_path.name} is not a lineage pack index")
         (self.count,) = _COUNT.unpack_from(self._data, HEADER)
+        self._map: mmap.mmap | None = None
 
     def _key(self, i: int) -> bytes:
         at = _ENTRIES_START + i * _ENTRY.size
@@ -161,9 +163,16 @@ class LocalPack:
             yield raw.hex(), off, length
 
     def read(self, off: int, length: int) -> bytes:
-        with open(self.pack_path, "rb") as fh:
-            fh.seek(off)
-            return fh.read(length)
+        """The bytes at ``off``: through one read-only mapping of the pack (packs are
+        immutable), so reading many objects costs no open or seek per object."""
+        view = self._map
+        if view is None:
+            with open(self.pack_path, "rb") as fh:
+                size = os.fstat(fh.fileno()).st_size
+                if size == 0:
+                    return b""
+                view = self._map = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+        return view[off:off + length]
 
 
 class PackWriter:

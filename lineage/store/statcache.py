@@ -7,6 +7,13 @@ size and mtime_ns are all unchanged.
 
 Entries are grouped by folder, one marshalled blob per folder: ``status`` of a
 dataset of 20,000 files then reads a handful of rows instead of 20,000.
+
+Per tracked root it also keeps a folder index (``folder_keys``): for each folder of the
+tree, the stat key of its files (names, device, inode, size, mtime_ns, executable) as
+last verified against a snapshot, and the content address of that snapshot's entries
+for the folder (``folder_entries``: name -> size, digest, executable; shared by every
+snapshot whose folder is the same). ``status`` compares keys folder by folder and reads
+entries only for the folders whose key differs.
 """
 
 from __future__ import annotations
@@ -16,6 +23,8 @@ import os
 import sqlite3
 from collections.abc import Iterable
 from pathlib import Path
+
+import blake3
 
 from lineage.core.hashing import FileStat
 from lineage.errors import BusyError
@@ -29,10 +38,23 @@ CREATE TABLE IF NOT EXISTS trees (
     root     TEXT PRIMARY KEY,
     stat_key TEXT NOT NULL,
     snapshot TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS folder_keys (
+    root     TEXT PRIMARY KEY,
+    snapshot TEXT NOT NULL,
+    keys     BLOB NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS folder_entries (
+    hash    TEXT PRIMARY KEY,
+    entries BLOB NOT NULL
 ) WITHOUT ROWID
 """
 
 Entry = tuple[FileStat, str]
+#: A folder of a snapshot: file name -> (size, digest as 32 bytes, executable)
+FolderEntries = dict[str, tuple[int, bytes, bool]]
+#: The folder index of a root: folder prefix ("" or "a/b/") -> (stat key, entries address)
+FolderIndex = dict[str, tuple[str, str]]
 
 
 class StatCache:
@@ -41,6 +63,9 @@ class StatCache:
         self._conn: sqlite3.Connection | None = None
         #: set when an unreadable cache file was found and started afresh
         self.discarded = False
+        #: the folders whose entries were read (``stat_folder``, ``folder_entries``), in
+        #: order: what a status had to look at beyond the folder keys
+        self.folders_read: list[str] = []
 
     @property
     def conn(self) -> sqlite3.Connection:
@@ -122,6 +147,60 @@ class StatCache:
             conn.execute("ROLLBACK")
             raise
 
+    def stat_folder(self, folder: str) -> dict[str, Entry]:
+        """The cached entries of the files directly in ``folder`` (an absolute path)."""
+        self.folders_read.append(folder)
+        row = self.conn.execute("SELECT entries FROM stat_dirs WHERE dir = ?", (folder,)).fetchone()
+        if row is None:
+            return {}
+        return {name: (FileStat(e[0], e[1], e[2], e[3]), e[4]) for name, e in marshal.loads(row[0]).items()}
+
+    # -- the folder index ------------------------------------------------------------
+
+    def folders(self, root: str) -> tuple[str, FolderIndex] | None:
+        """(snapshot ID, folder index) last recorded for the tree at ``root``."""
+        row = self.conn.execute("SELECT snapshot, keys FROM folder_keys WHERE root = ?", (root,)).fetchone()
+        return None if row is None else (row[0], marshal.loads(row[1]))
+
+    def folder_entries(self, address: str) -> FolderEntries:
+        """A snapshot's entries for one folder, by the address ``set_folders`` gave them."""
+        self.folders_read.append(address)
+        row = self.conn.execute("SELECT entries FROM folder_entries WHERE hash = ?", (address,)).fetchone()
+        return {} if row is None else marshal.loads(row[0])
+
+    @staticmethod
+    def entries_blob(entries: FolderEntries) -> tuple[str, bytes]:
+        """The address and encoding of one folder's entries (names sorted, so the same
+        folder in two snapshots is stored once)."""
+        blob = marshal.dumps(dict(sorted(entries.items())), 2)  # no back-references: same bytes
+        return blake3.blake3(blob).hexdigest(), blob
+
+    def set_folders(self, root: str, snapshot: str, index: FolderIndex,
+                    blobs: dict[str, bytes] | None = None) -> None:
+        """Record the folder index of ``root`` (``blobs``: new entries by address), and
+        drop the entries no root's index refers to any more."""
+        conn = self.conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            if blobs:
+                conn.executemany("INSERT OR IGNORE INTO folder_entries VALUES (?, ?)", blobs.items())
+            conn.execute("INSERT OR REPLACE INTO folder_keys VALUES (?, ?, ?)",
+                         (root, snapshot, marshal.dumps(index)))
+            if blobs:
+                self._prune(conn)
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+    @staticmethod
+    def _prune(conn: sqlite3.Connection) -> None:
+        used = {address for (keys,) in conn.execute("SELECT keys FROM folder_keys")
+                for _, address in marshal.loads(keys).values()}
+        stale = [(h,) for (h,) in conn.execute("SELECT hash FROM folder_entries") if h not in used]
+        if stale:
+            conn.executemany("DELETE FROM folder_entries WHERE hash = ?", stale)
+
     def tree(self, root: str) -> tuple[str, str] | None:
         """(stat key, snapshot ID) last known to describe the tree at ``root`` exactly."""
         row = self.conn.execute("SELECT stat_key, snapshot FROM trees WHERE root = ?", (root,)).fetchone()
@@ -131,8 +210,10 @@ class StatCache:
         self.conn.execute("INSERT OR REPLACE INTO trees VALUES (?, ?, ?)", (root, stat_key, snapshot))
 
     def drop_tree(self, root: str) -> None:
-        """Forget the tree state of ``root`` (its files were rewritten: checkout)."""
+        """Forget the tree state of ``root`` (its files were rewritten: checkout), and its
+        folder index."""
         self.conn.execute("DELETE FROM trees WHERE root = ?", (root,))
+        self.conn.execute("DELETE FROM folder_keys WHERE root = ?", (root,))
 
     def close(self) -> None:
         if self._conn is not None:

@@ -196,6 +196,7 @@ def _fetch(repo: Repo, ids: Iterable[str] | None, *, remote: str | None,
                 return 0
             _faults.point("fetch.download")  # downloaded, not yet in the store
             store._install(tmp, d)
+            store.mark_verified(d)  # hashed on arrival: checkout copies it without a rehash
         finally:
             tmp.unlink(missing_ok=True)
         meter.add(size, 1)

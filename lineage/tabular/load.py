@@ -131,15 +131,15 @@ def _object(repo: Any, digest: str):
     return pa.BufferReader(repo.store.read_bytes(digest))
 
 
-def _fingerprint_frame(repo: Any, f: TabularFile):
+def _has_fingerprints(repo: Any, f: TabularFile) -> bool:
+    return bool(f.ok and f.record.fingerprints and repo.store.exists(f.record.fingerprints))
+
+
+def _whole_file_frame(f: TabularFile):
+    """The one row of a file whose rows were not fingerprinted: its content digest."""
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
     fp16 = pa.binary(16)
-    if f.ok and f.record.fingerprints and repo.store.exists(f.record.fingerprints):
-        t = pq.read_table(_object(repo, f.record.fingerprints))
-        t = t.replace_schema_metadata(None)
-        return t.add_column(0, "file", pa.array([f.path] * t.num_rows, pa.string()))
     whole = bytes.fromhex(f.digest)[:16]
     return pa.table({
         "file": pa.array([f.path], pa.string()),
@@ -150,6 +150,28 @@ def _fingerprint_frame(repo: Any, f: TabularFile):
         "time": pa.nulls(1, pa.timestamp("us", "UTC")),
         "label": pa.nulls(1, pa.string()),
     })
+
+
+def _fingerprint_frame(repo: Any, f: TabularFile, columns: list[str] | None = None, source: Any = None):
+    """One file's rows of the fingerprint table: every column, or only ``columns`` (those
+    the file has). ``source``: where its stored fingerprints are read (``_object``)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    if not _has_fingerprints(repo, f):
+        t = _whole_file_frame(f)
+        return t if columns is None else t.select([c for c in columns if c in t.column_names])
+    pf = pq.ParquetFile(source if source is not None else _object(repo, f.record.fingerprints),
+                        pre_buffer=False)
+    names = pf.schema_arrow.names
+    wanted = None if columns is None else [c for c in columns if c in names]
+    files = None
+    if columns is None or "file" in columns:
+        files = pa.repeat(pa.scalar(f.path, pa.string()), pf.metadata.num_rows)
+    if wanted == []:
+        return pa.table({"file": files}) if files is not None else pa.table({})
+    t = pf.read(columns=wanted).replace_schema_metadata(None)
+    return t if files is None else t.add_column(0, "file", files)
 
 
 def load_fingerprints(repo: Any, snapshot_id: str, *, declarations: dict[str, str] | None = None):
@@ -180,6 +202,204 @@ def load_fingerprints(repo: Any, snapshot_id: str, *, declarations: dict[str, st
     return table
 
 
+class FingerprintColumns:
+    """A snapshot's fingerprint table (``load_fingerprints``), read one column at a time:
+    only the columns asked for are read (memory-mapped), each once, and ``release`` lets
+    one go. What audit rules read: a rule that compares ``fp`` keys never reads the near
+    keys, the labels or the file names.
+
+        >>> fps = FingerprintColumns(repo, "train@latest")     # doctest: +SKIP
+        >>> fps.column("fp")                                   # doctest: +SKIP
+    """
+
+    def __init__(self, repo: Any, snapshot_id: str, *, declarations: dict[str, str] | None = None) -> None:
+        _sid, self.files = file_records(repo, snapshot_id, declarations=declarations)
+        self._repo = repo
+        self._columns: dict[str, Any] = {}
+        self._sources: dict[int, Any] = {}
+        self._names: list[str] | None = None
+        self._counts: list[int] | None = None
+        self._rows: Any = None
+
+    def _source(self, k: int):
+        """Where file ``k``'s stored fingerprints are read: a path (memory-mapped), or the
+        bytes of a packed object, read once."""
+        import pyarrow as pa
+
+        if k not in self._sources:
+            digest = self.files[k].record.fingerprints
+            self._sources[k] = (str(self._repo.store.path(digest)) if self._repo.store.is_loose(digest)
+                                else self._repo.store.read_bytes(digest))
+        src = self._sources[k]
+        return src if isinstance(src, str) else pa.BufferReader(src)
+
+    def _stored(self) -> list[int]:
+        return [k for k, f in enumerate(self.files) if _has_fingerprints(self._repo, f)]
+
+    def _footers(self) -> None:
+        import pyarrow.parquet as pq
+
+        names = list(_BASE_COLUMNS)
+        counts = [1] * len(self.files)
+        for k in self._stored():
+            meta = pq.ParquetFile(self._source(k))
+            counts[k] = meta.metadata.num_rows
+            names += [n for n in meta.schema_arrow.names if n not in names]
+        self._names, self._counts = names, counts
+
+    @property
+    def column_names(self) -> list[str]:
+        if self._names is None:
+            self._footers()
+        return list(self._names)
+
+    @property
+    def num_rows(self) -> int:
+        if self._counts is None:
+            self._footers()
+        return sum(self._counts)
+
+    def column(self, name: str):
+        """One column (a ``pyarrow.ChunkedArray``), as ``load_fingerprints`` would have it."""
+        if name not in self._columns:
+            if name not in self.column_names:
+                raise KeyError(f"no fingerprint column {name!r}")
+            import pyarrow as pa
+
+            frames = [_fingerprint_frame(self._repo, f, [name], self._source(k) if _has_fingerprints(self._repo, f)
+                                         else None) for k, f in enumerate(self.files)]
+            typed = [fr.schema.field(name).type for fr in frames if name in fr.column_names]
+            # a file without the column (other files, older records) has nulls there
+            frames = [fr if name in fr.column_names else pa.table({name: pa.nulls(n, typed[0])})
+                      for fr, n in zip(frames, self._counts)]
+            self._columns[name] = _concat_fingerprints(frames).column(name)
+        return self._columns[name]
+
+    def keys(self, name: str):
+        """(row positions, 16-byte keys as numpy ``V16``) of the non-null values of a
+        fixed-size key column (``fp``, ``fp_data``, a near key, ``group``, ...), like
+        ``keys.fingerprint_keys(load_fingerprints(...), name)``: read row group by row
+        group into one array, so no second copy of the column is ever held."""
+        import numpy as np
+        import pyarrow.parquet as pq
+
+        n = self.num_rows if name in self.column_names else 0
+        values = np.empty(n, dtype="V16")  # pages never written are never resident
+        valid = np.zeros(n, dtype=bool)
+        at = 0
+        for k, f in enumerate(self.files):
+            count = self._counts[k]
+            if not _has_fingerprints(self._repo, f):
+                if name == "fp":
+                    values[at] = np.frombuffer(bytes.fromhex(f.digest)[:16], dtype="V16")[0]
+                    valid[at] = True
+                at += count
+                continue
+            pf = pq.ParquetFile(self._source(k), pre_buffer=False)
+            if name in pf.schema_arrow.names:
+                start = at
+                for g in range(pf.num_row_groups):
+                    for chunk in pf.read_row_group(g, columns=[name]).column(0).chunks:
+                        m = len(chunk)
+                        if chunk.null_count < m:
+                            values[start:start + m] = np.frombuffer(chunk.buffers()[1], dtype="V16",
+                                                                    count=m + chunk.offset)[chunk.offset:]
+                            valid[start:start + m] = valid_mask(chunk)
+                        start += m
+            at += count
+        if valid.all():
+            return self._every_row(n), values
+        positions = np.nonzero(valid)[0]
+        return positions, values[positions]
+
+    def _every_row(self, n: int):
+        """``arange(n)``, one read-only array shared by every column with no null."""
+        import numpy as np
+
+        if getattr(self, "_rows", None) is None or len(self._rows) != n:
+            self._rows = np.arange(n)
+            self._rows.flags.writeable = False
+        return self._rows
+
+    def all_null(self, name: str) -> bool:
+        """Whether column ``name`` holds no value (``time`` or ``label`` when none was
+        declared): read row group by row group up to the first value, never kept."""
+        import pyarrow.parquet as pq
+
+        if name in self._columns:
+            col = self._columns[name]
+            return col.null_count == len(col)
+        if name not in self.column_names:
+            return True
+        for k, f in enumerate(self.files):
+            if not _has_fingerprints(self._repo, f):
+                if name in ("file", "row", "fp"):
+                    return False
+                continue
+            if name == "file":
+                return False
+            pf = pq.ParquetFile(self._source(k), pre_buffer=False)
+            if name not in pf.schema_arrow.names:
+                continue
+            for g in range(pf.num_row_groups):
+                col = pf.read_row_group(g, columns=[name]).column(0)
+                if col.null_count < len(col):
+                    return False
+        return True
+
+    def release(self, name: str) -> None:
+        """Forget a column read before (read again when asked for)."""
+        self._columns.pop(name, None)
+
+    def file_rows(self, positions) -> list[tuple[str, int]]:
+        """(file, row within the file) at each of ``positions`` (rows of the table)."""
+        import numpy as np
+
+        if self._counts is None:
+            self._footers()
+        starts = np.cumsum([0, *self._counts])
+        rows = self.column("row")
+        out = []
+        for p in positions:
+            k = int(np.searchsorted(starts, int(p), "right")) - 1
+            out.append((self.files[k].path, rows[int(p)].as_py()))
+        return out
+
+    def files_with(self, name: str) -> list[str]:
+        """Paths of the files with a non-null value of column ``name``."""
+        import numpy as np
+
+        col = self.column(name)
+        if col.null_count == len(col):
+            return []
+        valid = np.concatenate([valid_mask(c) for c in col.chunks])
+        if self._counts is None:
+            self._footers()
+        starts = np.cumsum([0, *self._counts])
+        return sorted({self.files[k].path for k in range(len(self.files)) if valid[starts[k]:starts[k + 1]].any()})
+
+    def not_fingerprinted(self) -> list[dict[str, str]]:
+        """``[{file, reason}]``: tabular files whose rows were not fingerprinted (``not_fingerprinted``)."""
+        return [{"file": f.path, "reason": f.record.error or f.record.status}
+                for f in self.files if f.record is not None and not f.ok]
+
+
+def valid_mask(array):
+    """Boolean numpy mask of an Arrow array's non-null values, read from its validity
+    bitmap (no conversion through pyarrow's pandas path)."""
+    import numpy as np
+
+    n = len(array)
+    bitmap = array.buffers()[0]
+    if bitmap is None or array.null_count == 0:
+        return np.ones(n, dtype=bool)
+    bits = np.unpackbits(np.frombuffer(bitmap, dtype=np.uint8), bitorder="little")
+    return bits[array.offset:array.offset + n].view(bool)
+
+
+_BASE_COLUMNS = ("file", "row", "fp", "fp_features", "group", "time", "label")
+
+
 #: Schema metadata of a ``load_fingerprints`` table: tabular files counted as one row.
 NOT_FINGERPRINTED_KEY = b"lineage.not_fingerprinted"
 
@@ -196,6 +416,8 @@ def _concat_fingerprints(frames: list[Any]):
 
     if not frames:
         return _empty_fingerprints()
+    if not all("time" in fr.column_names for fr in frames):
+        return pa.concat_tables(frames, promote_options="permissive")
     time_types = {fr.schema.field("time").type for fr in frames if fr.column("time").null_count < fr.num_rows}
     if len(time_types) == 1:
         target = time_types.pop()

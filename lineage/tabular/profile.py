@@ -17,6 +17,10 @@ QUANTILES = 257
 SUMMARY_POINTS = 4096
 TOP_K = 50
 EXACT_DISTINCT = 100_000
+#: Categorical counts of this many values (summed over batches) are merged in one go.
+MERGE_VALUES = 2 * EXACT_DISTINCT
+#: Heaviest first, ties by value (UTF-8 byte order, as Python orders ``str``).
+_BY_COUNT = [("counts", "descending"), ("values", "ascending")]
 HLL_P = 12
 
 
@@ -49,11 +53,20 @@ class QuantileSummary:
         self.levels: list[tuple[Any, Any] | None] = []
 
     def add(self, values) -> None:
+        self.add_item(self.item(values))
+
+    def item(self, values):
+        """The compressed sample of one batch (no state: may run on any thread), or None."""
         np = _np()
         if len(values) == 0:
-            return
+            return None
         v = np.sort(np.asarray(values, dtype=np.float64))
-        item = _compress(v, np.ones(len(v)), self.k)
+        return _compress(v, np.ones(len(v)), self.k)
+
+    def add_item(self, item) -> None:
+        """Merge a batch's ``item`` in (in batch order, so the summary is deterministic)."""
+        if item is None:
+            return
         level = 0
         while True:
             if level == len(self.levels):
@@ -106,6 +119,15 @@ def hll_add(registers, hashes) -> None:
     if len(hashes) == 0:
         return
     h = np.asarray(hashes, dtype=np.uint64)
+    from lineage.tabular import kernels
+
+    k = kernels.get(len(h))
+    if k is not None:
+        h = np.ascontiguousarray(h)
+        idx, rho = np.empty(len(h), np.int64), np.empty(len(h), np.uint8)
+        k.hll_rho(h, idx, rho)
+        k.hll_max(registers, idx, rho)
+        return
     idx = (h >> np.uint64(64 - HLL_P)).astype(np.int64)
     rest = (h << np.uint64(HLL_P)) | np.uint64(1 << (HLL_P - 1))
     _, exp = np.frexp(rest.astype(np.float64))
@@ -161,65 +183,116 @@ class ColumnProfiler:
         self.min: float | None = None
         self.max: float | None = None
         self.summary = QuantileSummary()
-        # categorical
-        self.counts: dict[str, int] = {}
+        # categorical: the merged counts (an Arrow table of values and counts, or None)
+        # and the batches' counts not merged yet (merged in bulk, see ``MERGE_VALUES``)
+        self.counts = None
+        self.pending: list[Any] = []
+        self.pending_values = 0
         self.exact = True
 
     def update(self, arr, v0) -> None:
+        self.apply(self.partial(arr, v0))
+
+    def partial(self, arr, v0) -> dict[str, Any]:
+        """What one batch adds, computed without touching the profiler's state (so batches
+        can be profiled on worker threads); ``apply`` merges it in, in batch order."""
         import pyarrow as pa
         import pyarrow.compute as pc
 
         np = _np()
         if isinstance(arr, pa.ChunkedArray):
             arr = arr.combine_chunks()
-        self.rows += len(arr)
-        self.nulls += arr.null_count
+        part: dict[str, Any] = {"rows": len(arr), "nulls": arr.null_count}
         valid = arr.is_valid().to_numpy(zero_copy_only=False) if arr.null_count else None
-        hll_add(self.registers, v0 if valid is None else v0[valid])
+        registers = np.zeros(1 << HLL_P, np.uint8)
+        hll_add(registers, v0 if valid is None else v0[valid])
+        part["registers"] = registers
         if self.kind in ("numeric", "temporal"):
             x = _as_float(arr)
             if valid is not None:
                 x = x[valid]
             finite = np.isfinite(x)
-            self.nan += int(np.isnan(x).sum())
-            self.inf += int((~finite).sum()) - int(np.isnan(x).sum())
+            nan = int(np.isnan(x).sum())
+            part["nan"] = nan
+            part["inf"] = int((~finite).sum()) - nan
             x = x[finite]
             if len(x):
-                bn = len(x)
                 bmean = float(x.mean())
-                bm2 = float(((x - bmean) ** 2).sum())
-                tot = self.n + bn
-                delta = bmean - self.mean
-                self.mean += delta * bn / tot
-                self.m2 += bm2 + delta * delta * self.n * bn / tot
-                self.n = tot
-                lo, hi = float(x.min()), float(x.max())
-                self.min = lo if self.min is None else min(self.min, lo)
-                self.max = hi if self.max is None else max(self.max, hi)
-                self.summary.add(x)
+                part["moments"] = (len(x), bmean, float(((x - bmean) ** 2).sum()),
+                                   float(x.min()), float(x.max()))
+                part["item"] = self.summary.item(x)
         elif self.kind == "categorical":
             if pa.types.is_dictionary(arr.type):
                 arr = arr.dictionary_decode()
             if pa.types.is_binary(arr.type) or pa.types.is_large_binary(arr.type):
                 arr = pc.binary_length(arr)  # bytes have no readable categories; profile lengths
-            vc = pc.value_counts(arr.cast(pa.string()) if not pa.types.is_string(arr.type) else arr)
+            part["vc"] = pc.value_counts(arr.cast(pa.string()) if not pa.types.is_string(arr.type) else arr)
+        return part
+
+    def apply(self, part: dict[str, Any]) -> None:
+        """Merge a batch's ``partial`` into the profile."""
+        import pyarrow.compute as pc
+
+        np = _np()
+        self.rows += part["rows"]
+        self.nulls += part["nulls"]
+        np.maximum(self.registers, part["registers"], out=self.registers)
+        if self.kind in ("numeric", "temporal"):
+            self.nan += part["nan"]
+            self.inf += part["inf"]
+            if "moments" in part:
+                bn, bmean, bm2, lo, hi = part["moments"]
+                tot = self.n + bn
+                delta = bmean - self.mean
+                self.mean += delta * bn / tot
+                self.m2 += bm2 + delta * delta * self.n * bn / tot
+                self.n = tot
+                self.min = lo if self.min is None else min(self.min, lo)
+                self.max = hi if self.max is None else max(self.max, hi)
+                self.summary.add_item(part["item"])
+        elif self.kind == "categorical":
+            vc = part["vc"]
             if not self.exact and len(vc) > TOP_K * 20:
                 # past the exact limit only a batch's heaviest values can reach the top k
                 keep = pc.select_k_unstable(vc.field("counts"), k=TOP_K * 20, sort_keys=[("dummy", "descending")])
                 vc = vc.take(keep)
-            values = vc.field("values").to_pylist()
-            counts = vc.field("counts").to_pylist()
-            c = self.counts
-            for v, k in zip(values, counts):
-                if v is not None:
-                    c[v] = c.get(v, 0) + k
-            if len(c) > EXACT_DISTINCT:
-                # keep the heaviest; counts of the rest become approximate
-                keys = list(c)
-                weights = np.fromiter(c.values(), dtype=np.int64, count=len(keys))
-                keep = np.argpartition(-weights, EXACT_DISTINCT // 10)[: EXACT_DISTINCT // 10]
-                self.counts = {keys[i]: int(weights[i]) for i in keep}
-                self.exact = False
+            self.pending.append(vc)
+            self.pending_values += len(vc)
+            if self.pending_values > MERGE_VALUES:
+                self._merge_counts()
+
+    def _merge_counts(self) -> None:
+        """Add the pending batches' counts to the merged ones (Arrow dictionary encoding and
+        a numpy bincount, no Python loop); past ``EXACT_DISTINCT`` values keep the heaviest
+        tenth (ties in first-seen order, so the result is deterministic), and the counts of
+        the rest become approximate."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        if not self.pending:
+            return
+        np = _np()
+        values = [vc.field("values").cast(pa.large_string()) for vc in self.pending]
+        counts = [vc.field("counts").cast(pa.int64()) for vc in self.pending]
+        if self.counts is not None:
+            values.insert(0, self.counts.column("values").combine_chunks())
+            counts.insert(0, self.counts.column("counts").combine_chunks())
+        self.pending, self.pending_values = [], 0
+        v, c = pa.concat_arrays(values), pa.concat_arrays(counts)
+        if v.null_count:
+            keep = pc.is_valid(v)
+            v, c = v.filter(keep), c.filter(keep)
+        # sum the counts of equal values: their dictionary (in first-seen order) and a bincount
+        d = pc.dictionary_encode(v)
+        sums = np.bincount(d.indices.to_numpy(zero_copy_only=False), weights=c.to_numpy(zero_copy_only=False),
+                           minlength=len(d.dictionary))
+        t = pa.table({"values": d.dictionary, "counts": pa.array(sums.astype(np.int64))})
+        if t.num_rows > EXACT_DISTINCT:
+            keep = pc.select_k_unstable(t.column("counts"), k=EXACT_DISTINCT // 10,
+                                        sort_keys=[("dummy", "descending")])
+            t = t.take(np.sort(keep.to_numpy()))  # the heaviest, in first-seen order
+            self.exact = False
+        self.counts = t
 
     def result(self) -> dict[str, Any]:
         base: dict[str, Any] = {"name": self.name, "type": self.type, "kind": self.kind,
@@ -238,10 +311,16 @@ class ColumnProfiler:
                 "quantiles": quantiles,
             })
         elif self.kind == "categorical":
-            items = sorted(self.counts.items(), key=lambda kv: (-kv[1], kv[0]))
-            top = items[:TOP_K]
+            import pyarrow.compute as pc
+
+            self._merge_counts()
+            top: list[tuple[str, int]] = []
+            if self.counts is not None and self.counts.num_rows:
+                best = self.counts.take(pc.select_k_unstable(self.counts, k=TOP_K, sort_keys=_BY_COUNT))
+                top = list(zip(best.column("values").to_pylist(), best.column("counts").to_pylist()))
             non_null = self.rows - self.nulls
-            distinct = len(self.counts) if self.exact else hll_estimate(self.registers)
+            distinct = (self.counts.num_rows if self.counts is not None else 0) if self.exact \
+                else hll_estimate(self.registers)
             base.update({
                 "distinct": distinct, "distinct_exact": self.exact,
                 "top": [[k, v] for k, v in top],

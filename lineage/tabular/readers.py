@@ -19,6 +19,8 @@ from lineage.tabular.limits import DecompressionGuard, Limits, human
 __all__ = ["BatchReader", "Format", "TabularReadError", "TypesChanged", "detect", "is_tabular"]
 
 BATCH_ROWS = 65_536
+#: Bytes a Parquet column chunk is read through (its pages streamed, not the chunk read whole).
+READ_BUFFER = 1 << 20
 BLOCK_BYTES = 8 << 20
 #: A CSV/JSON line must fit in one read block; a longer one is retried once with this
 #: block size (a few blocks are held in memory, so it is not unbounded).
@@ -121,7 +123,11 @@ class BatchReader:
         import pyarrow.parquet as pq
 
         try:
-            pf = pq.ParquetFile(self.path)
+            # pre_buffer off: with it, pyarrow keeps every column chunk it has read until the
+            # file is closed, so memory would grow with the file instead of the batch; and
+            # column chunks streamed through a small buffer rather than read whole, so memory
+            # follows the batch size rather than the writer's row group size
+            pf = pq.ParquetFile(self.path, pre_buffer=False, buffer_size=READ_BUFFER)
         except (pa.ArrowException, OSError, ValueError) as exc:
             raise self.fail(f"not a readable Parquet file ({_short(exc)})") from None
         self.schema = pf.schema_arrow

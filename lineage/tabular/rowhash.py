@@ -5,6 +5,10 @@ its reference implementation. Everything is numpy ``uint64`` arithmetic over Arr
 buffers (wrapping modulo 2**64), so the work per row is a handful of vectorised
 operations and the result is the same on every machine, process and version.
 Only nested values (lists, structs, maps) take a per-row Python path.
+
+Where numba is available, the hot loops (mixing, string payloads, combining) run in
+the compiled kernels of ``lineage.tabular.kernels`` instead, with the same results;
+``LINEAGE_NO_JIT=1`` forces this numpy path.
 """
 
 from __future__ import annotations
@@ -36,6 +40,13 @@ def _np():
     import numpy as np
 
     return np
+
+
+def _jit(n: int):
+    """The compiled kernels for an array of ``n`` values, or None (then the numpy path)."""
+    from lineage.tabular import kernels
+
+    return kernels.get(n)
 
 
 def mix(x):
@@ -107,6 +118,10 @@ def _bytes_payload(data, offsets, lengths):
     if n == 0:
         return out
     lengths = lengths.astype(np.int64)
+    k = _jit(n)
+    if k is not None:
+        k.bytes_payload(data, np.ascontiguousarray(offsets, dtype=np.int64), lengths, out[0], out[1])
+        return out
     # rows are processed in chunks of bounded byte size so memory stays small
     cum = np.cumsum(lengths)
     start_row = 0
@@ -239,6 +254,12 @@ def _ints(arr, dtype):
 
 def _float_payload(f):
     np = _np()
+    k = _jit(len(f))
+    if k is not None:
+        f = np.ascontiguousarray(f, dtype=np.float64)
+        bits = np.empty(len(f), np.uint64)
+        k.float_bits(f, bits.view(np.float64), bits)
+        return bits
     with np.errstate(invalid="ignore"):
         f = np.asarray(f, dtype=np.float64) + 0.0  # -0.0 + 0.0 == +0.0
     bits = f.view(np.uint64).copy()
@@ -399,6 +420,16 @@ def value_hashes(arr):
     arr = _maybe_dictionary(arr)
     tags, payload = canonical(arr)
     single = len(tags) > 0 and int(tags.min()) == int(tags.max())
+    k = _jit(len(tags))
+    if k is not None and len(tags):
+        p0, p1 = payload if isinstance(payload, tuple) else (payload, payload)
+        p0, p1 = np.ascontiguousarray(p0), np.ascontiguousarray(p1)
+        v0, v1 = np.empty(len(tags), np.uint64), np.empty(len(tags), np.uint64)
+        if single and p0 is p1:
+            k.hash_single(p0, np.uint64(tag_key(0, int(tags[0]))), np.uint64(tag_key(1, int(tags[0]))), v0, v1)
+        else:
+            k.hash_tagged(p0, p1, np.ascontiguousarray(tags), *_tag_keys(), v0, v1)
+        return v0, v1
     out = []
     for lane in (0, 1):
         p = payload[lane] if isinstance(payload, tuple) else payload
@@ -426,6 +457,17 @@ def _maybe_dictionary(arr):
     return pc.dictionary_encode(arr)
 
 
+_TAG_KEYS: list[Any] = []
+
+
+def _tag_keys():
+    """K_L[tag] for every tag, as two uint64 arrays (lane 0, lane 1)."""
+    if not _TAG_KEYS:
+        np = _np()
+        _TAG_KEYS.extend(np.array([tag_key(lane, t) for t in range(13)], dtype=np.uint64) for lane in (0, 1))
+    return _TAG_KEYS
+
+
 def name_keys(names: list[str]) -> list[tuple[int, int]]:
     """N_L(c) = mix(string payload_L(NFC name) ^ K_L[T_NAME]) for each column name."""
     p0, p1 = text_payload(names)
@@ -446,6 +488,11 @@ def combine(columns: list[tuple[str, Any, Any]], n: int):
     """
     np = _np()
     keys = name_keys([c for c, _, _ in columns])
+    k = _jit(n)
+    if k is not None:
+        acc0, acc1 = _combine_acc(k, columns, keys, n)
+        k.finish(acc0, acc1, np.uint64(len(columns)))
+        return acc0, acc1
     lanes = []
     for lane in (0, 1):
         acc = np.full(n, SEEDS[lane], np.uint64)
@@ -455,6 +502,30 @@ def combine(columns: list[tuple[str, Any, Any]], n: int):
                 acc = mix(acc + mix(v ^ np.uint64(key[lane])))
         lanes.append(mix(acc ^ np.uint64(len(columns))))
     return lanes[0], lanes[1]
+
+
+def _combine_acc(k, columns, keys, n):
+    """The compiled combining loop: the accumulators after every column, before finishing."""
+    np = _np()
+    acc0, acc1 = np.full(n, SEEDS[0], np.uint64), np.full(n, SEEDS[1], np.uint64)
+    for (_, v0, v1), key in zip(columns, keys):
+        k.combine_step(acc0, acc1, np.ascontiguousarray(v0), np.ascontiguousarray(v1),
+                       np.uint64(key[0]), np.uint64(key[1]))
+    return acc0, acc1
+
+
+def combine16(columns: list[tuple[str, Any, Any]], n: int):
+    """``to_fixed16(*combine(columns, n))``, in one pass where the compiled kernels are there."""
+    k = _jit(n)
+    if k is None:
+        return to_fixed16(*combine(columns, n))
+    import pyarrow as pa
+
+    np = _np()
+    acc0, acc1 = _combine_acc(k, columns, name_keys([c for c, _, _ in columns]), n)
+    buf = np.empty((n, 16), np.uint8)
+    k.finish16(acc0, acc1, np.uint64(len(columns)), buf)
+    return pa.FixedSizeBinaryArray.from_buffers(pa.binary(16), n, [None, pa.py_buffer(buf)])
 
 
 def to_fixed16(h0, h1):
@@ -483,8 +554,7 @@ def fingerprint_table(table, columns: list[str] | None = None):
             arr = arr.combine_chunks()
         v0, v1 = value_hashes(arr)
         cols.append((name, v0, v1))
-    h0, h1 = combine(cols, table.num_rows)
-    return to_fixed16(h0, h1)
+    return combine16(cols, table.num_rows)
 
 
 # -- index-like columns: left out of the data keys ---------------------------------------
@@ -552,6 +622,12 @@ def snap_bits(f, shifted: bool = False):
     are; zero stays zero.
     """
     np = _np()
+    k = _jit(len(f))
+    if k is not None:
+        f = np.ascontiguousarray(f, dtype=np.float64)
+        out = np.empty(len(f), np.uint64)
+        k.snap(f, bool(shifted), out.view(np.float64), out)
+        return out
     bits = _float_payload(f)
     mag = bits & np.uint64(_MAGNITUDE)
     sign = bits ^ mag
@@ -593,7 +669,16 @@ def near_value_hashes(arr, shifted: bool = False):
     if valid is not None:
         payload[~valid] = 0
     out = []
+    k = _jit(len(payload))
+    if k is not None:
+        out = [np.empty(len(payload), np.uint64), np.empty(len(payload), np.uint64)]
+        k.hash_single(payload, np.uint64(tag_key(0, T_NUM)), np.uint64(tag_key(1, T_NUM)), *out)
     for lane in (0, 1):
+        if k is not None:
+            v = out[lane]
+            if valid is not None:
+                v[~valid] = np.uint64(mix_int(tag_key(lane, T_NULL)))
+            continue
         v = _mix_inplace(np, payload ^ np.uint64(tag_key(lane, T_NUM)), np.empty_like(payload))
         if valid is not None:
             v[~valid] = np.uint64(mix_int(tag_key(lane, T_NULL)))
@@ -617,5 +702,5 @@ def near_fingerprints(table, columns: list[str] | None = None):
     for shifted in (False, True):
         cols = [(c, *(exact[c] if c in exact else near_value_hashes(table.column(c), shifted)))
                 for c in names]
-        out.append(to_fixed16(*combine(cols, table.num_rows)))
+        out.append(combine16(cols, table.num_rows))
     return out[0], out[1]

@@ -48,7 +48,17 @@ def file_rows_key(fingerprints_path: str) -> str:
     import numpy as np
     import pyarrow.parquet as pq
 
-    col = pq.read_table(fingerprints_path, columns=["fp"]).column("fp").combine_chunks()
+    # batch by batch (the sums combine), so memory stays bounded whatever the row count
+    parts = [rows_key(np.zeros(0, dtype="V16"))]
+    for batch in pq.ParquetFile(fingerprints_path, pre_buffer=False).iter_batches(columns=["fp"]):
+        parts.append(batch_rows_key(batch.column(0)))
+    return combine_rows_keys(parts)
+
+
+def batch_rows_key(col: Any) -> str:
+    """The rows key of one ``fixed_size_binary(16)`` Arrow array of ``fp`` keys."""
+    import numpy as np
+
     n = len(col)
     keys = np.frombuffer(col.buffers()[1], dtype="V16", count=n + col.offset)[col.offset:] if n else \
         np.zeros(0, dtype="V16")

@@ -340,6 +340,7 @@ def test_a_poisoned_stat_cache_entry_is_named_removed_and_no_longer_trusted(stat
     entries["blob.bin"] = (*entries["blob.bin"][:4], wrong)
     cache.execute("UPDATE stat_dirs SET entries = ? WHERE dir = ?", (marshal.dumps(entries), folder))
     cache.execute("DELETE FROM trees")  # so the per-file entry is what status reads
+    cache.execute("DELETE FROM folder_keys")
     cache.close()
     big = _status(vcli, "big")
     assert big["state"] == "changed" and big["modified"] == ["blob.bin"]  # fooled

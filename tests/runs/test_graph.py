@@ -180,3 +180,86 @@ def test_audit_marks_the_nodes_of_a_finding(cli, repo, leaky, workdir):
     assert "finding" not in cli("graph", "-F", "svg").stdout.replace("finding: ", "")
     assert "penwidth=3" in cli("graph", "--audit").stdout
     assert "penwidth=3" not in cli("graph").stdout
+
+
+def _sample_path(d):
+    """Points along an SVG path of M, C and L commands."""
+    tokens = re.findall(r"[MCL]|-?[\d.]+", d)
+    pts, cur, i = [], None, 0
+    while i < len(tokens):
+        cmd = tokens[i]
+        if cmd == "M":
+            cur = (float(tokens[i + 1]), float(tokens[i + 2]))
+            i += 3
+        elif cmd == "L":
+            nxt = (float(tokens[i + 1]), float(tokens[i + 2]))
+            pts += [(cur[0] + (nxt[0] - cur[0]) * t / 20, cur[1] + (nxt[1] - cur[1]) * t / 20) for t in range(21)]
+            cur, i = nxt, i + 3
+        else:
+            c = [float(x) for x in tokens[i + 1:i + 7]]
+            p0, p1, p2, p3 = cur, (c[0], c[1]), (c[2], c[3]), (c[4], c[5])
+            for k in range(21):
+                t = k / 20
+                pts.append(tuple((1 - t) ** 3 * p0[j] + 3 * (1 - t) ** 2 * t * p1[j] + 3 * (1 - t) * t * t * p2[j]
+                                 + t ** 3 * p3[j] for j in (0, 1)))
+            cur, i = p3, i + 7
+    return pts
+
+
+@pytest.mark.parametrize("direction", ["LR", "TB"])
+def test_edges_never_run_behind_a_box(repo, pipeline, direction):
+    """A long edge (the test set read by the evaluation, layers away) goes through
+    virtual nodes: no edge passes through a box other than its two ends."""
+    p = graphview.graph(repo)
+    lay = graphview.layout(p, direction)
+    assert any(len(pts) > 2 for pts in lay.routes.values())  # some edge crosses layers
+    svg = graphview.to_svg(p, direction=direction)
+    root, boxes = _svg_boxes(svg)
+    assert root.get("data-direction") == direction
+    for g in root.iter(f"{SVG}g"):
+        if g.get("class") != "edge":
+            continue
+        ends = {g.get("data-from"), g.get("data-to")}
+        for x, y in _sample_path(g.find(f"{SVG}path").get("d")):
+            for nid, (bx, by, bw, bh, _) in boxes.items():
+                if nid not in ends:
+                    assert not (bx + 1 < x < bx + bw - 1 and by + 1 < y < by + bh - 1), (ends, nid, x, y)
+    items = sorted(boxes.items())
+    for i, (a, (ax, ay, aw, ah, _)) in enumerate(items):
+        for b, (bx, by, bw, bh, _) in items[i + 1:]:
+            assert ax + aw <= bx or bx + bw <= ax or ay + ah <= by or by + bh <= ay, (a, b)
+    # layers run along the direction: every input edge points right (LR) or down (TB)
+    for e in p.edges:
+        a, b = boxes[e.parent], boxes[e.child]
+        assert (b[0] > a[0] + a[2]) if direction == "LR" else (b[1] > a[1] + a[3]), e
+
+
+def test_top_to_bottom_is_narrower_and_the_generic_role_is_not_a_label(repo, pipeline):
+    p = graphview.graph(repo)
+    lr, tb = graphview.layout(p, "LR"), graphview.layout(p, "TB")
+    assert tb.width < lr.width and tb.height > lr.height
+    svg = graphview.to_svg(p, direction="TB")
+    root = ET.fromstring(svg.encode())
+    labels = [t.text for t in root.iter(f"{SVG}text") if t.get("class") == "role-label"]
+    assert "other" not in labels and {"train", "test", "model"} <= set(labels)
+    legend = next(g for g in root.iter(f"{SVG}g") if g.get("class") == "legend")
+    names = {t.text for t in legend.iter(f"{SVG}text")}
+    assert "input (no role)" in names and "validation" not in names
+    with pytest.raises(UsageError):
+        graphview.to_svg(p, direction="RL")
+
+
+def test_dot_has_the_svg_colours(repo, pipeline, cli):
+    p = graphview.graph(repo)
+    dot = graphview.to_dot(p)
+    for role in ("train", "test", "model"):
+        assert f'edge [color="{graphview.ROLE_STYLES[role][0]}"' in dot
+    assert "style=dotted" in dot  # test edges
+    assert f'fillcolor="{graphview.ROLE_FILLS["test"]}"' in dot and f'fillcolor="{graphview.RUN_FILL}"' in dot
+    assert "rankdir=LR;" in dot and "rankdir=TB;" in graphview.to_dot(p, direction="TB")
+    r = cli("graph", "-F", "svg", "--direction", "TB")
+    assert r.code == 0 and 'data-direction="TB"' in r.stdout
+    ET.fromstring(r.stdout.encode())
+    assert cli("graph", "-F", "mermaid", "--direction", "tb").stdout.startswith("flowchart TB")
+    r = cli("graph", "--direction", "sideways")
+    assert r.code == 2 and len(r.stderr.strip().splitlines()) == 1

@@ -297,14 +297,18 @@ def test_a_file_changing_while_stored_is_refused(repo, monkeypatch):
     big.write_bytes(os.urandom(3 << 20))
     from lineage.store import objects as local
 
-    real_copy = local._copy_fd
+    # a large file is hashed while it is written into the store, block by block
+    real_write = local._write_all
+    touched = []
 
-    def copy_then_touch(src, fd, size):
-        real_copy(src, fd, size)
-        with open(big, "ab") as fh:
-            fh.write(b"appended while copying")
+    def write_then_touch(fd, data):
+        real_write(fd, data)
+        if not touched:
+            touched.append(True)
+            with open(big, "ab") as fh:
+                fh.write(b"appended while copying")
 
-    monkeypatch.setattr(local, "_copy_fd", copy_then_touch)
+    monkeypatch.setattr(local, "_write_all", write_then_touch)
     with pytest.raises(PathError, match="changed while"):
         snapshots.create(repo, big)
     assert snapshots.log(repo) == []

@@ -189,3 +189,55 @@ def test_local_packs_and_remote_packs_share_one_format(store):
     for b in blobs:
         writer.add(hash_bytes(b), b)
     assert writer.finish() == (pack, idx_path.read_bytes(), idx_path.stem)
+
+
+def test_a_large_file_is_hashed_while_it_is_stored(store, tmp_path):
+    data = os.urandom(3 << 20)
+    src = tmp_path / "big.bin"
+    src.write_bytes(data)
+    with store.batch() as batch:
+        d = batch.hash_and_put_file(str(src))
+        assert d == hash_bytes(data)
+        assert not store.exists(d)  # renamed into place at commit only
+    assert store.read_bytes(d) == data
+    assert os.listdir(store.tmp) == []
+    # the same bytes again: the temporary copy is dropped, the object not rewritten
+    mtime = store.path(d).stat().st_mtime_ns
+    with store.batch() as batch:
+        assert batch.hash_and_put_file(str(src)) == d
+    assert batch.written == 0 and store.path(d).stat().st_mtime_ns == mtime
+    assert os.listdir(store.tmp) == []
+
+
+def test_a_failed_batch_leaves_no_hashed_copy(store, tmp_path):
+    src = tmp_path / "big.bin"
+    src.write_bytes(os.urandom(2 << 20))
+    with pytest.raises(RuntimeError):
+        with store.batch() as batch:
+            d = batch.hash_and_put_file(str(src))
+            raise RuntimeError("interrupted")
+    assert not store.exists(d) and os.listdir(store.tmp) == []
+    with pytest.raises(PathError):
+        store.batch().hash_and_put_file(str(tmp_path / "gone.bin"))
+
+
+def test_write_new_writes_a_new_file_only(store, tmp_path):
+    small = store.put_bytes(b"tiny")
+    with store.batch() as batch:
+        batch.put_bytes(b"packed", hash_bytes(b"packed"))
+    big = os.urandom(2 << 20)
+    loose = store.put_bytes(big)
+    for digest, want in ((small, b"tiny"), (hash_bytes(b"packed"), b"packed"), (loose, big)):
+        out = tmp_path / f"out-{digest[:6]}"
+        st = store.write_new(digest, str(out), executable=True)
+        assert out.read_bytes() == want and stat.S_IMODE(st.st_mode) == 0o755
+        assert (st.st_ino, st.st_size) == (out.stat().st_ino, len(want))
+        with pytest.raises(FileExistsError):  # never over an existing file
+            store.write_new(digest, str(out))
+    # a corrupt loose object is refused, not written
+    path = store.path(loose)
+    os.chmod(path, 0o644)
+    path.write_bytes(b"x" + big[1:])
+    with pytest.raises(CorruptObjectError):
+        store.write_new(loose, str(tmp_path / "bad"))
+    assert not (tmp_path / "bad").exists()

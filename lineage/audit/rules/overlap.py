@@ -90,16 +90,13 @@ class LabelConflict(Rule):
             h_pos, h_feat = ctx.keys(h.snapshot_id, "fp_features")
             if len(h_feat) == 0:
                 continue
-            t_feat = [ctx.keys(t, "fp_features")[1] for t in train_ids]
-            t_full = [ctx.keys(t, "data")[1] for t in train_ids]
-            t_feat = np.concatenate(t_feat) if t_feat else np.zeros(0, "V16")
-            same_features = ctx.members(t_feat, h_feat)
+            same_features = ctx.members_of(train_ids, h_feat, "fp_features")
             full = ctx.keys(h.snapshot_id, "data")
             full_by_pos = dict(zip(full[0].tolist(), range(len(full[0]))))
             idx = [full_by_pos[p] for p in h_pos[same_features].tolist() if p in full_by_pos]
             if not idx:
                 continue
-            same_row = ctx.members(np.concatenate(t_full), full[1][idx])
+            same_row = ctx.members_of(train_ids, full[1][idx], "data")
             conflict_pos = h_pos[same_features][~same_row]
             if len(conflict_pos):
                 table = ctx.fingerprints(h.snapshot_id)
@@ -182,6 +179,8 @@ class NearDuplicate(Rule):
         no snapshot on either side has any (no float column, or recorded before them)."""
         import numpy as np
 
+        from lineage.tabular.keys import members_both
+
         sides = [heldout_id, *train_ids]
         if not any(_NEAR in ctx.fingerprints(s).column_names for s in sides):
             return None
@@ -192,23 +191,24 @@ class NearDuplicate(Rule):
         if len(h_fp) == 0:
             return None
         near = np.zeros(len(h_fp), dtype=bool)
-        train_fp = np.concatenate([ctx.keys(t, "data")[1] for t in train_ids])
+        train_fp = _joined([ctx.keys(t, "data")[1] for t in train_ids])
         for column in (_NEAR, _NEAR_SHIFT):
-            train = np.concatenate([_near_keys(ctx, t, column)[1] for t in train_ids])
+            train = _joined([_near_keys(ctx, t, column)[1] for t in train_ids])
             held = _near_keys(ctx, heldout_id, column)[1]
-            hit = _contains(ctx, train, held)
+            # both ways at once: the held-out rows with a training row's near key, and the
+            # training rows with a held-out row's
+            train_hit, hit = members_both(train, held)
             if hit.any():
                 # a grid cell that distinct training rows share is one the data crowds on its
                 # own (saturated probabilities, coarse values): a match there is no evidence
-                crowded = _crowded(train, train_fp, _contains(ctx, held[hit], train))
+                crowded = _crowded(train, train_fp, train_hit)
                 if len(crowded):
                     hit &= ~_contains(ctx, crowded, held)
             near |= hit
         if not near.any():
             return 0, len(h_fp), h_pos[:0]
-        # exact copies are exact-overlap's business: looked up for the candidates only
-        idx = np.nonzero(near)[0]
-        near[idx[_contains(ctx, train_fp, h_fp[idx])]] = False
+        # exact copies are exact-overlap's business (its overlap, computed once per audit)
+        near &= ~ctx.overlap_mask(train_ids, heldout_id, "data")
         return int(near.sum()), len(h_fp), h_pos[near]
 
 
@@ -250,37 +250,20 @@ def _near_keys(ctx: RuleContext, snapshot_id: str, column: str):
 
 
 def _contains(ctx: RuleContext, keys_a, keys_b):
-    """Boolean mask over ``keys_b``: which 16-byte keys occur in ``keys_a``.
-
-    The first 8 bytes of ``keys_a`` are sorted once and searched; only the candidates
-    (and the rows of ``keys_a`` sharing their first 8 bytes) go to ``ctx.members`` for
-    the full comparison. Much faster than one ``members`` call over everything when
-    few rows match, as on clean data.
-    """
+    """Boolean mask over ``keys_b``: which 16-byte keys occur in ``keys_a`` (``ctx.members``:
+    candidates narrowed down by their leading bits first, so clean data costs one pass)."""
     import numpy as np
 
     if len(keys_a) == 0 or len(keys_b) == 0:
         return np.zeros(len(keys_b), dtype=bool)
-    a_hi = np.ascontiguousarray(keys_a).view(np.uint64).reshape(-1, 2)[:, 0]
-    b_hi = np.ascontiguousarray(keys_b).view(np.uint64).reshape(-1, 2)[:, 0]
-    cand = _sorted_in(np.sort(a_hi), b_hi)
-    if not cand.any():
-        return cand
-    idx = np.nonzero(cand)[0]
-    wanted = np.sort(b_hi[idx])
-    wanted = wanted[np.concatenate(([True], wanted[1:] != wanted[:-1]))]
-    sub = _sorted_in(wanted, a_hi)
-    cand[idx] = ctx.members(keys_a[sub], keys_b[idx])
-    return cand
+    return ctx.members(keys_a, keys_b)
 
 
-def _sorted_in(sorted_values, probe):
-    """Boolean mask over ``probe``: which values occur in the ascending ``sorted_values``."""
+def _joined(parts):
+    """The key arrays as one (no copy for one)."""
     import numpy as np
 
-    i = np.searchsorted(sorted_values, probe)
-    i[i == len(sorted_values)] = 0
-    return sorted_values[i] == probe
+    return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
 
 @register
@@ -306,11 +289,9 @@ class GroupOverlap(Rule):
             h_pos, h_groups = ctx.keys(h.snapshot_id, "group")
             if len(h_groups) == 0 or not train_ids:
                 continue
-            t_groups = [ctx.keys(t, "group")[1] for t in train_ids]
-            t_groups = np.concatenate(t_groups) if t_groups else np.zeros(0, "V16")
-            if len(t_groups) == 0:
+            if not any(len(ctx.keys(t, "group")[1]) for t in train_ids):
                 continue
-            mask = ctx.members(t_groups, h_groups)
+            mask = ctx.members_of(train_ids, h_groups, "group")
             shared = np.unique(h_groups[mask])
             all_groups = np.unique(h_groups)
             fraction = len(shared) / len(all_groups)
@@ -351,9 +332,9 @@ class TemporalOrder(Rule):
             return []
         newest = None
         for t in train_ids:
+            if _all_null(ctx.fingerprints(t), "time"):
+                continue  # no time column declared: nothing read
             col = ctx.fingerprints(t).column("time")
-            if col.null_count == len(col):
-                continue
             m = pc.max(col).as_py()
             newest = m if newest is None or m > newest else newest
             stamps = pa.types.is_timestamp(col.type)
@@ -361,9 +342,9 @@ class TemporalOrder(Rule):
             return []
         found = []
         for h in ctx.heldout_inputs(run):
-            col = ctx.fingerprints(h.snapshot_id).column("time")
-            if col.null_count == len(col):
+            if _all_null(ctx.fingerprints(h.snapshot_id), "time"):
                 continue
+            col = ctx.fingerprints(h.snapshot_id).column("time")
             if pa.types.is_timestamp(col.type) != stamps:
                 continue  # time stamps on one side, numbers on the other: no order between them
             older = pc.fill_null(pc.less(col, newest), False)
@@ -379,3 +360,13 @@ class TemporalOrder(Rule):
                      "oldest_heldout": str(oldest), "older_rows": int(len(positions)), "rows": int(valid),
                      "fraction": round(fraction, 6), "examples": ctx.row_examples(h.snapshot_id, positions)}))
         return found
+
+
+def _all_null(table, name: str) -> bool:
+    """Whether a fingerprint column holds no value; read from the statistics when the
+    table can tell without reading the column (``FingerprintColumns.all_null``)."""
+    check = getattr(table, "all_null", None)
+    if check is not None:
+        return check(name)
+    col = table.column(name)
+    return col.null_count == len(col)

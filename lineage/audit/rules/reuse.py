@@ -90,6 +90,16 @@ class TestReuse(Rule):
         return found
 
 
+def expected_optimism(p: float, n: int, k: int) -> float:
+    """The expected optimism of the best of ``k`` scores ``p`` on ``n`` test rows:
+    max(sigma * sqrt(2 ln k), 0.2 * sqrt(k / n)), sigma = sqrt(p (1 - p) / n); 0 for one model."""
+    if k < 2 or n < 1:
+        return 0.0
+    p = min(max(p, 0.0), 1.0)
+    sigma = math.sqrt(p * (1 - p) / n)
+    return max(sigma * math.sqrt(2 * math.log(k)), 0.2 * math.sqrt(k / n))
+
+
 @register
 class SelectionOptimism(Rule):
     """The best of k models scored on one test set wins by less than selection alone explains.
@@ -145,7 +155,7 @@ class SelectionOptimism(Rule):
             n = max(1, len(ctx.keys(t.snapshot_id)[1]))
             p = min(max(value, 0.0), 1.0)
             sigma = math.sqrt(p * (1 - p) / n)
-            optimism = max(sigma * math.sqrt(2 * math.log(k)), 0.2 * math.sqrt(k / n))
+            optimism = expected_optimism(p, n, k)
             reported = [m.value for m in run.metrics if m.name == "margin"]
             margin = reported[-1] if reported else sign * (value - best_other[1])
             if margin <= optimism:
