@@ -30,7 +30,9 @@ demo: $(VENV)/.installed
 ## tests of tests/browser drive /usr/bin/chromium; nothing is downloaded by Playwright).
 ## Installed as root when missing, a no-op when present.
 system-deps:
-	command -v chromium >/dev/null || (apt-get update -q && apt-get install -y -q chromium chromium-driver)
+	command -v chromium >/dev/null && command -v java >/dev/null || apt-get update -q
+	command -v chromium >/dev/null || apt-get install -y -q chromium chromium-driver
+	command -v java >/dev/null || apt-get install -y -q openjdk-17-jre-headless
 
 ## The whole suite, S3 tests against a real SeaweedFS and browser tests in Chromium
 ## included. pytest's own exit code is kept: "no tests ran" (5) fails the target like any failure.

@@ -9,7 +9,8 @@ its own child process, one after the other, in one run:
 - pandas: ``ParquetFile.iter_batches`` (pre_buffer off) and ``hash_pandas_object`` on
   each batch (64-bit, unsalted, no profiles, nothing written).
 
-Peak memory is the child's VmHWM (its own peak resident set).
+Peak memory is the child's VmHWM (its own peak resident set). CPU seconds (user + system,
+every thread) are reported too: on a shared machine they say more than the wall time.
 
     .venv/bin/python benchmarks/table_snapshot.py [--rows 20000000] [--keep /tmp/t.parquet]
 """
@@ -36,20 +37,22 @@ LINEAGE = PEAK + """
 import json, sys, time
 from lineage.tabular.compute import compute_file
 from lineage.tabular.readers import detect
-t0 = time.perf_counter()
+t0, c0 = time.perf_counter(), time.process_time()
 meta = compute_file(sys.argv[1], detect(sys.argv[1]), {}, display="bench", tmpdir=sys.argv[2])
-print(json.dumps({"seconds": time.perf_counter() - t0, "rows": meta.rows, "peak_mb": peak_mb()}))
+print(json.dumps({"seconds": time.perf_counter() - t0, "cpu": time.process_time() - c0, "rows": meta.rows,
+                  "peak_mb": peak_mb()}))
 """
 
 PANDAS = PEAK + """
 import json, sys, time
 import pandas as pd
 import pyarrow.parquet as pq
-t0 = time.perf_counter()
+t0, c0 = time.perf_counter(), time.process_time()
 rows = 0
 for batch in pq.ParquetFile(sys.argv[1], pre_buffer=False).iter_batches(batch_size=65536):
     rows += len(pd.util.hash_pandas_object(batch.to_pandas(), index=False))
-print(json.dumps({"seconds": time.perf_counter() - t0, "rows": rows, "peak_mb": peak_mb()}))
+print(json.dumps({"seconds": time.perf_counter() - t0, "cpu": time.process_time() - c0, "rows": rows,
+                  "peak_mb": peak_mb()}))
 """
 
 
@@ -95,12 +98,14 @@ def main() -> None:
     result = {
         "rows": ours["rows"], "cores": os.cpu_count(),
         "lineage_seconds": round(ours["seconds"], 1),
+        "lineage_cpu_seconds": round(ours["cpu"], 1),
         "lineage_rows_per_s": round(ours["rows"] / ours["seconds"]),
         "lineage_peak_rss_mb": round(ours["peak_mb"]),
     }
     if peer:
         result.update({
             "pandas_stream_hash_seconds": round(peer["seconds"], 1),
+            "pandas_stream_hash_cpu_seconds": round(peer["cpu"], 1),
             "pandas_stream_hash_peak_rss_mb": round(peer["peak_mb"]),
             "ratio_lineage_over_pandas": round(peer["seconds"] / ours["seconds"], 2),
         })

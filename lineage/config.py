@@ -34,7 +34,7 @@ _CORE_TYPES: dict[str, type | tuple[type, ...]] = {"link": str, "store": bool, "
 _REMOTE_TYPES: dict[str, type | tuple[type, ...]] = {
     "url": str, "endpoint_url": str, "profile": str, "region": str,
     "connect_timeout": (int, float), "read_timeout": (int, float),
-    "retries": int, "pack_size": int, "jobs": int,
+    "retries": int, "pack_size": int, "jobs": int, "part_size": int, "parts": int,
 }
 
 

@@ -23,6 +23,7 @@ credentials.
     ├── ConfigError             .lineage/config or pyproject settings are invalid
     ├── RuleError               an audit rule raised while checking a run (the audit stops)
     ├── RemoteError             a remote cannot be reached or refuses an operation
+    ├── EngineError             a compute engine (Dask) is not installed, unreachable or mismatched
     └── TabularReadError        a tabular file cannot be read (the snapshot still succeeds)
         └── LimitExceeded       it crossed a [tabular] limit; its rows are not fingerprinted
 
@@ -122,6 +123,11 @@ class RuleError(LineageError):
 
 class RemoteError(LineageError):
     """A remote cannot be reached, or refused an operation."""
+
+
+class EngineError(LineageError):
+    """A compute engine cannot be used: not installed (the message names the extra), its
+    scheduler cannot be reached, or a worker lacks lineage or computes another scheme."""
 
 
 class RulePluginWarning(UserWarning):

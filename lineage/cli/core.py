@@ -48,13 +48,18 @@ def register(app: typer.Typer) -> None:
         no_store: bool = typer.Option(False, "--no-store", help="Record digests without keeping the bytes."),
         move: bool = typer.Option(False, "--move", help="Re-point an existing --name to this path."),
         external: bool = typer.Option(False, "--external", help="Allow a path outside the repository (recorded as external)."),
+        engine: Optional[str] = typer.Option(None, "--engine", metavar="local|dask",
+                                             help="Where tables are fingerprinted and profiled (docs/scale.md)."),
+        scheduler: Optional[str] = typer.Option(None, "--scheduler", metavar="tcp://HOST:PORT",
+                                                help="The Dask scheduler to use (default: a local cluster)."),
         as_json: bool = JSON,
     ) -> None:
         """Snapshot a file or folder: hash, store, and record it in the lineage graph."""
         from lineage import snapshots as snap
+        from lineage.tabular import engines
 
         name = name or old_name
-        with open_repo() as repo, out.progress("snapshot") as bar:
+        with engines.using(engine, scheduler), open_repo() as repo, out.progress("snapshot") as bar:
             result = snap.create(repo, path, name=name, message=message, label_column=label_column,
                                  group_column=group_column, time_column=time_column,
                                  text_column=text_column, store=not no_store, progress=bar,

@@ -79,7 +79,7 @@ class GuardConfig:
         norm = {str(k).replace("-", "_"): v for k, v in d.items()}
         unknown = sorted(set(norm) - known)
         if unknown:
-            raise ConfigError(f"unknown key(s) in [tool.lineage.guard]: {', '.join(unknown)} "
+            raise ConfigError(f"unknown key(s) in [tool.lineage.guard]: {', '.join(map(repr, unknown))} "
                               f"(known: {', '.join(sorted(known))})")
 
         def strings(key: str, default: tuple[str, ...]) -> tuple[str, ...]:

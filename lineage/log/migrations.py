@@ -11,10 +11,13 @@ a rebuild, since they are derived from the event log.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-Migration = Callable[[sqlite3.Connection], None]
+if TYPE_CHECKING:
+    import sqlite3
+
+Migration = Callable[["sqlite3.Connection"], None]
 MIGRATIONS: list[tuple[int, str, Migration]] = []
 
 
@@ -23,6 +26,8 @@ def run_script(conn: sqlite3.Connection, script: str) -> None:
 
     (``executescript`` would commit first, which a migration must not do.)
     """
+    import sqlite3
+
     statement = ""
     for line in script.splitlines(keepends=True):
         statement += line

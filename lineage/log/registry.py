@@ -10,15 +10,15 @@ lists providers, so a plug-in never misses a registry.
 
 from __future__ import annotations
 
-import json
-import sqlite3
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    import sqlite3
+
     from lineage.log.events import Event
 
-Projector = Callable[[sqlite3.Connection, "Event"], None]
+Projector = Callable[["sqlite3.Connection", "Event"], None]
 _PROJECTORS: dict[str, list[Projector]] = {}
 _loader: Callable[[], None] | None = None
 
@@ -64,6 +64,8 @@ def _ensure_dataset(conn: sqlite3.Connection, name: str, path: str | None, time:
 
 @projector("dataset.declare")
 def _declare(conn: sqlite3.Connection, ev: Event) -> None:
+    import json
+
     b = ev.body
     _ensure_dataset(conn, b["name"], b.get("path"), ev.time)
     row = conn.execute("SELECT declarations FROM datasets WHERE name = ?", (b["name"],)).fetchone()

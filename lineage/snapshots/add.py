@@ -10,11 +10,12 @@ a half-recorded snapshot.
 from __future__ import annotations
 
 import os
+from array import array
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import blake3
 
@@ -29,8 +30,8 @@ from lineage.errors import PathError, UsageError
 from lineage.repo import Repo
 from lineage.snapshots import hooks, lock, queries, workspace
 from lineage.snapshots.manifest import Entry, Manifest
-from lineage.snapshots.scan import (NOT_STORED, FoundFile, ScanReport, check_names, remove_stale_temps,
-                                    record_folders, scan, tree_key, tree_matches)
+from lineage.snapshots.scan import (NOT_STORED, ScanReport, check_names, combine_keys, folder_key,
+                                    record_folders, remove_stale_temps, tree_matches, walk)
 from lineage.store.objects import LinkMode
 
 
@@ -61,24 +62,68 @@ class SnapshotResult:
 
 # -- create -----------------------------------------------------------------------
 
+class _Folder(NamedTuple):
+    """One folder's files as the walk found them, compactly: a name and four numbers a
+    file instead of a tuple of strings and a stat tuple (a million files fit in ~100 MB)."""
+
+    prefix: str          # "" or "a/b/"
+    path: str            # the folder's absolute path
+    names: list[str]
+    ids: array           # device, inode, size per file ("Q")
+    mtimes: array        # mtime_ns per file ("q")
+    executable: bytes    # one byte per file
+
+
+def _walk(target: Path, rel: str, report: ScanReport) -> tuple[str, list[_Folder], int, int]:
+    """Walk ``target`` one folder at a time: check its names, record its stat key in
+    ``report.keys`` and keep it as a ``_Folder``. Returns the kind, the folders, the
+    number of files and their total size."""
+    kind, folders = walk(target, report)
+    out: list[_Folder] = []
+    count = total = 0
+    keys = report.keys = {}
+    for prefix, found in folders:
+        check_names(kind, rel, found, [])
+        keys[prefix] = folder_key(found)
+        ids, mtimes = array("Q"), array("q")
+        cut = len(prefix)
+        for f in found:
+            st = f[2]
+            ids.extend((st[0], st[1], st[2]))
+            mtimes.append(st[3])
+            total += st[2]
+        out.append(_Folder(prefix, os.path.dirname(found[0].abspath), [f[0][cut:] for f in found], ids,
+                           mtimes, bytes(bool(f[3]) for f in found)))
+        count += len(found)
+    check_names(kind, rel, [], report.dirs)
+    return kind, out, count, total
+
+
+#: Stat-cache updates are written in batches of this many files while a snapshot hashes.
+_UPDATE_BATCH = 50_000
+
+
 def _digests(
     repo: Repo,
     target: Path,
-    files: list[FoundFile],
+    folders: list[_Folder],
     report: ScanReport,
     *,
+    total: int,
     previous: str | None,
     store: bool,
     progress: Progress | None,
     counter: HashCounter | None,
-) -> tuple[list[str], int, list[tuple[str, FileStat, str]]]:
-    """Digest of every file (in ``files``' order), storing new objects in one batch.
+) -> tuple[list[Entry], int, int]:
+    """The manifest entries of ``folders`` (in their order), storing new objects in one
+    batch; returns them, the number of objects written and the number of files hashed.
 
-    Folder by folder (``report.spans``): a folder whose stat key is the one the folder
-    index recorded for ``previous`` (the dataset's latest snapshot) takes that
-    snapshot's entries whole, and when ``previous`` was stored its objects are known to
-    be there; any other folder reads its own stat-cache row. Only what neither vouches
-    for is read and hashed, so a re-snapshot costs in proportion to the change.
+    Folder by folder: a folder whose stat key is the one the folder index recorded for
+    ``previous`` (the dataset's latest snapshot) takes that snapshot's entries whole,
+    and when ``previous`` was stored its objects are known to be there; any other
+    folder reads its own stat-cache row. Only what neither vouches for is read and
+    hashed, so a re-snapshot costs in proportion to the change. What is learnt goes to
+    the stat cache as it is learnt (it only ever says which stat has which digest).
 
     Small files are read once, hashed and appended to the batch's pack in this
     thread: for files of a few KB the work is per-call overhead that threads only
@@ -86,141 +131,144 @@ def _digests(
     and copied in the kernel.
     """
     cache = repo.stat_cache
-    digests: list[str] = [""] * len(files)
     index: dict[str, tuple[str, str]] = {}
     prev_stored = False
-    if previous is not None and files:
+    if previous is not None and folders:
         known = cache.folders(str(target))
         if known is not None and known[0] == previous:
             index = known[1]
             prev_stored = queries.snapshot_stored(repo.graph, previous)
     keys = report.keys
-    spans = report.spans if report.spans and report.spans[-1][2] == len(files) else [("", 0, len(files))]
-    misses: list[int] = []
-    check: list[int] = []  # cache hits whose object may be missing (e.g. after --no-store)
-    for prefix, start, end in spans:
-        recorded = index.get(prefix)
-        if recorded is not None and recorded[0] and recorded[0] == keys.get(prefix):
-            entries = cache.folder_entries(recorded[1])
-            cut = len(prefix)
-            for i in range(start, end):
-                e = entries.get(files[i][0][cut:])
-                if e is None:
-                    break
-                digests[i] = e[1].hex()
-            else:
-                if store and not prev_stored:
-                    check.extend(range(start, end))
-                continue
-        if start == end:
-            continue
-        by_name = cache.stat_folder(os.path.dirname(files[start].abspath))
-        for i in range(start, end):
-            f = files[i]
-            hit = by_name.get(f.abspath.rpartition("/")[2]) if by_name else None
-            if hit is not None and hit[0] == f.stat:
-                digests[i] = hit[1]
-                check.append(i)
-            else:
-                misses.append(i)
     link = repo.link_mode
-    total = sum(f.size for f in files)
-    miss_bytes = sum(files[i].size for i in misses)
-    done = total - miss_bytes
-    updates: list[tuple[str, FileStat, str]] = []
     ostore = repo.store
-    small = [i for i in misses if files[i].size <= SMALL_FILE]
-    large = [i for i in misses if files[i].size > SMALL_FILE]
+    entries: list[Entry] = []
+    updates: list[tuple[str, FileStat, str]] = []
+    large: list[tuple[int, str, tuple[int, int, int, int]]] = []
+    hashed = hashed_bytes = done = 0
     if progress and total:
-        progress(done, total)
+        progress(0, total)
 
     with ostore.batch() as batch:
-        if store:
-            for i in check:
-                if not ostore.exists(digests[i]):
-                    batch.put_file(files[i].abspath, digests[i], link)
-
-        for n, i in enumerate(small):
-            f = files[i]
-            try:
-                with open(f.abspath, "rb") as fh:
-                    data = fh.read()
-            except FileNotFoundError:
-                raise PathError(f"file vanished while hashing: {f.abspath}") from None
-            except OSError as exc:
-                raise PathError(f"cannot read {f.abspath}: {exc.strerror}") from None
-            digest = blake3.blake3(data).hexdigest()
-            if store:
-                batch.put_bytes(data, digest)
-            digests[i] = digest
-            updates.append((f.abspath, f.stat, digest))
-            done += f.size
-            if progress and n % 256 == 0:
+        for folder in folders:
+            prefix, names, ids, mtimes, exe = folder.prefix, folder.names, folder.ids, folder.mtimes, folder.executable
+            recorded = index.get(prefix)
+            if recorded is not None and recorded[0] and recorded[0] == keys.get(prefix):
+                blob = cache.folder_entries(recorded[1])
+                mine: list[Entry] = []
+                for j, name in enumerate(names):
+                    e = blob.get(name)
+                    if e is None:
+                        break
+                    mine.append(Entry(prefix + name, ids[3 * j + 2], e[1].hex(), bool(exe[j])))
+                else:
+                    if store and not prev_stored:
+                        for j, e in enumerate(mine):
+                            if not ostore.exists(e.digest):
+                                batch.put_file(f"{folder.path}/{names[j]}", e.digest, link)
+                    entries.extend(mine)
+                    done += sum(e.size for e in mine)
+                    continue
+            by_name = cache.stat_folder(folder.path)
+            for j, name in enumerate(names):
+                st = (ids[3 * j], ids[3 * j + 1], ids[3 * j + 2], mtimes[j])
+                size = st[2]
+                abspath = f"{folder.path}/{name}"
+                hit = by_name.get(name) if by_name else None
+                if hit is not None and hit[0] == st:
+                    digest = hit[1]
+                    if store and not ostore.exists(digest):  # e.g. after --no-store
+                        batch.put_file(abspath, digest, link)
+                elif size > SMALL_FILE:
+                    large.append((len(entries), abspath, st))
+                    entries.append(Entry(prefix + name, size, "", bool(exe[j])))
+                    continue
+                else:
+                    try:
+                        with open(abspath, "rb") as fh:
+                            data = fh.read()
+                    except FileNotFoundError:
+                        raise PathError(f"file vanished while hashing: {abspath}") from None
+                    except OSError as exc:
+                        raise PathError(f"cannot read {abspath}: {exc.strerror}") from None
+                    digest = blake3.blake3(data).hexdigest()
+                    if store:
+                        batch.put_bytes(data, digest)
+                    updates.append((abspath, st, digest))  # type: ignore[arg-type]
+                    hashed += 1
+                    hashed_bytes += size
+                entries.append(Entry(prefix + name, size, digest, bool(exe[j])))
+            done += sum(ids[2::3])
+            if hashed >= _UPDATE_BATCH:
+                cache.update(updates)
+                updates.clear()
+            if progress and total:
                 progress(done, total)
 
-        def one(i: int) -> tuple[int, str]:
-            f = files[i]
+        def one(item: tuple[int, str, tuple[int, int, int, int]]) -> tuple[int, str, tuple, str]:
+            i, abspath, st = item
             if store and link is LinkMode.copy:  # read once: hashed while copied into the store
-                return i, batch.hash_and_put_file(f.abspath)
-            digest = hash_file(f.abspath, f.size)
+                return i, abspath, st, batch.hash_and_put_file(abspath)
+            digest = hash_file(abspath, st[2])
             if store:
-                batch.put_file(f.abspath, digest, link)
-            return i, digest
+                batch.put_file(abspath, digest, link)
+            return i, abspath, st, digest
 
         if large:
             workers = min(4, os.cpu_count() or 1, len(large))
             with ThreadPoolExecutor(max_workers=workers) as pool:
-                for i, digest in pool.map(one, large):
-                    f = files[i]
-                    digests[i] = digest
-                    updates.append((f.abspath, f.stat, digest))
-                    done += f.size
+                for i, abspath, st, digest in pool.map(one, large):
+                    entries[i] = entries[i]._replace(digest=digest)
+                    updates.append((abspath, st, digest))  # type: ignore[arg-type]
+                    hashed += 1
+                    hashed_bytes += st[2]
                     if progress:
-                        progress(done, total)
+                        progress(min(done + hashed_bytes, total), total)
         if progress and total:
             progress(total, total)
+    cache.update(updates)
     if counter is not None:
-        counter.files += len(misses)
-        counter.bytes += miss_bytes
-    return digests, batch.written, updates
+        counter.files += hashed
+        counter.bytes += hashed_bytes
+    return entries, batch.written, hashed
 
 
 class _HookFiles(Sequence[tuple[str, str, str]]):
-    """(path in the repository, abspath, digest) of each file, made as a hook reads them
-    rather than held as a list of a million tuples."""
+    """(path in the repository, abspath, digest) of each file of a manifest, made as a
+    hook reads them rather than held as a list of a million tuples."""
 
-    def __init__(self, kind: str, rel: str, files: list[FoundFile], digests: list[str]) -> None:
-        self._kind, self._rel, self._files, self._digests = kind, rel, files, digests
+    def __init__(self, kind: str, rel: str, target: Path, entries: tuple[Entry, ...]) -> None:
+        self._kind, self._rel, self._root, self._entries = kind, rel, str(target), entries
 
     def __len__(self) -> int:
-        return len(self._files)
+        return len(self._entries)
 
-    def _path(self, f: FoundFile) -> str:
+    def _item(self, e: Entry) -> tuple[str, str, str]:
         if self._kind == "file":
-            return self._rel
-        return f.rel if self._rel == "." else f"{self._rel}/{f.rel}"
+            return self._rel, self._root, e.digest
+        return (e.path if self._rel == "." else f"{self._rel}/{e.path}"), f"{self._root}/{e.path}", e.digest
 
     def __getitem__(self, i):  # type: ignore[override]
         if isinstance(i, slice):
-            return [self[j] for j in range(*i.indices(len(self)))]
-        f = self._files[i]
-        return self._path(f), f.abspath, self._digests[i]
+            return [self._item(e) for e in self._entries[i]]
+        return self._item(self._entries[i])
 
     def __iter__(self) -> Iterator[tuple[str, str, str]]:
-        for f, d in zip(self._files, self._digests):
-            yield self._path(f), f.abspath, d
+        return (self._item(e) for e in self._entries)
 
 
 def _body_json(body: dict[str, Any], manifest: str | None) -> str:
     """The canonical JSON of ``body`` with ``manifest`` (its canonical bytes) as the
     value of ``"manifest"``: the top-level keys in sorted order, as ``canonical.dumps``
     writes them, around a manifest encoded once."""
-    parts = []
+    parts = ["{"]
     for k in sorted([*body, "manifest"] if manifest is not None else body):
-        value = manifest if k == "manifest" and manifest is not None else (
-            _canonical.dumps(body[k]).decode("utf-8"))
-        parts.append(_canonical.dumps(k).decode("utf-8") + ":" + value)
-    return "{" + ",".join(parts) + "}"
+        if len(parts) > 1:
+            parts.append(",")
+        parts.append(_canonical.dumps(k).decode("utf-8") + ":")
+        parts.append(manifest if k == "manifest" and manifest is not None else
+                     _canonical.dumps(body[k]).decode("utf-8"))
+    parts.append("}")
+    return "".join(parts)  # one copy of the manifest's text, not one per concatenation
 
 
 def _declared_columns(repo: Repo, name: str, given: dict[str, str | None]) -> dict[str, str]:
@@ -302,10 +350,9 @@ def _create(repo: Repo, target: Path, rel: str, *, name: str | None, message: st
             counter: HashCounter | None, extra: dict[str, Any] | None,
             move: bool = False) -> SnapshotResult:
     report = ScanReport(boundary=repo.root.resolve())
-    kind, files = scan(target, report)
-    check_names(kind, rel, files, report.dirs)
+    kind, folders, count, total = _walk(target, rel, report)
     remove_stale_temps(repo, report.temps, blocking=False)
-    key = tree_key(files, report)
+    key = combine_keys(report.keys, report.dirs)
     graph = repo.graph
     dataset = name or dataset_for_path(repo, rel) or default_name(repo, rel)
     columns = _declared_columns(repo, dataset, {"label": label_column, "group": group_column,
@@ -317,27 +364,26 @@ def _create(repo: Repo, target: Path, rel: str, *, name: str | None, message: st
     if (row and row.path == rel and not new_decl and not extra and row.latest_snapshot
             and tree_matches(repo, target, key, row.latest_snapshot, need_stored=store)):
         return SnapshotResult(row.latest_snapshot, dataset, row.latest_version, rel, kind,
-                              len(files), sum(f.size for f in files), 0, 0, True, store,
+                              count, total, 0, 0, True, store,
                               None, repo.git_state().to_dict(), warnings=report.warnings())
     previous = row.latest_snapshot if row and row.path == rel else None
-    digests, new_objects, updates = _digests(repo, target, files, report, previous=previous,
-                                             store=store, progress=progress, counter=counter)
-    manifest = Manifest.build(kind, [Entry(f[0], f[2][2], d, f[3]) for f, d in zip(files, digests)],
-                              report.dirs)
-    encoded = manifest.encode()
+    entries, new_objects, hashed = _digests(repo, target, folders, report, total=total, previous=previous,
+                                            store=store, progress=progress, counter=counter)
+    del folders
+    manifest = Manifest.build(kind, entries, report.dirs)
+    del entries
+    manifest_json: str | None = manifest.encode_text()  # what the event body embeds
+    encoded = manifest_json.encode("utf-8")
     sid = blake3.blake3(encoded).hexdigest()
     repo.store.put_bytes(encoded, sid)  # manifests are always kept, even with --no-store
-    manifest_json: str | None = encoded.decode("utf-8")  # what the event body embeds
     del encoded
-    repo.stat_cache.update(updates)
     repo.stat_cache.set_tree(str(target), key if store else key + NOT_STORED, sid)
     if kind == "folder":  # per-folder stat keys: status then reads only the folders that change
         record_folders(repo.stat_cache, str(target), sid, report.keys, manifest.entries)
     git = repo.git_state()
     # what other features add (lineage.snapshots.hooks): their events go in with the snapshot's
-    added = hooks.run(repo, _HookFiles(kind, rel, files, digests),  # type: ignore[arg-type]
+    added = hooks.run(repo, _HookFiles(kind, rel, target, manifest.entries),  # type: ignore[arg-type]
                       {**current_decl, **columns}, progress=progress)
-    del digests  # the manifest holds them now
     _check_columns(rel, new_decl, hooks.columns(added))
     warnings = report.warnings() + hooks.warnings(added)  # links followed out, special files skipped
     if moved_from is not None:
@@ -345,8 +391,8 @@ def _create(repo: Repo, target: Path, rel: str, *, name: str | None, message: st
     if row and row.latest_snapshot == sid and not new_decl and row.path == rel and not extra:
         with graph.transaction():
             _append(repo, hooks.events(added))
-        return SnapshotResult(sid, dataset, row.latest_version, rel, kind, len(files),
-                              manifest.total_size, len(updates), new_objects, True, store, None,
+        return SnapshotResult(sid, dataset, row.latest_version, rel, kind, count,
+                              manifest.total_size, hashed, new_objects, True, store, None,
                               git.to_dict(), warnings=warnings)
     _faults.point("snapshot.before_event")  # objects and manifest stored, nothing recorded
     with graph.transaction():
@@ -361,8 +407,8 @@ def _create(repo: Repo, target: Path, rel: str, *, name: str | None, message: st
             moved_from = _check_move(row, rel, move)
             if row and row.latest_snapshot == sid and not new_decl and row.path == rel and not extra:
                 _append(repo, hooks.events(added))
-                return SnapshotResult(sid, dataset, row.latest_version, rel, kind, len(files),
-                                      manifest.total_size, len(updates), new_objects, True, store,
+                return SnapshotResult(sid, dataset, row.latest_version, rel, kind, count,
+                                      manifest.total_size, hashed, new_objects, True, store,
                                       None, git.to_dict(), warnings=warnings)
         known = queries.snapshot_known(graph, sid)
         body: dict[str, Any] = {
@@ -390,8 +436,8 @@ def _create(repo: Repo, target: Path, rel: str, *, name: str | None, message: st
         ev = graph.append("snapshot", body, actor=repo.user, body_json=text)
         del text
     version = queries.version_of_record(graph, ev.id)
-    return SnapshotResult(sid, dataset, version, rel, kind, len(files), manifest.total_size,
-                          len(updates), new_objects, False, store, ev.time, git.to_dict(), ev.id,
+    return SnapshotResult(sid, dataset, version, rel, kind, count, manifest.total_size,
+                          hashed, new_objects, False, store, ev.time, git.to_dict(), ev.id,
                           warnings=warnings)
 
 

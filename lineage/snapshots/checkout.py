@@ -11,7 +11,7 @@ from typing import Any
 from lineage.core import faults as _faults
 from lineage.core.hashing import FileStat, hash_file
 from lineage.core.paths import (check_inside, check_parent, check_relative, checked_destination, display,
-                                is_temp_name, temp_name, under_git)
+                                is_protected, is_temp_name, temp_name, under_git)
 from lineage.core.progress import Progress
 from lineage.errors import (ConflictError, LineageError, MissingObjectError, PathError, UnknownRefError,
                             UnsafePathError, UsageError)
@@ -19,7 +19,9 @@ from lineage.repo import Repo
 from lineage.snapshots import queries, workspace
 from lineage.snapshots.manifest import Entry, Manifest
 from lineage.snapshots.refs import load_manifest, resolve
-from lineage.snapshots.scan import ScanReport, checkout_lock, scan, unlink_all
+from lineage.snapshots.scan import (FoundFile, ScanReport, checkout_lock, folder_key, prefix_of, record_folders,
+                                    scan, unlink_all)
+from lineage.store.statcache import StatCache
 
 
 @dataclass(frozen=True)
@@ -243,6 +245,7 @@ def _checkout(repo: Repo, sid: str, manifest: Manifest, dest_path: Path, entries
     done = 0
     link = repo.link_mode
     updates = []
+    written: dict[str, tuple[tuple[int, int, int, int], bool]] = {}  # path -> stat, executable
     if manifest.kind == "folder":
         dest_path.mkdir(parents=True, exist_ok=True)
     staged = _Staging(dest_path, [t for _, t in to_write], [dest_path / d for d in dirs]) \
@@ -257,12 +260,15 @@ def _checkout(repo: Repo, sid: str, manifest: Manifest, dest_path: Path, entries
             top = staged.top(target) if staged is not None else None
             if top is None:  # into an existing folder: a temporary file renamed over it
                 repo.store.copy_to(e.digest, target, executable=executable, link=link)
-                updates.append((str(target), FileStat.of(os.stat(target)), e.digest))
+                st = os.stat(target)
             else:  # into a new folder, staged under a temporary name: written in place
                 st = repo.store.write_new(e.digest, staged.staging_path(top, target),
                                           executable=executable, link=link)
-                # a rename keeps the device, inode, size and mtime: the stat cache entry holds
-                updates.append((str(target), FileStat.of(st), e.digest))
+            # a rename keeps the device, inode, size and mtime: the stat cache entry holds
+            fs = FileStat.of(st)
+            updates.append((str(target), fs, e.digest))
+            written[e.path] = ((fs[0], fs[1], fs[2], fs[3]), bool(st.st_mode & 0o111))
+            if top is not None:
                 _faults.point("checkout.temp")  # written in its staged folder, not yet in place
                 staged.done(top)
             done += e.size
@@ -276,6 +282,8 @@ def _checkout(repo: Repo, sid: str, manifest: Manifest, dest_path: Path, entries
     else:
         with os.scandir(dest_path.parent) as it:
             unlink_all([de.path for de in it if is_temp_name(de.name)])
+    if manifest.kind == "folder" and not partial and (to_write or to_remove):
+        _record_folder_index(cache, dest_path, sid, manifest, written)
     workspace.remember(repo, dest_path, sid, wanted if partial else None)
     return CheckoutResult(sid, str(dest_path), [e.path for e, _ in to_write], unchanged, extra,
                           [r for r in removed if r not in discarded], discarded)
@@ -343,6 +351,48 @@ class _Staging:
         self._left[top] -= 1
         if self._left[top] == 0:
             os.rename(self._staging[top], top)
+
+
+def _record_folder_index(cache: StatCache, dest_path: Path, sid: str, manifest: Manifest,
+                         written: dict[str, tuple[tuple[int, int, int, int], bool]]) -> None:
+    """Record the folder index of ``dest_path`` for snapshot ``sid``, as a verified status
+    would, so the next status skips every folder this checkout wrote whole.
+
+    A folder's stat key is recorded only when this checkout wrote every file of it (by
+    the stat taken after writing) and the folder holds nothing else; any other folder
+    keeps an empty key, which never matches: status compares it.
+    """
+    by_prefix: dict[str, list[str]] = {}
+    for e in manifest.entries:
+        by_prefix.setdefault(prefix_of(e.path), []).append(e.path)
+    keys: dict[str, str] = {}
+    for prefix, paths in by_prefix.items():
+        if all(p in written for p in paths):
+            key = _written_folder_key(dest_path, prefix, written, len(paths))
+            if key is not None:
+                keys[prefix] = key
+    if keys:
+        record_folders(cache, str(dest_path), sid, keys, manifest.entries)
+
+
+def _written_folder_key(dest_path: Path, prefix: str,
+                        written: dict[str, tuple[tuple[int, int, int, int], bool]], count: int) -> str | None:
+    """The stat key ``walk`` gives the folder ``prefix`` (its files in listing order), from
+    the stats taken as they were written; None when it holds any file not written here."""
+    files: list[FoundFile] = []
+    with os.scandir(os.path.join(dest_path, prefix) if prefix else dest_path) as it:
+        for de in it:
+            name = de.name
+            if name[0] == "." and (is_temp_name(name) or is_protected(name)):
+                continue  # never listed by a scan
+            rel = prefix + name
+            hit = written.get(rel)
+            if hit is None:
+                if de.is_dir():
+                    continue  # a subfolder: its own key
+                return None
+            files.append(FoundFile(rel, de.path, hit[0], hit[1]))
+    return folder_key(files) if len(files) == count else None
 
 
 def _remove(dest_path: Path, to_remove: list[tuple[str, Path]], manifest: Manifest) -> list[str]:

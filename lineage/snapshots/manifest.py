@@ -10,7 +10,7 @@ ID on any machine.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -105,7 +105,11 @@ class Manifest:
     def encode(self) -> bytes:
         """The canonical JSON of ``to_dict()``, written entry by entry: the same bytes,
         without a dictionary per file (a manifest can hold a million files)."""
-        return encode_parts(self.kind, self.entries, self.dirs)
+        return encode_text(self.kind, self.entries, self.dirs).encode("utf-8")
+
+    def encode_text(self) -> str:
+        """``encode()`` as text (what a ``snapshot`` event embeds)."""
+        return encode_text(self.kind, self.entries, self.dirs)
 
     @classmethod
     def decode(cls, data: bytes, *, check_paths: bool = True) -> Manifest:
@@ -174,19 +178,28 @@ class _FileDicts(Sequence[dict[str, Any]]):
 _TRUE_FALSE = ("false", "true")
 
 
-def encode_parts(kind: str, entries: Iterable[tuple[str, int, str, bool]], dirs: tuple[str, ...] = ()) -> bytes:
-    """Canonical JSON of a manifest from its sorted parts, byte for byte what
-    ``canonical.dumps(Manifest(kind, entries, dirs).to_dict())`` gives: keys in sorted
+def encode_parts(kind: str, entries: Sequence[tuple[str, int, str, bool]], dirs: tuple[str, ...] = ()) -> bytes:
+    """Canonical JSON of a manifest from its sorted parts (see ``encode_text``)."""
+    return encode_text(kind, entries, dirs).encode("utf-8")
+
+
+def encode_text(kind: str, entries: Sequence[tuple[str, int, str, bool]], dirs: tuple[str, ...] = ()) -> str:
+    """Canonical JSON text of a manifest from its sorted parts, character for character
+    what ``canonical.dumps(Manifest(kind, entries, dirs).to_dict())`` gives: keys in sorted
     order (``digest``, ``executable``, ``path``, ``size`` per file; ``dirs``, ``files``,
-    ``format``, ``kind`` at the top), strings as the canonical encoder writes them."""
+    ``format``, ``kind`` at the top), strings as the canonical encoder writes them.
+    Written in chunks of files, so no more than one chunk's pieces exist besides the text."""
     string = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
     tf = _TRUE_FALSE
-    files = ",".join([
+    chunks = [",".join([
         f'{{"digest":{string(d)},"executable":{tf[bool(x)]},"path":{string(p)},"size":{int(n)}}}'
-        for p, n, d, x in entries])
+        for p, n, d, x in entries[i:i + _CHUNK]]) for i in range(0, len(entries), _CHUNK)]
     head = '{"dirs":' + string(list(dirs)) + "," if dirs else "{"
-    return (head + '"files":[' + files + '],"format":' + string(FORMAT) + ',"kind":'
-            + string(kind) + "}").encode("utf-8")
+    return "".join([head, '"files":[', ",".join(chunks), '],"format":', string(FORMAT), ',"kind":',
+                    string(kind), "}"])
+
+
+_CHUNK = 8192
 
 
 class _UncheckedManifest(Manifest):

@@ -107,6 +107,20 @@ def quiet_async_backends() -> None:
     _quieted = True
 
 
+def s3_client(remote: RemoteSpec) -> Any:
+    """A plain (threaded) botocore S3 client with the same endpoint, credentials chain and
+    settings as the remote's filesystem: bulk bytes go through it, each request on its own
+    thread, sent from the buffer without copies (see ``RemoteStore.put_file``)."""
+    import botocore.config
+    import botocore.session
+
+    kwargs = _s3_kwargs(remote.options)
+    session = botocore.session.Session(profile=kwargs.get("profile"))
+    region = kwargs.get("client_kwargs", {}).get("region_name")
+    return session.create_client("s3", endpoint_url=kwargs.get("endpoint_url"), region_name=region,
+                                 config=botocore.config.Config(**kwargs["config_kwargs"]))
+
+
 def _s3_kwargs(opts: dict[str, Any]) -> dict[str, Any]:
     endpoint = (opts.get("endpoint_url") or os.environ.get("AWS_ENDPOINT_URL_S3")
                 or os.environ.get("AWS_ENDPOINT_URL"))
@@ -116,6 +130,10 @@ def _s3_kwargs(opts: dict[str, Any]) -> dict[str, Any]:
         "read_timeout": float(opts.get("read_timeout", 60)),
         "retries": {"max_attempts": retries + 1, "mode": "standard"},
         "max_pool_connections": 64,
+        # no SHA-256 of each body on plain-http endpoints (https never computes it for
+        # uploads): every upload carries a CRC32 the server checks, and objects are
+        # checked against their BLAKE3 digest when they come back
+        "s3": {"payload_signing_enabled": False},
     }
     kwargs: dict[str, Any] = {"config_kwargs": config, "skip_instance_cache": True}
     if endpoint:

@@ -31,7 +31,7 @@ from typing import BinaryIO
 import blake3
 
 from lineage.core import faults as _faults
-from lineage.core.hashing import BLOCK_SIZE, DIGEST_HEX_LEN, PARALLEL_FILE
+from lineage.core.hashing import BLOCK_SIZE, DIGEST_HEX_LEN
 from lineage.core.paths import temp_name
 from lineage.core.process import BUSY, lock_timeout
 from lineage.errors import BusyError, CorruptObjectError, MissingObjectError, PathError
@@ -658,8 +658,8 @@ class Batch:
 
     def hash_and_put_file(self, src: str) -> str:
         """Store the file at ``src`` and return its digest, reading it once: each block
-        is hashed (BLAKE3 on several threads for a large file, without the GIL) and
-        written to a temporary file, renamed into place at commit."""
+        is hashed (BLAKE3, without the GIL) and written to a temporary file, renamed
+        into place at commit."""
         try:
             before = os.stat(src)
             fh = open(src, "rb", buffering=0)
@@ -667,7 +667,10 @@ class Batch:
             raise PathError(f"file vanished while hashing: {src}") from None
         except OSError as exc:
             raise PathError(f"cannot read {src}: {exc.strerror or exc}") from None
-        hasher = blake3.blake3(max_threads=blake3.blake3.AUTO if before.st_size >= PARALLEL_FILE else 1)
+        # one thread: SIMD hashing outruns the write it feeds, and a multi-threaded hash's
+        # workers spin (sched_yield) against the other files' writers (2 cores: 1.8x the
+        # CPU time and up to 2x the wall time for 4 x 512 MB)
+        hasher = blake3.blake3()
         tmp = self.store._tmp_path()
         try:
             with fh:

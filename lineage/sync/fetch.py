@@ -190,7 +190,7 @@ def _fetch(repo: Repo, ids: Iterable[str] | None, *, remote: str | None,
         d, size = item
         tmp = store._tmp_path()
         try:
-            if rs.get_file(d, tmp, part_concurrency=part_concurrency) != d:
+            if rs.get_file(d, tmp, size=size) != d:
                 with lock:
                     corrupt.append(d)
                 return 0
@@ -203,7 +203,6 @@ def _fetch(repo: Repo, ids: Iterable[str] | None, *, remote: str | None,
         _faults.point("fetch.object")
         return size
 
-    part_concurrency = remotes.part_concurrency(n_jobs, len(loose))
     received = remotes.run_all(n_jobs, [partial(get_loose, it) for it in loose]
                                + [partial(get_range, it) for it in ranges])
     if corrupt:

@@ -6,7 +6,8 @@ derived objects). A dry run lists what a real run
 would remove. On a remote, the remote's events are merged first, so objects another
 clone recorded are never taken for garbage; packs whose objects are all unreferenced
 are removed (index first, which hides the pack at once), packs that are mostly
-garbage are rewritten, and pack data left by an interrupted push is removed. On a
+garbage are rewritten, and pack data and multipart uploads left by an interrupted push
+are removed. On a
 remote, unreferenced data younger than an hour (``grace``) is left alone: a push in
 progress uploads objects before the events that reference them.
 
@@ -39,7 +40,7 @@ _DELETE_BATCH = 1000
 class Removed:
     digest: str
     size: int
-    where: str  # object | pack | orphan
+    where: str  # object | pack | orphan | upload (an abandoned multipart upload)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -155,6 +156,10 @@ def _collect_remote(repo: Repo, name: str | None, *, dry_run: bool, grace: float
             continue
         removed.append(Removed(os.path.basename(path), 0, "orphan"))
         doomed_orphans.append(path)
+    # multipart uploads of a killed push: never visible, but they hold their parts' space
+    abandoned = [(key, uid) for key, uid, started in rs.incomplete_uploads()
+                 if not grace or (started is not None and now - started >= grace)]
+    removed.extend(Removed("".join(key.rsplit("/", 2)[-2:]), 0, "upload") for key, _ in abandoned)
     if not dry_run:
         # loose objects first, then orphans, a batch at a time: a crash between batches
         # leaves garbage only, which the next gc finds again
@@ -162,4 +167,6 @@ def _collect_remote(repo: Repo, name: str | None, *, dry_run: bool, grace: float
             for start in range(0, len(paths), _DELETE_BATCH):
                 rs.remove(paths[start:start + _DELETE_BATCH])
                 _faults.point("gc.remote.delete")
+        for key, uid in abandoned:
+            rs.abort_upload(key, uid)
     return GcResult(rs.remote.name, dry_run, removed, sum(r.size for r in removed), kept, rewritten)

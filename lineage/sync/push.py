@@ -92,15 +92,14 @@ def push(repo: Repo, ids: Iterable[str] | None = None, *, remote: str | None = N
     def send_large(item: tuple[str, int]) -> int:
         d, s = item
         if store.is_loose(d):
-            rs.put_file(d, os.fspath(store.path(d)), part_concurrency=part_concurrency)
+            rs.put_file(d, os.fspath(store.path(d)))
         else:
             rs.write_bytes(rs.object_path(d), _local_bytes(store, d))
         meter.add(s, 1)
         _faults.point("push.object")
         return s
 
-    # many files at once: one part each in flight; a lone large file: several parts
-    part_concurrency = remotes.part_concurrency(n_jobs, len(large))
+    # a large file goes up in parts; all uploads share one budget of parts in flight
     sent_bytes = remotes.run_all(n_jobs, [partial(send_large, it) for it in large]
                                  + [partial(send_pack, g) for g in groups])
 

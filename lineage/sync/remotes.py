@@ -23,7 +23,7 @@ from lineage.config import is_secret_key
 from lineage.core.redact import REDACTED, redact_cheaply
 from lineage.errors import ConfigError, UsageError
 from lineage.store.backends import BACKENDS, describe_error, filesystem, quiet_async_backends, scheme_of
-from lineage.store.remote import RemoteStore
+from lineage.store.remote import MAX_PART_SIZE, MIN_PART_SIZE, RemoteStore
 
 if TYPE_CHECKING:
     from lineage.repo import Repo
@@ -37,7 +37,7 @@ _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 #: Options a remote may carry besides its URL (never credentials).
 OPTIONS = ("endpoint_url", "profile", "region", "connect_timeout", "read_timeout", "retries",
-           "pack_size", "jobs")
+           "pack_size", "jobs", "part_size", "parts")
 
 
 @dataclass(frozen=True)
@@ -131,10 +131,13 @@ def _check_options(options: dict[str, Any]) -> dict[str, Any]:
             value = float(value)
             if value <= 0:
                 raise UsageError(f"{key} must be positive")
-        if key in ("retries", "pack_size", "jobs"):
+        if key in ("retries", "pack_size", "jobs", "part_size", "parts"):
             value = int(value)
             if value < (0 if key == "retries" else 1):
                 raise UsageError(f"{key} must be {'non-negative' if key == 'retries' else 'positive'}")
+            if key == "part_size" and not MIN_PART_SIZE <= value <= MAX_PART_SIZE:
+                raise UsageError(f"part_size must be between {MIN_PART_SIZE} (5 MiB) and "
+                                 f"{MAX_PART_SIZE} (5 GiB): S3's limits for one part")
         clean[key] = value
     return clean
 
@@ -223,12 +226,6 @@ def open_remote(repo: Repo, name: str | None = None) -> RemoteStore:
 def jobs(remote: Remote) -> int:
     """Transfers in flight at once: few on a local disk, many against an object store."""
     return int(remote.options.get("jobs", 4 if remote.scheme == "file" else 16))
-
-
-def part_concurrency(n_jobs: int, large_files: int) -> int:
-    """Multipart parts in flight per large file: one each when many files move at once,
-    several for a lone large file, so the connection pool is never oversubscribed."""
-    return max(1, min(8, n_jobs // (4 * max(1, large_files))))
 
 
 def run_all(n_jobs: int, calls: list[Callable[[], int]]) -> int:

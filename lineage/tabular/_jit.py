@@ -161,18 +161,12 @@ def snap(f, shifted, outf, outu):
 
 
 @jit
-def hll_rho(hashes, idx, rho):
-    """HyperLogLog register index (top ``HLL_P`` bits) and rank of each hash, as
+def hll_update(hashes, registers):
+    """HyperLogLog: each hash's register (its top ``HLL_P`` bits) raised to its rank, as
     ``profile.hll_add`` computes them (the rank through float64 ``frexp``, as there)."""
     for i in range(hashes.shape[0]):
         h = hashes[i]
-        idx[i] = np.int64(h >> hll_shift)
-        rest = (h << hll_p) | hll_bit
-        rho[i] = np.uint8(65 - math.frexp(np.float64(rest))[1])
-
-
-@jit
-def hll_max(registers, idx, rho):
-    for i in range(idx.shape[0]):
-        if rho[i] > registers[idx[i]]:
-            registers[idx[i]] = rho[i]
+        j = np.int64(h >> hll_shift)
+        r = np.uint8(65 - math.frexp(np.float64((h << hll_p) | hll_bit))[1])
+        if r > registers[j]:
+            registers[j] = r

@@ -27,18 +27,16 @@ from lineage.core import faults as _faults
 from lineage.core.hashing import hash_file
 from lineage.core.progress import Progress
 from lineage.errors import LimitExceeded, TabularReadError, TypesChanged
-from lineage.tabular import kernels, rowhash
+from lineage.tabular import kernel, rowhash
 from lineage.tabular import queries as gtab
 from lineage.tabular.rowskey import batch_rows_key, combine_rows_keys, file_rows_key
 from lineage.tabular.limits import Limits, check_output, check_rows
-from lineage.tabular.profile import ColumnProfiler, column_kind
+from lineage.tabular.kernel import (FP_DICTIONARY, FP_PLAIN, MINHASH_SCHEME, MINHASH_SEED,  # noqa: F401
+                                    NUM_PERM, SHINGLE, fingerprint_schema, fp_compression, label_text,
+                                    minhash_schema, minhash_signature, normalise_text_array, shingles,
+                                    time_type, time_values)
 from lineage.tabular.readers import BatchReader, Format, detect
 
-#: Signature length of MinHash (permutations) and the character shingle size.
-NUM_PERM = 128
-MINHASH_SEED = 1
-MINHASH_SCHEME = "affine32"  # datasketch's permutation scheme, named so it never changes under us
-SHINGLE = 5
 #: Threads that hash and profile batches (the machine's cores, at most 4); the main
 #: thread reads, merges the profiles and writes.
 WORKERS = max(1, min(4, os.cpu_count() or 1))
@@ -65,155 +63,7 @@ class FileMetadata:
     rows_key: str | None = None
 
 
-# -- text normalisation and shingles (shared with neardup) --------------------------
-
-def normalise_text_array(arr):
-    """NFC, lower case, runs of whitespace collapsed to one space, trimmed."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
-        arr = arr.cast(pa.large_string())
-    arr = pc.utf8_normalize(arr, form="NFC")
-    arr = pc.utf8_lower(arr)
-    arr = pc.replace_substring_regex(arr, pattern=r"\s+", replacement=" ")
-    return pc.utf8_trim_whitespace(arr)
-
-
-def shingles(text: str | None, k: int = SHINGLE) -> set[str]:
-    """Character k-grams of normalised text (the whole text when shorter than k)."""
-    if not text:
-        return set()
-    if len(text) <= k:
-        return {text}
-    return {text[i:i + k] for i in range(len(text) - k + 1)}
-
-
-def minhash_signature(text: str | None):
-    from datasketch import MinHash
-
-    m = MinHash(num_perm=NUM_PERM, seed=MINHASH_SEED, scheme=MINHASH_SCHEME)
-    sh = shingles(text)
-    if sh:
-        m.update_batch([s.encode("utf-8") for s in sh])
-    return m.hashvalues
-
-
-# -- canonical label text and time values -------------------------------------------
-
-def label_text(arr):
-    """A readable canonical text of each label: integral numbers without ".0", NFC strings."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    if isinstance(arr, pa.ChunkedArray):
-        arr = arr.combine_chunks()
-    t = arr.type
-    if pa.types.is_dictionary(t):
-        arr = arr.dictionary_decode()
-        t = arr.type
-    if pa.types.is_floating(t) or pa.types.is_decimal(t):
-        f = arr.cast(pa.float64(), safe=False)
-        integral = pc.and_(pc.is_finite(f), pc.equal(pc.floor(f), f))
-        integral = pc.and_(integral, pc.less(pc.abs(f), 2.0 ** 53))
-        as_int = pc.cast(pc.if_else(integral, f, 0.0), pa.int64()).cast(pa.string())
-        return pc.if_else(integral, as_int, f.cast(pa.string()))
-    if pa.types.is_string(t) or pa.types.is_large_string(t):
-        return pc.utf8_normalize(arr.cast(pa.string()), form="NFC")
-    try:
-        return arr.cast(pa.string())
-    except (pa.ArrowNotImplementedError, pa.ArrowInvalid):
-        return pa.array([rowhash.nested_json(v) for v in arr.to_pylist()], pa.string())
-
-
-def time_type(t):
-    """Arrow type of the stored ``time`` column for a declared time column of type ``t``."""
-    import pyarrow as pa
-
-    if pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t):
-        return pa.float64()
-    return pa.timestamp("us", "UTC")
-
-
-def time_values(arr, target, notes: list[str], name: str):
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    if isinstance(arr, pa.ChunkedArray):
-        arr = arr.combine_chunks()
-    if pa.types.is_dictionary(arr.type):
-        arr = arr.dictionary_decode()
-    if pa.types.is_floating(target):
-        return arr.cast(pa.float64(), safe=False)
-    t = arr.type
-    try:
-        if pa.types.is_timestamp(t):
-            if t.tz is None:
-                arr = pc.assume_timezone(arr, "UTC")
-            return arr.cast(target, safe=False)
-        if pa.types.is_date(t):
-            return pc.assume_timezone(arr.cast(pa.timestamp("us")), "UTC")
-        if pa.types.is_string(t) or pa.types.is_large_string(t):
-            try:
-                return arr.cast(target)
-            except pa.ArrowInvalid:
-                return pc.assume_timezone(arr.cast(pa.timestamp("us")), "UTC")
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        pass
-    msg = f"time column {name!r} is not a date, time stamp or number; its values are not recorded"
-    if msg not in notes:
-        notes.append(msg)
-    return pa.nulls(len(arr), target)
-
-
 # -- the pass -------------------------------------------------------------------------
-
-#: Columns of the fingerprint file written with dictionary pages: those whose values repeat.
-#: The keys are near-random, so a dictionary would only cost time (and bytes) there.
-FP_DICTIONARY = ["group", "label"]
-#: Compression of the fingerprint file's columns: the keys are near-random bytes that no
-#: codec shrinks, so they are stored plain (compressing them only costs time).
-FP_PLAIN = ("fp", "fp_features", "fp_near", "fp_near_shift", "fp_data")
-
-
-def fp_compression(schema) -> dict[str, str]:
-    return {name: "none" if name in FP_PLAIN else "zstd" for name in schema.names}
-
-
-def fingerprint_schema(time_t, near: bool = False, data: bool = False):
-    """Schema of the stored fingerprints; ``near`` adds ``fp_near`` and ``fp_near_shift``
-    (files with at least one float column), ``data`` adds ``fp_data`` (files with an
-    index-like column: ``rowhash.data_columns``)."""
-    import pyarrow as pa
-
-    fp16 = pa.binary(16)
-    fields = [
-        pa.field("row", pa.int64(), nullable=False),
-        pa.field("fp", fp16, nullable=False),
-        pa.field("fp_features", fp16),
-        pa.field("group", fp16),
-        pa.field("time", time_t),
-        pa.field("label", pa.string()),
-    ]
-    metadata = {b"lineage.scheme": rowhash.SCHEME_NAME.encode()}
-    if near:
-        fields += [pa.field("fp_near", fp16), pa.field("fp_near_shift", fp16)]
-        metadata[b"lineage.near"] = rowhash.NEAR_SCHEME.encode()
-    if data:
-        fields.append(pa.field("fp_data", fp16))
-    return pa.schema(fields, metadata=metadata)
-
-
-def minhash_schema():
-    import pyarrow as pa
-
-    return pa.schema([
-        pa.field("row", pa.int64(), nullable=False),
-        pa.field("sig", pa.list_(pa.uint64(), NUM_PERM), nullable=False),
-        pa.field("text", pa.large_string()),
-    ], metadata={b"lineage.minhash": f"datasketch {MINHASH_SCHEME} num_perm={NUM_PERM} seed={MINHASH_SEED} "
-                                      f"char-{SHINGLE}-grams".encode()})
-
 
 def compute_file(path: str, fmt: Format, declarations: dict[str, str], *, display: str,
                  tmpdir: str, on_progress: Callable[[float], None] | None = None,
@@ -292,67 +142,111 @@ def _system_pool():
         pa.set_memory_pool(previous)
 
 
+class FileSink:
+    """Where one file's kernel results go, in file order: the profile partials merged, the
+    fingerprints (and MinHash rows) written batch by batch to temporary Parquet files, the
+    rows key summed. The local pass and the engines write through it, so a file gives the
+    same derived bytes whichever engine read it."""
+
+    def __init__(self, tmpdir: str, declarations: dict[str, str], display: str,
+                 limits: Limits | None = None) -> None:
+        self.display = display
+        self.limits = limits or Limits()
+        self.fp_path = os.path.join(tmpdir, f"{uuid.uuid4().hex}.fp.parquet")
+        self.mh_path = os.path.join(tmpdir, f"{uuid.uuid4().hex}.mh.parquet") if declarations.get("text") else None
+        self.declarations = declarations
+        self.writer: Any = None
+        self.mh_writer: Any = None
+        self.plan: kernel.Plan | None = None
+        self.notes: list[str] = []
+        self.rows_keys: list[str] = []
+        self.rows = 0
+
+    def open(self, plan: kernel.Plan) -> None:
+        import pyarrow.parquet as pq
+
+        self.plan = plan
+        self.notes.extend(n for n in plan.notes if n not in self.notes)
+        self.writer = pq.ParquetWriter(self.fp_path, plan.fschema, compression=fp_compression(plan.fschema),
+                                       write_statistics=False, use_dictionary=FP_DICTIONARY)
+        if self.mh_path and plan.textc in plan.names:
+            self.mh_writer = pq.ParquetWriter(self.mh_path, minhash_schema(), compression="zstd",
+                                              write_statistics=False)
+
+    def add(self, result: kernel.BatchResult) -> None:
+        """Merge one batch's kernel result (the batches must come in file order)."""
+        plan = self.plan
+        assert plan is not None
+        for name in plan.names:
+            plan.profilers[name].apply(result.partials[name])
+        self.notes.extend(n for n in result.notes if n not in self.notes)
+        self.writer.write_batch(result.fingerprints)
+        self.rows_keys.append(batch_rows_key(result.fingerprints.column(1)))
+        if self.mh_writer is not None:
+            self.mh_writer.write_batch(result.minhash)
+        self.rows += result.fingerprints.num_rows
+        if len(self.rows_keys) % TRIM_EVERY == 0:
+            _release_free_memory()
+        check_output(self.limits, self.display, self.derived_bytes)
+
+    def derived_bytes(self) -> int:
+        return sum(os.path.getsize(p) for p in (self.fp_path, self.mh_path) if p and os.path.exists(p))
+
+    def discard(self) -> None:
+        for w in (self.writer, self.mh_writer):
+            if w is not None:
+                w.close()
+        for p in (self.fp_path, self.mh_path):
+            if p and os.path.exists(p):
+                os.unlink(p)
+
+    def close(self, fmt_name: str, schema: Any) -> FileMetadata:
+        """The file's metadata; ``schema`` is the reader's when no batch came (then the
+        fingerprint file is empty)."""
+        import pyarrow as pa
+
+        if self.plan is None:
+            if schema is None:
+                raise TabularReadError(f"{self.display}: no rows and no columns")
+            plan = kernel.plan_for(schema, {}, near_keys=False)
+            plan.fschema = fingerprint_schema(pa.timestamp("us", "UTC"))
+            plan.textc = self.declarations.get("text")
+            self.open(plan)
+        plan = self.plan
+        assert plan is not None
+        self.writer.close()
+        mh_path = self.mh_path
+        if self.mh_writer is not None:
+            self.mh_writer.close()
+        elif mh_path:
+            mh_path = None
+        columns = [{"name": f.name, "type": str(f.type), "kind": plan.profilers[f.name].kind}
+                   for f in plan.schema]
+        profile = {name: plan.profilers[name].result() for name in plan.names}
+        return FileMetadata(fmt_name, self.rows, columns, profile, self.fp_path, mh_path, self.notes,
+                            combine_rows_keys(self.rows_keys) if self.rows_keys else None)
+
+
 def _one_pass(reader: BatchReader, declarations: dict[str, str], display: str, tmpdir: str,
               on_progress: Callable[[float], None] | None, limits: Limits | None = None,
               near_keys: bool = True) -> FileMetadata:
-    import numpy as np
-    import pyarrow as pa
     import pyarrow.parquet as pq
 
-    notes: list[str] = []
-    label = declarations.get("label")
-    group = declarations.get("group")
-    timec = declarations.get("time")
-    textc = declarations.get("text")
-    fp_path = os.path.join(tmpdir, f"{uuid.uuid4().hex}.fp.parquet")
-    mh_path = os.path.join(tmpdir, f"{uuid.uuid4().hex}.mh.parquet") if textc else None
-    writer = mh_writer = None
-    profilers: dict[str, ColumnProfiler] = {}
+    limits = limits or Limits()
+    sink = FileSink(tmpdir, declarations, display, limits)
     names: list[str] = []
-    ordered: list[str] = []
-    features: list[str] = []
-    near_cols: set[str] = set()  # float columns, snapped in fp_near / fp_near_shift
-    data_cols: list[str] | None = None  # without the index-like columns (fp_data), if any
-    schema = None
     rows = 0
     total_rows = None
-    limits = limits or Limits()
-
-    def derived_bytes() -> int:
-        return sum(os.path.getsize(p) for p in (fp_path, mh_path) if p and os.path.exists(p))
-
     pool = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="lineage-fp")
-    pending: list[tuple[Any, int, Any]] = []
-    plan: dict[str, Any] = {}
-    rows_keys: list[str] = []
-    done_rows = [0]
+    pending: list[Any] = []
+    plan: kernel.Plan | None = None
 
-    def finish(batch, start: int, future) -> None:
-        """Profile a hashed batch and write its fingerprints (in file order)."""
-        parts, fp, rest = future.result()
-        n = batch.num_rows
-        for name in names:
-            profilers[name].apply(parts[name])
-        tt = writer.schema.field("time").type
-        tarr = time_values(batch.column(timec), tt, notes, timec) if timec in names else pa.nulls(n, tt)
-        larr = label_text(batch.column(label)) if label in names else pa.nulls(n, pa.string())
-        rowcol = pa.array(np.arange(start, start + n, dtype=np.int64))
-        writer.write_batch(pa.record_batch([rowcol, fp, rest[0], rest[1], tarr, larr, *rest[2:]],
-                                           schema=writer.schema))
-        rows_keys.append(batch_rows_key(fp))
-        if mh_writer is not None:
-            texts = normalise_text_array(batch.column(textc)).to_pylist()
-            sigs = np.stack([minhash_signature(t) for t in texts]) if texts else np.zeros((0, NUM_PERM), np.uint64)
-            sig_arr = pa.FixedSizeListArray.from_arrays(pa.array(sigs.reshape(-1).astype(np.uint64)), NUM_PERM)
-            mh_writer.write_batch(pa.record_batch(
-                [rowcol, sig_arr, pa.array(texts, pa.large_string())], schema=mh_writer.schema))
-        done_rows[0] = start + n
-        if len(rows_keys) % TRIM_EVERY == 0:
-            _release_free_memory()
-        check_output(limits, display, derived_bytes)
+    def finish(future) -> None:
+        """Merge a batch's profile partials and write its fingerprints (in file order)."""
+        sink.add(future.result())
         if on_progress is not None:
             if total_rows:
-                on_progress(min(1.0, done_rows[0] / total_rows))
+                on_progress(min(1.0, sink.rows / total_rows))
             elif reader.fmt.kind == "arrow":
                 on_progress(0.5)
 
@@ -360,189 +254,39 @@ def _one_pass(reader: BatchReader, declarations: dict[str, str], display: str, t
         if reader.fmt.kind == "parquet" and limits.max_rows:
             _parquet_rows_within(reader.path, limits, display)  # from the footer, before reading
         for batch in reader:
-            if schema is None:
-                schema = batch.schema
-                names = list(schema.names)
-                if len(set(names)) != len(names):
-                    dup = sorted({n for n in names if names.count(n) > 1})
-                    raise TabularReadError(f"{display}: duplicate column name(s) {', '.join(map(repr, dup))}")
-                ordered = rowhash.ordered_columns(names)
-                for key, col in (("label", label), ("group", group), ("time", timec), ("text", textc)):
-                    if col and col not in names:
-                        notes.append(f"declared {key} column {col!r} is not in the file")
-                features = [c for c in ordered if c != label] if label in names else []
-                data_cols = rowhash.data_columns(schema)
-                if near_keys:
-                    near_cols = {c for c in (data_cols or ordered) if rowhash.is_float_type(schema.field(c).type)}
-                for f in schema:
-                    profilers[f.name] = ColumnProfiler(f.name, str(f.type), column_kind(f.type))
-                tt = time_type(schema.field(timec).type) if timec in names else pa.timestamp("us", "UTC")
-                fschema = fingerprint_schema(tt, near=bool(near_cols), data=data_cols is not None)
-                writer = pq.ParquetWriter(fp_path, fschema, compression=fp_compression(fschema),
-                                          write_statistics=False, use_dictionary=FP_DICTIONARY)
-                if mh_path and textc in names:
-                    mh_writer = pq.ParquetWriter(mh_path, minhash_schema(), compression="zstd",
-                                                 write_statistics=False)
+            if plan is None:
+                kernel.check_columns(batch.schema, display)
+                names = list(batch.schema.names)
+                plan = kernel.plan_for(batch.schema, declarations, near_keys=near_keys)
+                sink.open(plan)
                 if reader.fmt.kind == "parquet":
                     total_rows = pq.ParquetFile(reader.path).metadata.num_rows
-                plan.update(names=names, ordered=ordered, features=features, group=group,
-                            keys=dict(zip(ordered, rowhash.name_keys(ordered))),
-                            near_cols=near_cols, data_cols=data_cols, profilers=profilers)
             elif batch.schema.names != names:
                 raise TabularReadError(f"{display}: the columns change part-way through the file")
             n = batch.num_rows
             check_rows(limits, display, rows + n)
-            # the hashing of a batch runs on a worker thread (the compiled kernels and most
-            # numpy and Arrow work release the GIL) while this thread reads the next batches,
-            # merges the finished ones' profiles and writes their fingerprints, in file order;
-            # at most WORKERS batches are in flight (one more measured 30 MB more at its peak
+            # the kernel runs on a worker thread (the compiled kernels and most numpy and
+            # Arrow work release the GIL) while this thread reads the next batches, merges
+            # the finished ones' profiles and writes their fingerprints, in file order; at
+            # most WORKERS batches are in flight (one more measured 30 MB more at its peak
             # and no faster on two cores), so memory stays bounded by the batch size
-            pending.append((batch, rows, pool.submit(_hash_batch, batch, plan)))
+            pending.append(pool.submit(kernel.batch_pass, batch, plan, rows))
             rows += n
             while len(pending) >= WORKERS:
-                finish(*pending.pop(0))
+                finish(pending.pop(0))
         while pending:
-            finish(*pending.pop(0))
+            finish(pending.pop(0))
     except BaseException as exc:
-        for _, _, fut in pending:
+        for fut in pending:
             fut.cancel()
         pool.shutdown(wait=True)
-        for w in (writer, mh_writer):
-            if w is not None:
-                w.close()
-        for p in (fp_path, mh_path):
-            if p and os.path.exists(p):
-                os.unlink(p)
-        if isinstance(exc, (pa.ArrowException, ArithmeticError, TypeError, ValueError)):
-            # a column type the hashing or profiling does not handle: a warning, not a crash
-            text = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
-            raise TabularReadError(f"{display}: cannot be fingerprinted ({type(exc).__name__}: {text})") from None
+        sink.discard()
+        error = kernel.cannot_fingerprint(exc, display)
+        if error is not None:
+            raise error from None
         raise
     pool.shutdown(wait=True)
-    if schema is None:
-        schema = reader.schema
-        if schema is None:
-            raise TabularReadError(f"{display}: no rows and no columns")
-        names = list(schema.names)
-        for f in schema:
-            profilers[f.name] = ColumnProfiler(f.name, str(f.type), column_kind(f.type))
-        fschema = fingerprint_schema(pa.timestamp("us", "UTC"))
-        writer = pq.ParquetWriter(fp_path, fschema, compression=fp_compression(fschema),
-                                  write_statistics=False, use_dictionary=FP_DICTIONARY)
-        if mh_path and textc in names:
-            mh_writer = pq.ParquetWriter(mh_path, minhash_schema(), compression="zstd",
-                                         write_statistics=False)
-    writer.close()
-    if mh_writer is not None:
-        mh_writer.close()
-    elif mh_path:
-        mh_path = None
-    columns = [{"name": f.name, "type": str(f.type), "kind": profilers[f.name].kind} for f in schema]
-    profile = {name: profilers[name].result() for name in names}
-    return FileMetadata(reader.fmt.name, rows, columns, profile, fp_path, mh_path, notes,
-                        combine_rows_keys(rows_keys) if rows_keys else None)
-
-
-def _hash_batch(batch, plan: dict[str, Any]):
-    """The column profile partials of ``batch`` and its fingerprint columns: ``fp``, then (``fp_features``, ``group``, and the near and data
-    keys where the file has them). Reads no shared state but ``plan``: runs on a worker."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    n = batch.num_rows
-    names, ordered, features, group = plan["names"], plan["ordered"], plan["features"], plan["group"]
-    near_cols, data_cols = plan["near_cols"], plan["data_cols"]
-    k = kernels.get(n)
-    if k is not None:
-        return _hash_batch_streamed(k, batch, plan)
-    hashes: dict[str, tuple[Any, Any]] = {name: rowhash.value_hashes(batch.column(name)) for name in names}
-    parts = {name: plan["profilers"][name].partial(_profilable(batch.column(name)), hashes[name][0])
-             for name in names}
-    fp = rowhash.combine16([(c, *hashes[c]) for c in ordered], n)
-    fpf = rowhash.combine16([(c, *hashes[c]) for c in features], n) if features else pa.nulls(n, pa.binary(16))
-    if group in hashes:
-        garr = rowhash.combine16([(group, *hashes[group])], n)
-        gcol = batch.column(group)
-        if gcol.null_count:
-            garr = pc.if_else(gcol.is_valid(), garr, pa.nulls(n, pa.binary(16)))
-    else:
-        garr = pa.nulls(n, pa.binary(16))
-    extra = []
-    for shifted in ((False, True) if near_cols else ()):
-        cols = [(c, *(rowhash.near_value_hashes(batch.column(c), shifted) if c in near_cols
-                      else hashes[c])) for c in (data_cols or ordered)]
-        extra.append(rowhash.combine16(cols, n))
-    if data_cols is not None:
-        extra.append(rowhash.combine16([(c, *hashes[c]) for c in data_cols], n))
-    return parts, fp, [fpf, garr, *extra]  # the value hashes are freed here, not held in flight
-
-
-def _hash_batch_streamed(k, batch, plan: dict[str, Any]):
-    """``_hash_batch`` with the compiled kernels: one column at a time, its value hashes
-    folded into every key's accumulator and then dropped (the keys' columns are all in
-    fingerprint order), so a batch in flight holds the accumulators, not every column's
-    hashes. The same bytes as ``rowhash.combine16`` on the whole lists."""
-    import numpy as np
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    n = batch.num_rows
-    ordered, features, group = plan["ordered"], plan["features"], plan["group"]
-    near_cols, data_cols, keys = plan["near_cols"], plan["data_cols"], plan["keys"]
-    # (columns, acc0, acc1, which hashes: "v" exact, "near"/"shift" snapped floats)
-    targets: list[tuple[set[str], Any, Any, str, int]] = []
-
-    def target(cols, kind: str) -> tuple[set[str], Any, Any, str, int]:
-        t = (set(cols), np.full(n, rowhash.SEEDS[0], np.uint64), np.full(n, rowhash.SEEDS[1], np.uint64),
-             kind, len(cols))
-        targets.append(t)
-        return t
-
-    t_fp = target(ordered, "v")
-    t_fpf = target(features, "v") if features else None
-    t_near = [target(data_cols or ordered, kind) for kind in ("near", "shift")] if near_cols else []
-    t_data = target(data_cols, "v") if data_cols is not None else None
-    parts: dict[str, Any] = {}
-    garr = pa.nulls(n, pa.binary(16))
-    for c in ordered:
-        col = batch.column(c)
-        v0, v1 = rowhash.value_hashes(col)
-        parts[c] = plan["profilers"][c].partial(_profilable(col), v0)
-        k0, k1 = np.uint64(keys[c][0]), np.uint64(keys[c][1])
-        v0, v1 = np.ascontiguousarray(v0), np.ascontiguousarray(v1)
-        for members, acc0, acc1, kind, _ in targets:
-            if c not in members:
-                continue
-            if kind != "v" and c in near_cols:
-                w0, w1 = rowhash.near_value_hashes(col, kind == "shift")
-                k.combine_step(acc0, acc1, np.ascontiguousarray(w0), np.ascontiguousarray(w1), k0, k1)
-            else:
-                k.combine_step(acc0, acc1, v0, v1, k0, k1)
-        if c == group:
-            garr = rowhash.combine16([(group, v0, v1)], n)
-            if col.null_count:
-                garr = pc.if_else(col.is_valid(), garr, pa.nulls(n, pa.binary(16)))
-        del v0, v1
-
-    def fixed16(t) -> Any:
-        buf = np.empty((n, 16), np.uint8)
-        k.finish16(t[1], t[2], np.uint64(t[4]), buf)
-        return pa.FixedSizeBinaryArray.from_buffers(pa.binary(16), n, [None, pa.py_buffer(buf)])
-
-    fpf = fixed16(t_fpf) if t_fpf is not None else pa.nulls(n, pa.binary(16))
-    extra = [fixed16(t) for t in t_near] + ([fixed16(t_data)] if t_data is not None else [])
-    return parts, fixed16(t_fp), [fpf, garr, *extra]
-
-
-def _profilable(arr):
-    """The profiler reads dictionaries of text; others (numbers, decimals, dates) are decoded."""
-    import pyarrow as pa
-
-    t = arr.type
-    if pa.types.is_dictionary(t) and not (pa.types.is_string(t.value_type)
-                                          or pa.types.is_large_string(t.value_type)):
-        return arr.dictionary_decode()
-    return arr
+    return sink.close(reader.fmt.name, reader.schema)
 
 
 def _parquet_rows_within(path: str, limits: Limits, display: str) -> None:
@@ -616,6 +360,40 @@ def process(repo: Any, files: list[tuple[str, str, str]], declarations: dict[str
     tmpdir = str(repo.store.tmp)
     total = sum(max(1, os.path.getsize(a)) for _, a, _, _ in todo)
     done = 0
+    session, remote = _engine(repo, todo, decl, tmpdir, limits)
+    try:
+        return _process_todo(repo, todo, decl, tmpdir, limits, progress, total, done, remote,
+                             events, warnings, skipped, columns)
+    finally:
+        if session is not None:
+            session.close()
+
+
+def _engine(repo: Any, todo: list[tuple[str, str, str, Format]], decl: dict[str, str], tmpdir: str,
+            limits: Limits) -> tuple[Any, Any]:
+    """The engine session and the iterator of its results for the Parquet files of ``todo``
+    when the repository's engine is not local (``lineage.tabular.engines``), else (None, None)."""
+    from lineage.tabular import engines
+
+    choice = engines.chosen(repo)
+    parquet = [(rel, abspath) for rel, abspath, _, fmt in todo if fmt.kind == "parquet"]
+    given = engines.runner()
+    if given is not None and parquet:  # a library caller's engine (lineage.spark): its session is its own
+        return None, given.compute_files(parquet, decl, limits,
+                                         lambda display: FileSink(tmpdir, decl, display, limits))
+    if choice.name == "local" or not parquet:
+        return None, None
+    from lineage.tabular import dask_engine
+
+    session = dask_engine.connect(choice)
+    return session, dask_engine.compute_files(session, parquet, decl, limits,
+                                              lambda display: FileSink(tmpdir, decl, display, limits))
+
+
+def _process_todo(repo: Any, todo: list[tuple[str, str, str, Format]], decl: dict[str, str], tmpdir: str,
+                  limits: Limits, progress: Progress | None, total: int, done: int, remote: Any,
+                  events: list[dict[str, Any]], warnings: list[str], skipped: list[tuple[str, str, str]],
+                  columns: dict[str, list[str]]) -> Outcome:
     for rel, abspath, digest, fmt in todo:
         size = max(1, os.path.getsize(abspath))
 
@@ -626,8 +404,13 @@ def process(repo: Any, files: list[tuple[str, str, str]], declarations: dict[str
         body: dict[str, Any] = {"digest": digest, "scheme": rowhash.SCHEME, "declarations": decl,
                                 "path": rel, "format": fmt.name}
         try:
-            meta = compute_file(abspath, fmt, decl, display=rel, tmpdir=tmpdir, on_progress=tick,
-                                limits=limits)
+            if remote is not None and fmt.kind == "parquet":
+                _, meta = next(remote)  # computed by the engine, in the same order
+                if isinstance(meta, BaseException):
+                    raise meta
+            else:
+                meta = compute_file(abspath, fmt, decl, display=rel, tmpdir=tmpdir, on_progress=tick,
+                                    limits=limits)
         except LimitExceeded as exc:
             # Nothing is recorded: the limit is a local setting, not a fact about the file,
             # and a record would keep a raised limit from ever reading it.

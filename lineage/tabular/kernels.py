@@ -67,7 +67,5 @@ def _build() -> Any:
     _jit.combine_step(a, b, u, u, np.uint64(1), np.uint64(2))
     _jit.finish(a, b, np.uint64(3))
     _jit.finish16(a, b, np.uint64(3), np.empty((3, 16), np.uint8))
-    idx, rho = np.empty(3, np.int64), np.empty(3, np.uint8)
-    _jit.hll_rho(u, idx, rho)
-    _jit.hll_max(np.zeros(1 << 12, np.uint8), idx, rho)
+    _jit.hll_update(u, np.zeros(1 << 12, np.uint8))
     return _jit

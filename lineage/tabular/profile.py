@@ -61,7 +61,14 @@ class QuantileSummary:
         if len(values) == 0:
             return None
         v = np.sort(np.asarray(values, dtype=np.float64))
-        return _compress(v, np.ones(len(v)), self.k)
+        n, k = len(v), self.k
+        if n <= k:
+            return v, np.ones(n)
+        # ``_compress`` of unit weights, without their cumulative sum: the point at rank t
+        # is the first index i with i + 1 >= t (the same indices, exactly)
+        targets = (np.arange(k) + 0.5) * (float(n) / k)
+        idx = np.minimum(np.ceil(targets).astype(np.int64) - 1, n - 1)
+        return v[idx], np.full(k, float(n) / k)
 
     def add_item(self, item) -> None:
         """Merge a batch's ``item`` in (in batch order, so the summary is deterministic)."""
@@ -123,10 +130,7 @@ def hll_add(registers, hashes) -> None:
 
     k = kernels.get(len(h))
     if k is not None:
-        h = np.ascontiguousarray(h)
-        idx, rho = np.empty(len(h), np.int64), np.empty(len(h), np.uint8)
-        k.hll_rho(h, idx, rho)
-        k.hll_max(registers, idx, rho)
+        k.hll_update(np.ascontiguousarray(h), registers)
         return
     idx = (h >> np.uint64(64 - HLL_P)).astype(np.int64)
     rest = (h << np.uint64(HLL_P)) | np.uint64(1 << (HLL_P - 1))

@@ -575,11 +575,21 @@ def is_index_column(name: str, t) -> bool:
     return pa.types.is_integer(t) and INDEX_NAME.match(name) is not None
 
 
+def field_types(schema) -> dict[str, Any]:
+    """Name -> type; a name given to several columns (a CSV whose first row is data)
+    takes the first one's type, where ``schema.field(name)`` would refuse."""
+    types: dict[str, Any] = {}
+    for f in schema:
+        types.setdefault(f.name, f.type)
+    return types
+
+
 def data_columns(schema, columns: list[str] | None = None) -> list[str] | None:
     """The columns (fingerprint order) without the index-like ones, or None when there is
     no index-like column or nothing else (then ``fp`` is the row's data key)."""
     names = ordered_columns(list(columns if columns is not None else schema.names))
-    data = [c for c in names if not is_index_column(c, schema.field(c).type)]
+    types = field_types(schema)
+    data = [c for c in names if not is_index_column(c, types[c])]
     return data if data and len(data) < len(names) else None
 
 

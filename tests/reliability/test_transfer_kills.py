@@ -117,6 +117,24 @@ def test_killed_push_is_finished_by_a_rerun(spot, tmp_path, capsys, fault):
     _all_good(cli, tmp_path, a, spot, ["data"])
 
 
+@pytest.mark.s3
+def test_killed_multipart_upload_leaves_no_object_and_a_rerun_completes(tmp_path, capsys, s3, monkeypatch):
+    spot = _s3_spot(s3, monkeypatch)
+    cli = CLI(tmp_path, capsys)
+    # 5 MiB parts, one in flight: the kill lands after the second part of three
+    a = _clone(tmp_path, "a", spot, part_size=5 << 20, parts=1)
+    write_tree(a / "data", {"big.bin": os.urandom((12 << 20) + 777)})
+    _ok(cli, a, "snapshot", "data")
+    assert killed(lineage_proc(["push"], a, fault="remote.part:2"))
+    assert spot.files("objects") == []  # parts sent, but nothing under the object's key
+    assert spot.files("events") == []
+
+    again = _ok(cli, a, "push")
+    assert again["objects_sent"] == 1 and again["events_sent"] == 1
+    assert len(spot.files("objects")) == 1
+    _all_good(cli, tmp_path, a, spot, ["data"])
+
+
 # -- fetch ------------------------------------------------------------------------
 
 @pytest.mark.parametrize("fault", ["fetch.events", "fetch.range:1", "fetch.download:1", "fetch.object:1"])

@@ -273,16 +273,19 @@ def test_kill_9_mid_snapshot_leaves_store_and_graph_consistent(workdir):
 def test_a_file_vanishing_mid_snapshot_is_a_clear_error_and_records_nothing(repo, monkeypatch):
     data = repo.root / "data"
     write_tree(data, {f"f{i}.txt": f"{i}" for i in range(10)})
-    real_scan = snapshots.scan
-
-    def scan_then_delete(path, *args):
-        kind, files = real_scan(path, *args)
-        (data / "f5.txt").unlink()  # gone between the walk and the read
-        return kind, files
-
     from lineage.snapshots import add
 
-    monkeypatch.setattr(add, "scan", scan_then_delete)  # what create walks with
+    real_walk = add.walk
+
+    def walk_then_delete(path, *args):
+        kind, folders = real_walk(path, *args)
+
+        def then_delete():
+            yield from folders
+            (data / "f5.txt").unlink()  # gone between the walk and the read
+        return kind, then_delete()
+
+    monkeypatch.setattr(add, "walk", walk_then_delete)  # what create walks with
     with pytest.raises(PathError, match="vanished"):
         snapshots.create(repo, data)
     assert snapshots.log(repo) == []

@@ -191,6 +191,8 @@ class NearDuplicate(Rule):
         if len(h_fp) == 0:
             return None
         near = np.zeros(len(h_fp), dtype=bool)
+        _read_side_by_side(ctx, [(s, c) for c in ("data", _NEAR, _NEAR_SHIFT) for s in sides
+                                 if c == "data" or c in ctx.fingerprints(s).column_names])
         train_fp = _joined([ctx.keys(t, "data")[1] for t in train_ids])
         for column in (_NEAR, _NEAR_SHIFT):
             train = _joined([_near_keys(ctx, t, column)[1] for t in train_ids])
@@ -257,6 +259,17 @@ def _contains(ctx: RuleContext, keys_a, keys_b):
     if len(keys_a) == 0 or len(keys_b) == 0:
         return np.zeros(len(keys_b), dtype=bool)
     return ctx.members(keys_a, keys_b)
+
+
+def _read_side_by_side(ctx: RuleContext, wanted: list[tuple[str, str]]) -> None:
+    """Read the key columns ``(snapshot, column)`` on two threads (Parquet decoding releases
+    the GIL); ``ctx.keys`` keeps them for the rest of the audit."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    if len(wanted) < 2:
+        return
+    with ThreadPoolExecutor(2) as pool:
+        list(pool.map(lambda sc: ctx.keys(*sc), wanted))
 
 
 def _joined(parts):

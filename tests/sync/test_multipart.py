@@ -1,0 +1,148 @@
+"""Large objects on S3: multipart uploads and ranged downloads, in parts smaller than the file."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import blake3
+import pytest
+
+from conftest import write_tree
+from lineage import snapshots
+from lineage.errors import RemoteError, UsageError
+from lineage.store.remote import MIN_PART_SIZE
+from lineage.sync import fetch as sync_fetch, push as sync_push
+from lineage.sync.remotes import open_remote
+
+pytestmark = pytest.mark.s3
+
+PART = MIN_PART_SIZE  # 5 MiB, the smallest part S3 accepts
+BIG = 2 * PART + PART // 2 + 12_345  # three parts, the last one short
+
+
+def _uploads(env) -> list[dict]:
+    bucket = env.root.split("/", 1)[0]
+    return env.fs.call_s3("list_multipart_uploads", Bucket=bucket).get("Uploads") or []
+
+
+def test_object_larger_than_a_part_round_trips_with_its_digest(s3_remote, make_clone):
+    a = make_clone("a", s3_remote, part_size=PART, parts=2)
+    data = os.urandom(BIG)
+    write_tree(a.root / "data", {"big.bin": data, "small.txt": "x\n"})
+    snapshots.create(a, a.root / "data", name="d")
+    pushed = sync_push.push(a)
+    digest = blake3.blake3(data).hexdigest()
+    obj = f"{s3_remote.root}/objects/{digest[:2]}/{digest[2:]}"
+    assert s3_remote.fs.info(obj)["size"] == BIG
+    assert pushed.requests >= 3  # one request per part at least
+    assert _uploads(s3_remote) == []  # completed: nothing left half-done
+
+    b = make_clone("b", s3_remote, part_size=PART, parts=2)
+    pulled = sync_fetch.pull(b)
+    assert pulled.objects_received >= 1
+    got = (b.root / "data" / "big.bin").read_bytes()
+    assert blake3.blake3(got).hexdigest() == digest and got == data
+    assert b.store.verify(digest)
+
+
+def test_object_below_two_parts_goes_in_one_request(s3_remote, make_clone, monkeypatch):
+    a = make_clone("a", s3_remote, part_size=PART)
+    write_tree(a.root / "data", {"mid.bin": os.urandom(PART + 1000)})
+    snapshots.create(a, a.root / "data", name="d")
+    rs = open_remote(a)
+    called = []
+    monkeypatch.setattr(type(rs), "_put_multipart", lambda *args: called.append(args))
+    monkeypatch.setattr(type(rs), "_get_ranges", lambda *args: called.append(args))
+    digest = blake3.blake3((a.root / "data" / "mid.bin").read_bytes()).hexdigest()
+    rs.put_file(digest, os.fspath(a.store.path(digest)))
+    assert rs.get_file(digest, a.root / "copy.bin", size=PART + 1000) == digest
+    assert called == []
+
+
+def test_failed_part_aborts_the_upload_and_leaves_no_object(s3_remote, make_clone, monkeypatch):
+    a = make_clone("a", s3_remote, part_size=PART, parts=1)
+    data = os.urandom(BIG)
+    write_tree(a.root / "data", {"big.bin": data})
+    snapshots.create(a, a.root / "data", name="d")
+    digest = blake3.blake3(data).hexdigest()
+    rs = open_remote(a)
+    rs.ensure()
+    client, _ = rs._parts()
+    real = client.upload_part
+    sent = []
+
+    def flaky(**kwargs):
+        if kwargs["PartNumber"] == 2:
+            raise ConnectionResetError("the link dropped")
+        sent.append(kwargs["PartNumber"])
+        return real(**kwargs)
+
+    monkeypatch.setattr(client, "upload_part", flaky)
+    with pytest.raises(RemoteError, match="cannot reach|failed"):
+        rs.put_file(digest, os.fspath(a.store.path(digest)))
+    assert sent and 2 not in sent
+    assert s3_remote.files("objects") == []
+    assert _uploads(s3_remote) == []  # aborted, not left to accumulate
+
+    monkeypatch.setattr(client, "upload_part", real)
+    rs.put_file(digest, os.fspath(a.store.path(digest)))
+    assert len(s3_remote.files("objects")) == 1
+
+
+def test_part_size_below_the_s3_minimum_is_refused(s3_remote, make_clone):
+    with pytest.raises(UsageError, match="part_size"):
+        make_clone("a", s3_remote, part_size=1024)
+
+
+def test_download_part_failure_is_one_error_and_nothing_stored(s3_remote, make_clone, monkeypatch):
+    a = make_clone("a", s3_remote, part_size=PART)
+    data = os.urandom(BIG)
+    write_tree(a.root / "data", {"big.bin": data})
+    snapshots.create(a, a.root / "data", name="d")
+    sync_push.push(a)
+    b = make_clone("b", s3_remote, part_size=PART)
+    rs = open_remote(b)
+    client, _ = rs._parts()
+    real = client.get_object
+
+    def flaky(**kwargs):
+        if kwargs.get("Range", "").startswith(f"bytes={PART}-"):
+            raise ConnectionResetError("the link dropped")
+        return real(**kwargs)
+
+    monkeypatch.setattr(client, "get_object", flaky)
+    monkeypatch.setattr("lineage.sync.fetch.open_remote", lambda repo, name=None: rs)
+    with pytest.raises(RemoteError):
+        sync_fetch.fetch(b)
+    digest = blake3.blake3(data).hexdigest()
+    assert not b.store.exists(digest)
+    monkeypatch.setattr(client, "get_object", real)
+    sync_fetch.pull(b)
+    assert (b.root / "data" / "big.bin").read_bytes() == data
+    assert not list(Path(b.store.tmp).iterdir())
+
+
+def test_remote_gc_aborts_abandoned_uploads_past_the_grace_period(s3_remote, make_clone):
+    from lineage.sync import gc as sync_gc
+
+    a = make_clone("a", s3_remote)
+    write_tree(a.root / "data", {"f.txt": "x\n"})
+    snapshots.create(a, a.root / "data", name="d")
+    sync_push.push(a)
+    bucket, prefix = s3_remote.root.split("/", 1)
+    key = f"{prefix}/objects/ab/{'c' * 62}"  # what a push killed mid-file leaves
+    s3_remote.fs.call_s3("create_multipart_upload", Bucket=bucket, Key=key)
+    other = "elsewhere/big.bin"  # not the store's: never touched
+    s3_remote.fs.call_s3("create_multipart_upload", Bucket=bucket, Key=other)
+
+    young = sync_gc.collect(a, remote="origin")  # an upload in progress: kept
+    assert not [r for r in young.removed if r.where == "upload"]
+    assert {u["Key"] for u in _uploads(s3_remote)} == {key, other}
+
+    dry = sync_gc.collect(a, remote="origin", grace=0, dry_run=True)
+    assert [r.digest for r in dry.removed if r.where == "upload"] == ["ab" + "c" * 62]
+    assert len(_uploads(s3_remote)) == 2
+    done = sync_gc.collect(a, remote="origin", grace=0)
+    assert [r.where for r in done.removed] == ["upload"]
+    assert [u["Key"] for u in _uploads(s3_remote)] == [other]
