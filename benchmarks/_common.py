@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import statistics
@@ -82,3 +83,44 @@ def table(rows: list[tuple[str, float, float]]) -> str:
     for name, ours, theirs in rows:
         out.append(f"{name:44} {ours:9.3f}s {theirs:9.3f}s {theirs / ours:7.1f}x")
     return "\n".join(out)
+
+
+#: Runs a command and prints its wall time, CPU time and peak memory (its children's
+#: getrusage) as one JSON line on stderr: how the audit benchmarks time each side.
+MEASURE = r"""
+import json, resource, subprocess, sys, time
+t0 = time.perf_counter()
+proc = subprocess.run(sys.argv[1:], stdout=subprocess.PIPE)
+elapsed = time.perf_counter() - t0
+sys.stdout.buffer.write(proc.stdout)
+use = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(json.dumps({"seconds": elapsed, "cpu": use.ru_utime + use.ru_stime, "peak_kib": use.ru_maxrss,
+                  "code": proc.returncode}), file=sys.stderr)
+"""
+
+
+def measured(cmd: list[str], cwd: Path, ok: tuple[int, ...] = (0,)) -> tuple[dict, str]:
+    """``cmd`` run under MEASURE: (seconds, cpu, peak_kib, code) and its stdout."""
+    proc = subprocess.run([sys.executable, "-c", MEASURE, *cmd], cwd=cwd, capture_output=True, text=True)
+    stats = json.loads(proc.stderr.strip().splitlines()[-1])
+    if stats["code"] not in ok:
+        raise SystemExit(f"{' '.join(cmd)} failed ({stats['code']}):\n{proc.stderr[-2000:]}")
+    return stats, proc.stdout
+
+
+def write_train_test(folder: Path, train: dict, test: dict, share: float, rng) -> int:
+    """Copy ``share`` of the test rows from random training rows (every column), write
+    both as Parquet in ``folder``; the number of rows planted."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    n_train, n_test = len(next(iter(train.values()))), len(next(iter(test.values())))
+    copied = int(round(n_test * share))
+    src = rng.choice(n_train, copied, replace=False)
+    dst = rng.choice(n_test, copied, replace=False)
+    for name in test:
+        test[name][dst] = train[name][src]
+    folder.mkdir(parents=True, exist_ok=True)
+    pq.write_table(pa.table(train), folder / "train.parquet")
+    pq.write_table(pa.table(test), folder / "test.parquet")
+    return copied

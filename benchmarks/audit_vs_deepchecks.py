@@ -30,7 +30,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _common import git_init, tool
+from _common import git_init, measured, tool, write_train_test
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH_VENV = ROOT / "build" / "bench-venv"
@@ -40,17 +40,6 @@ PEER_PACKAGES = ["deepchecks==0.19.1", "scikit-learn<1.6", "pandas<2.3", "numpy<
 # Runs a command, then prints its wall time, CPU time (user + system, which a busy
 # machine disturbs less) and the peak RSS of its process tree (KiB on Linux) as JSON on the last line of stderr: one fresh wrapper per measured step, so
 # RUSAGE_CHILDREN holds that step alone.
-MEASURE = r"""
-import json, resource, subprocess, sys, time
-t0 = time.perf_counter()
-proc = subprocess.run(sys.argv[1:], stdout=subprocess.PIPE)
-elapsed = time.perf_counter() - t0
-sys.stdout.buffer.write(proc.stdout)
-use = resource.getrusage(resource.RUSAGE_CHILDREN)
-print(json.dumps({"seconds": elapsed, "cpu": use.ru_utime + use.ru_stime, "peak_kib": use.ru_maxrss,
-                  "code": proc.returncode}), file=sys.stderr)
-"""
-
 # The Deepchecks side, run by the benchmark environment's interpreter.
 PEER = r"""
 import json, resource, sys, time, warnings
@@ -81,8 +70,6 @@ print(json.dumps({"read_seconds": t1 - t0, "check_seconds": t2 - t1, "check_cpu"
 def make_tables(folder: Path, n_train: int, n_test: int, seed: int = 0) -> int:
     """Write train.parquet and test.parquet; returns how many test rows were copied from train."""
     import numpy as np
-    import pyarrow as pa
-    import pyarrow.parquet as pq
 
     rng = np.random.default_rng(seed)
     levels = np.array([f"v{i}" for i in range(5)])
@@ -93,26 +80,8 @@ def make_tables(folder: Path, n_train: int, n_test: int, seed: int = 0) -> int:
         out["label"] = rng.integers(0, 2, n).astype(np.int64)
         return out
 
-    train = columns(n_train)
-    test = columns(n_test)
-    copied = int(round(n_test * 0.02))
-    src = rng.choice(n_train, copied, replace=False)
-    dst = rng.choice(n_test, copied, replace=False)
-    for name in test:
-        test[name][dst] = train[name][src]
-    folder.mkdir(parents=True, exist_ok=True)
-    pq.write_table(pa.table(train), folder / "train.parquet")
-    pq.write_table(pa.table(test), folder / "test.parquet")
-    return copied
+    return write_train_test(folder, columns(n_train), columns(n_test), 0.02, rng)
 
-
-def measured(cmd: list[str], cwd: Path, ok: tuple[int, ...] = (0,)) -> tuple[dict, str]:
-    proc = subprocess.run([sys.executable, "-c", MEASURE, *cmd], cwd=cwd, capture_output=True,
-                          text=True)
-    stats = json.loads(proc.stderr.strip().splitlines()[-1])
-    if stats["code"] not in ok:
-        raise SystemExit(f"{' '.join(cmd)} failed ({stats['code']}):\n{proc.stderr[-2000:]}")
-    return stats, proc.stdout
 
 
 def peer_python() -> Path:

@@ -30,7 +30,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _common import git_init, tool
+from _common import git_init, measured, tool, write_train_test
 
 ROOT = Path(__file__).resolve().parents[1]
 PEER_VENV = ROOT / "build" / "bench-duckdb"
@@ -39,17 +39,6 @@ COLUMNS = [*(f"i{k}" for k in range(4)), *(f"f{k}" for k in range(3)), *(f"s{k}"
 
 # Runs a command, then prints its wall time, CPU time and the peak RSS of its process tree
 # (KiB on Linux) as JSON on the last line of stderr: one fresh wrapper per measured step.
-MEASURE = r"""
-import json, resource, subprocess, sys, time
-t0 = time.perf_counter()
-proc = subprocess.run(sys.argv[1:], stdout=subprocess.PIPE)
-elapsed = time.perf_counter() - t0
-sys.stdout.buffer.write(proc.stdout)
-use = resource.getrusage(resource.RUSAGE_CHILDREN)
-print(json.dumps({"seconds": elapsed, "cpu": use.ru_utime + use.ru_stime, "peak_kib": use.ru_maxrss,
-                  "code": proc.returncode}), file=sys.stderr)
-"""
-
 # The DuckDB side: test rows whose ten values all occur in one training row.
 PEER = r"""
 import json, sys, time
@@ -70,8 +59,6 @@ print(json.dumps({"count": count, "query_seconds": time.perf_counter() - t1}))
 def make_tables(folder: Path, n_train: int, n_test: int, seed: int = 0) -> int:
     """Write train.parquet and test.parquet; returns how many test rows were copied from train."""
     import numpy as np
-    import pyarrow as pa
-    import pyarrow.parquet as pq
 
     rng = np.random.default_rng(seed)
     words = np.array([f"w{i:05d}" for i in range(50_000)])
@@ -82,25 +69,8 @@ def make_tables(folder: Path, n_train: int, n_test: int, seed: int = 0) -> int:
         out.update({f"s{k}": words[rng.integers(0, len(words), n)] for k in range(3)})
         return out
 
-    train = columns(n_train)
-    test = columns(n_test)
-    copied = int(round(n_test * 0.01))
-    src = rng.choice(n_train, copied, replace=False)
-    dst = rng.choice(n_test, copied, replace=False)
-    for name in test:
-        test[name][dst] = train[name][src]
-    folder.mkdir(parents=True, exist_ok=True)
-    pq.write_table(pa.table(train), folder / "train.parquet")
-    pq.write_table(pa.table(test), folder / "test.parquet")
-    return copied
+    return write_train_test(folder, columns(n_train), columns(n_test), 0.01, rng)
 
-
-def measured(cmd: list[str], cwd: Path, ok: tuple[int, ...] = (0,)) -> tuple[dict, str]:
-    proc = subprocess.run([sys.executable, "-c", MEASURE, *cmd], cwd=cwd, capture_output=True, text=True)
-    stats = json.loads(proc.stderr.strip().splitlines()[-1])
-    if stats["code"] not in ok:
-        raise SystemExit(f"{' '.join(cmd)} failed ({stats['code']}):\n{proc.stderr[-2000:]}")
-    return stats, proc.stdout
 
 
 def peer_python() -> Path:

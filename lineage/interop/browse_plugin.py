@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import html
 import importlib
+import re
 from typing import Any
 from urllib.parse import quote
 
@@ -102,12 +103,19 @@ def _page(title: str, text: str, status: int) -> Response:
     return Response.html(body, status=status)
 
 
+#: a run ID or a prefix of one: what the route accepts
+_RUN_ID = re.compile(r"[0-9a-fA-F][0-9a-fA-F-]*")
+
+
 async def report(request: Any, datasette: Any) -> Response:
     run_id = request.url_vars["run_id"]
     config = _config(datasette)
     renderer, root = config.get("renderer"), config.get("repo")
     if not renderer or not root:
         return _page("No reports", "this server was started without a report renderer", 404)
+    if not _RUN_ID.fullmatch(run_id):
+        # the renderer also takes paths: a page address must never name a file to read
+        return _page(f"No report for {run_id}", "not a run ID (hexadecimal digits and dashes)", 404)
     try:
         # rendered in a thread: the report reads the repository with its own connections
         body = await asyncio.to_thread(_render, root, renderer, run_id)

@@ -181,6 +181,7 @@ def test_run_rows_link_to_their_reports(served, open_page, scored, cli):
     assert report.page.locator("section#summary").count() == 1
     report.screenshot("browse-report")
     assert _status(f"{served}/-/report/no-such-run") == 404
+    assert _status(f"{served}/-/report/models") == 404  # a folder of the repo: never read as a path
 
 
 def test_without_a_renderer_no_run_links(workdir, scored):
