@@ -14,6 +14,7 @@ from audit.pipelines import shapes_leaks  # noqa: F401
 from audit.pipelines import shapes_clean  # noqa: F401
 from audit.pipelines import shapes_variants  # noqa: F401
 from audit.pipelines import shapes_hygiene  # noqa: F401
+from audit.pipelines import shapes_more  # noqa: F401
 from audit.pipelines.conftest import GAPS, PIPELINES
 
 
