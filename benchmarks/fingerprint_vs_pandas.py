@@ -7,7 +7,8 @@ Three figures, each the least CPU time of a few repetitions:
   memory (64-bit, and not stable across pandas versions or NaN payloads by contract);
 - lineage, in memory: ``fingerprint_table`` on the Arrow table already in memory
   (128-bit, stable, documented in schemas/FINGERPRINTS.md), with the compiled kernels
-  (loaded once before timing; the load is reported on its own) and on the numpy
+  (loaded once before timing, the load reported on its own; ``LINEAGE_KERNELS=c`` or
+  ``=numba`` picks the build, see lineage/tabular/kernels.py) and on the numpy
   reference path (``LINEAGE_NO_JIT=1``);
 - lineage, streaming a Parquet file: ``compute_file``, i.e. what a snapshot does (read +
   fingerprints + column profiles + writing the fingerprint Parquet), with peak RSS.
@@ -86,7 +87,8 @@ def main() -> None:
     table = make_table(args.rows)
     df = table.to_pandas()
     t0 = time.process_time()
-    loaded = kernels.get() is not None
+    k = kernels.get()
+    loaded = k is not None
     fingerprint_table(table.slice(0, 10))  # loads the cached kernels (compiles them the first time)
     t_load = time.process_time() - t0
     t_pandas = best(args.repeat, lambda: pd.util.hash_pandas_object(df, index=False))
@@ -109,7 +111,7 @@ def main() -> None:
         "pandas_hash_rows_per_s": round(n / t_pandas),
         "lineage_fingerprint_rows_per_s": round(n / t_ours),
         "ratio_lineage_over_pandas": round(t_pandas / t_ours, 2),
-        "compiled_kernels": loaded,
+        "compiled_kernels": k.BACKEND if loaded else None,
         "kernel_load_cpu_s": round(t_load, 2),
         "lineage_numpy_reference_rows_per_s": round(n / t_numpy),
         "lineage_streaming_file_rows_per_s": round(n / stream["seconds"]),

@@ -10,7 +10,9 @@ its own child process, one after the other, in one run:
   each batch (64-bit, unsalted, no profiles, nothing written).
 
 Peak memory is the child's VmHWM (its own peak resident set). CPU seconds (user + system,
-every thread) are reported too: on a shared machine they say more than the wall time.
+every thread) are reported too, with the machine's load average before and after: on a
+shared machine they say more than the wall time. ``--kernels c|numba|none`` picks the
+compiled kernels' build (``none``: the numpy reference path).
 
     .venv/bin/python benchmarks/table_snapshot.py [--rows 20000000] [--keep /tmp/t.parquet]
 """
@@ -39,8 +41,10 @@ from lineage.tabular.compute import compute_file
 from lineage.tabular.readers import detect
 t0, c0 = time.perf_counter(), time.process_time()
 meta = compute_file(sys.argv[1], detect(sys.argv[1]), {}, display="bench", tmpdir=sys.argv[2])
+from lineage.tabular import kernels
+k = kernels.get()
 print(json.dumps({"seconds": time.perf_counter() - t0, "cpu": time.process_time() - c0, "rows": meta.rows,
-                  "peak_mb": peak_mb()}))
+                  "peak_mb": peak_mb(), "kernels": k.BACKEND if k is not None else None}))
 """
 
 PANDAS = PEAK + """
@@ -72,9 +76,9 @@ def write_table(path: Path, rows: int, slice_rows: int = 1_000_000) -> None:
         writer.close()
 
 
-def child(script: str, path: Path, tmp: str) -> dict:
+def child(script: str, path: Path, tmp: str, env: dict | None = None) -> dict:
     r = subprocess.run([sys.executable, "-c", script, str(path), tmp], capture_output=True, text=True,
-                       check=True)
+                       check=True, env=env)
     return json.loads(r.stdout)
 
 
@@ -83,14 +87,22 @@ def main() -> None:
     ap.add_argument("--rows", type=int, default=20_000_000)
     ap.add_argument("--keep", help="write the table here (or reuse it if it exists)")
     ap.add_argument("--no-pandas", action="store_true", help="measure lineage only")
+    ap.add_argument("--kernels", choices=("c", "numba", "none"),
+                    help="the compiled kernels' build (default: the first that loads; none: numpy)")
     args = ap.parse_args()
+    env = dict(os.environ)
+    if args.kernels == "none":
+        env["LINEAGE_NO_JIT"] = "1"
+    elif args.kernels:
+        env["LINEAGE_KERNELS"] = args.kernels
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(args.keep) if args.keep else Path(tmp) / "table.parquet"
         if not path.exists():
             t0 = time.perf_counter()
             write_table(path, args.rows)
             print(f"wrote {path} in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
-        ours = child(LINEAGE, path, tmp)
+        ours = child(LINEAGE, path, tmp, env)
         for name in os.listdir(tmp):
             if name.endswith(".parquet") and Path(tmp, name) != path:
                 os.unlink(Path(tmp, name))
@@ -101,6 +113,8 @@ def main() -> None:
         "lineage_cpu_seconds": round(ours["cpu"], 1),
         "lineage_rows_per_s": round(ours["rows"] / ours["seconds"]),
         "lineage_peak_rss_mb": round(ours["peak_mb"]),
+        "kernels": ours["kernels"],
+        "load_average_before_after": [round(load_before, 1), round(os.getloadavg()[0], 1)],
     }
     if peer:
         result.update({

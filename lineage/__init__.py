@@ -92,9 +92,17 @@ def _with_repo(repo: Repo | None, fn: Any, *args: Any, **kwargs: Any) -> Any:
 
 
 def snapshot(path: str | os.PathLike[str], *, repo: Repo | None = None, **options: Any):
-    """Snapshot a file or folder; returns a ``SnapshotResult`` (``.id``, ``.version``, ...)."""
+    """Snapshot a file or folder; returns a ``SnapshotResult`` (``.id``, ``.version``, ...).
+    A URL (``s3://bucket/prefix``) is snapshotted by reference: its bytes stay where they are."""
     from lineage import snapshots as _snapshot
+    from lineage.snapshots import reference as _reference
 
+    if isinstance(path, str) and _reference.is_url(path):
+        from lineage.tabular import reference as _by_reference
+
+        options.pop("store", None)  # the bytes are never stored
+        options.pop("external", None)
+        return _with_repo(repo, _by_reference.create, path, **options)
     return _with_repo(repo, _snapshot.create, path, **options)
 
 

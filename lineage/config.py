@@ -205,3 +205,46 @@ def tabular_limits(config: dict[str, Any]) -> dict[str, int]:
                                   f"(0 for no limit), not {value!r}")
             limits[key] = value
     return limits
+
+
+# -- [audit] memory_budget: when the overlap joins of an audit go out of core (docs/scale.md) --
+#: Environment override of ``[audit] memory_budget`` (bytes, or "512MB", "2GiB").
+MEMORY_BUDGET_ENV = "LINEAGE_AUDIT_MEMORY_BUDGET"
+
+_UNITS = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
+          "kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30, "tib": 1 << 40}
+
+
+def parse_bytes(value: Any, source: str) -> int:
+    """A size in bytes: a whole number, or a number with a unit (``"512MB"``, ``"2GB"``: powers
+    of 1000; ``"2GiB"``: powers of 1024), as DuckDB reads them."""
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return value
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kmgt]i?b|b)?\s*", value, re.I) if isinstance(value, str) else None
+    size = int(float(m.group(1)) * _UNITS[(m.group(2) or "").lower()]) if m else 0
+    if size <= 0:
+        raise ConfigError(f"{source} must be a size in bytes (e.g. 2GB, 512MB), not {str(value)[:40]!r}")
+    return size
+
+
+def default_memory_budget() -> int:
+    """A quarter of the machine's physical memory."""
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // 4
+    except (ValueError, OSError, AttributeError):
+        return 2 << 30
+
+
+def audit_memory_budget(config: dict[str, Any]) -> int:
+    """Bytes of fingerprint keys an audit may hold in memory before its overlap joins run out
+    of core: ``LINEAGE_AUDIT_MEMORY_BUDGET``, else ``[audit] memory_budget`` of ``config.toml``,
+    else a quarter of physical memory."""
+    env = os.environ.get(MEMORY_BUDGET_ENV)
+    if env:
+        return parse_bytes(env, MEMORY_BUDGET_ENV)
+    section = config.get("audit", {})
+    if not isinstance(section, dict):
+        raise ConfigError("[audit] in .lineage/config.toml must be a table")
+    if "memory_budget" in section:
+        return parse_bytes(section["memory_budget"], "audit.memory_budget in .lineage/config.toml")
+    return default_memory_budget()

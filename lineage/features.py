@@ -20,7 +20,7 @@ def load_migrations() -> None:
     """Import the modules that register migrations (all a graph needs to open)."""
     from lineage.runs import m0002_runs  # noqa: F401
     from lineage.tabular import m0003_tabular, m0010_rows_key  # noqa: F401
-    from lineage.snapshots import m0005_aliases, m0009_forget  # noqa: F401
+    from lineage.snapshots import m0005_aliases, m0009_forget, m0011_references  # noqa: F401
     from lineage.audit import m0006_audit, m0008_waivers  # noqa: F401
 
 
@@ -33,11 +33,13 @@ def load() -> None:
     # projectors and reference providers
     from lineage.runs import projector as _runs  # noqa: F401
     from lineage.tabular import projector as _tabular  # noqa: F401
-    from lineage.snapshots import aliases, forget  # noqa: F401
+    from lineage.snapshots import aliases, forget, reference  # noqa: F401
     from lineage.audit import queries  # noqa: F401
     # the tabular snapshot hook, the ``md5:`` reference scheme of imported DVC outputs
     from lineage.tabular import snapshot_hook  # noqa: F401
     from lineage.interop import dvc  # noqa: F401
+    # the Spark engine of ``--engine spark`` (pyspark itself is imported only when used)
+    from lineage.interop import spark  # noqa: F401
 
     _loaded = True
 

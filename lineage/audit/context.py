@@ -10,7 +10,9 @@ from functools import cached_property
 from typing import Any
 
 from lineage import runs as _runs
+from lineage import config as _config
 from lineage import tabular
+from lineage.audit import outofcore as _ooc
 from lineage.audit import queries as gaudit
 from lineage.audit.order import Order
 from lineage.audit.protocol import Keys
@@ -40,6 +42,9 @@ TRAINING_KINDS = ("train",)
 DATA_KEYS = "data"
 _FP_DATA = "fp_data"
 
+#: the rules whose training-side joins run out of core when an audit is over its memory budget
+OUT_OF_CORE_RULES = ("exact-overlap", "label-conflict", "group-overlap", "temporal-order", "no-test-set")
+
 
 class AuditContext:
     """What rules ask the repository, cached for the length of one audit (a ``RuleContext``)."""
@@ -62,6 +67,48 @@ class AuditContext:
         self._row_uses: dict[tuple[str, str, str], dict[str, Any] | None] = {}
         self._masks: dict[tuple[tuple[str, ...], str, str], Any] = {}
         self._overlaps: dict[tuple[tuple[str, ...], str, str, str | None], dict[str, Any]] = {}
+        self._outofcore: _ooc.OutOfCore | None = None
+        self._plan: dict[str, Any] = {}
+
+    # -- where the overlap joins run -------------------------------------------------
+    def plan(self, run_ids: list[str], rules: list[str]) -> None:
+        """Decide, once per audit, whether the exact-overlap family joins in memory or out of
+        core: the keys it would load (``outofcore.estimate`` of the recorded rows of every
+        training and held-out snapshot of the runs) against ``[audit] memory_budget``."""
+        if not set(rules) & set(OUT_OF_CORE_RULES):
+            return
+        budget = _config.audit_memory_budget(self.repo.config)
+        train: set[str] = set()
+        heldout: set[str] = set()
+        for run_id in run_ids:
+            run = self.run(run_id)
+            train |= set(self.train_snapshots(run)[0])
+            heldout |= {i.snapshot_id for i in self.heldout_inputs(run)}
+        rows = gaudit.snapshot_rows(self.graph, sorted(train | heldout))
+        need = _ooc.estimate(sum(rows.get(s, 0) for s in train | heldout))
+        self._plan = {"memory_budget": budget, "estimated_bytes": need}
+        if need <= budget:
+            return
+        self._outofcore = _ooc.OutOfCore(self.repo, budget)
+        held = _ooc.estimate(sum(rows.get(s, 0) for s in heldout))
+        if held > budget:
+            self._plan["note"] = (f"the held-out keys ({held} bytes) are over the memory budget too: they were "
+                                  "held in memory and the training keys joined against them out of core")
+
+    @property
+    def meta(self) -> dict[str, Any]:
+        """Which path the overlap joins took (``engine``), the budget and the estimate."""
+        ooc = self._outofcore
+        engine = _ooc.DUCKDB if ooc is not None and ooc.queries else _ooc.IN_MEMORY
+        out = {"engine": engine, **self._plan}
+        if ooc is not None:
+            out["queries"] = ooc.queries
+        return out
+
+    def close(self) -> None:
+        """Release the out-of-core engine and its temporary files, if any."""
+        if self._outofcore is not None:
+            self._outofcore.close()
 
     @property
     def graph(self):
@@ -324,7 +371,12 @@ class AuditContext:
         out = []
         for sid in dict.fromkeys(snapshot_ids):
             table = self.fingerprints(sid)
-            files = table.files_with(_FP_DATA) if _FP_DATA in table.column_names else []
+            if _FP_DATA not in table.column_names:
+                files = []
+            elif self._outofcore is not None:
+                files = self._outofcore.files_with(table, _FP_DATA)
+            else:
+                files = table.files_with(_FP_DATA)
             if files:
                 out.append({"snapshot": sid, "files": files})
         return out
@@ -339,6 +391,8 @@ class AuditContext:
         ids = list(dict.fromkeys(snapshot_ids))
         if not ids or len(keys_b) == 0:
             return np.zeros(len(keys_b), dtype=bool)
+        if self._outofcore is not None:
+            return self._outofcore.members([self.fingerprints(s) for s in ids], column, keys_b)
         parts = [self.keys(s, column)[1] for s in ids]
         return members(np.concatenate(parts) if len(parts) != 1 else parts[0], keys_b)
 
@@ -512,6 +566,16 @@ class AuditContext:
         """A few (file, row) pairs of the snapshot at ``positions`` for the evidence."""
         pairs = self.fingerprints(snapshot_id).file_rows(list(positions[:EXAMPLES]))
         return [{"file": f, "row": r} for f, r in pairs]
+
+    def newest_time(self, snapshot_id: str) -> tuple[Any, bool]:
+        """(the newest value of the snapshot's ``time`` column, whether it is a time stamp)."""
+        if self._outofcore is not None:
+            return self._outofcore.newest_time(self.fingerprints(snapshot_id))
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        col = self.fingerprints(snapshot_id).column("time")
+        return pc.max(col).as_py(), pa.types.is_timestamp(col.type)
 
     def unfingerprinted(self, snapshot_id: str) -> list[dict[str, str]]:
         return self.fingerprints(snapshot_id).not_fingerprinted()

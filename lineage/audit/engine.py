@@ -84,6 +84,9 @@ class AuditReport:
     findings: list[Finding]
     rules: list[str]
     fail_on: str
+    #: how the audit ran: ``engine`` ("in-memory" or "out-of-core (duckdb)": where the
+    #: overlap joins ran), the memory budget and the estimated bytes of keys
+    meta: dict[str, Any] = field(default_factory=dict)
 
     @property
     def summary(self) -> dict[str, Any]:
@@ -102,8 +105,9 @@ class AuditReport:
         return int(any(not f.waived and f.level >= threshold for f in self.findings))
 
     def to_dict(self) -> dict[str, Any]:
-        return {"runs": self.runs, "findings": [f.to_dict() for f in self.findings],
-                "summary": self.summary, "rules": self.rules}
+        out = {"runs": self.runs, "findings": [f.to_dict() for f in self.findings],
+               "summary": self.summary, "rules": self.rules}
+        return {**out, "meta": self.meta} if self.meta else out
 
 
 # -- which runs ---------------------------------------------------------------------
@@ -230,17 +234,21 @@ def run(repo: Repo, run_ids: list[str], *, config: AuditConfig | None = None,
     waived = _waivers.for_runs(repo, run_ids)
     findings: list[Finding] = []
     summaries = []
-    for run_id in run_ids:
-        record = ctx.run(run_id)
-        summaries.append({"run_id": run_id, "kind": record.kind, "status": record.status,
-                          "started": record.started, "user": record.user,
-                          "git_commit": record.git.get("commit")})
-        found: list[Finding] = []
-        for rule in rules:
-            found += _check(rule, ctx, record)
-        findings += _waivers.apply(group_by_cause(found), waived)
+    try:
+        ctx.plan(run_ids, [r.slug for r in rules])
+        for run_id in run_ids:
+            record = ctx.run(run_id)
+            summaries.append({"run_id": run_id, "kind": record.kind, "status": record.status,
+                              "started": record.started, "user": record.user,
+                              "git_commit": record.git.get("commit")})
+            found: list[Finding] = []
+            for rule in rules:
+                found += _check(rule, ctx, record)
+            findings += _waivers.apply(group_by_cause(found), waived)
+    finally:
+        ctx.close()
     findings.sort(key=lambda f: (-f.level, f.run_id, f.rule))
-    return AuditReport(summaries, findings, [r.slug for r in rules], fail_on or config.fail_on)
+    return AuditReport(summaries, findings, [r.slug for r in rules], fail_on or config.fail_on, ctx.meta)
 
 
 def group_by_cause(findings: list[Finding]) -> list[Finding]:

@@ -141,7 +141,7 @@ def report_from_dict(d: dict[str, Any]) -> AuditReport:
     from lineage.audit.rules import Finding
 
     return AuditReport(list(d["runs"]), [Finding.from_dict(f) for f in d["findings"]],
-                       list(d["rules"]), d["summary"]["fail_on"])
+                       list(d["rules"]), d["summary"]["fail_on"], dict(d.get("meta") or {}))
 
 
 def summary_line(report: AuditReport) -> str:

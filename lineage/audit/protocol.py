@@ -159,6 +159,9 @@ class RuleContext(Protocol):
     def row_examples(self, snapshot_id: str, positions: Any) -> list[dict[str, Any]]:
         """A few (file, row) pairs of the snapshot at ``positions``, for evidence."""
 
+    def newest_time(self, snapshot_id: str) -> tuple[Any, bool]:
+        """(the newest value of the snapshot's ``time`` column, whether it is a time stamp)."""
+
     def unfingerprinted(self, snapshot_id: str) -> list[dict[str, str]]:
         """``[{file, reason}]`` of the snapshot's tabular files whose rows were not
         fingerprinted (each counts as one row)."""

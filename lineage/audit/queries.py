@@ -180,3 +180,16 @@ def heldout_snapshots(g: Graph, roles: tuple[str, ...] = ("validation", "test"))
     for sid, run_id, role, kind, key in rows:
         out.setdefault(sid, []).append({"run_id": run_id, "role": role, "kind": kind, "content_key": key})
     return out
+
+
+def snapshot_rows(g: Graph, snapshot_ids: list[str]) -> dict[str, int]:
+    """{snapshot: recorded rows} of the given snapshots: tabular files by their rows, others as one."""
+    import json
+
+    rows = g.conn.execute(
+        "SELECT f.snapshot_id, sum(coalesce((SELECT max(t.rows) FROM tabular_files t "
+        "WHERE t.digest = f.digest AND t.status = 'ok'), 1)) FROM files f "
+        "WHERE f.snapshot_id IN (SELECT value FROM json_each(?)) GROUP BY f.snapshot_id",
+        (json.dumps(snapshot_ids),),
+    )
+    return {r[0]: int(r[1]) for r in rows}

@@ -24,12 +24,28 @@ from lineage.errors import EXIT_ERROR, EXIT_INTERRUPTED, LineageError, guarded
 if TYPE_CHECKING:
     from lineage.repo import Repo
 
+
+def _plain_help() -> None:
+    """Help without rich: typer escapes ``[required]`` and ``[default: ...]`` for rich (and
+    imports its rich renderer to do it) whenever rich is installed, even when its help is
+    rendered by click. Lineage prints its own output with rich and never typer's."""
+    import typer.core
+
+    if getattr(typer.core, "HAS_RICH", False):
+        typer.core.HAS_RICH = False
+
+
+_plain_help()
+
 app = typer.Typer(
     name="lineage",
     help="Content-addressed data snapshots, run lineage, and leakage audits for ML.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # click's own help formatter: typer's rich renderer costs more to import than the
+    # rest of a start-up (help text here uses no markup); see _plain_help
+    rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
@@ -172,6 +188,9 @@ def _invoke(argv: list[str] | None) -> int:
     except typer.Exit as exc:
         return exc.exit_code
     except ce.UsageError as exc:
+        if type(exc).__name__ == "NoArgsIsHelpError" and getattr(exc, "ctx", None) is not None:
+            sys.stderr.write(exc.ctx.get_help() + "\n")  # a group without a command: its help
+            return EXIT_ERROR
         hint = f" (see '{exc.ctx.command_path} --help')" if getattr(exc, "ctx", None) and exc.ctx.parent else ""
         # click (8.4+) suggests a command on its own; typer adds the same suggestion to the
         # message: say it once

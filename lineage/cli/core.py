@@ -37,7 +37,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     def snapshot(
-        path: str = typer.Argument(..., help="File or folder to snapshot."),
+        path: str = typer.Argument(..., help="File or folder to snapshot, or a URL (s3://...) to snapshot by reference."),
         name: Optional[str] = typer.Option(None, "--name", help="Dataset name (default: the path)."),
         old_name: Optional[str] = deprecated("-n", "--name"),
         message: Optional[str] = typer.Option(None, "--message", "-m", help="A note kept with the snapshot."),
@@ -48,22 +48,31 @@ def register(app: typer.Typer) -> None:
         no_store: bool = typer.Option(False, "--no-store", help="Record digests without keeping the bytes."),
         move: bool = typer.Option(False, "--move", help="Re-point an existing --name to this path."),
         external: bool = typer.Option(False, "--external", help="Allow a path outside the repository (recorded as external)."),
-        engine: Optional[str] = typer.Option(None, "--engine", metavar="local|dask",
+        engine: Optional[str] = typer.Option(None, "--engine", metavar="local|dask|spark",
                                              help="Where tables are fingerprinted and profiled (docs/scale.md)."),
         scheduler: Optional[str] = typer.Option(None, "--scheduler", metavar="tcp://HOST:PORT",
                                                 help="The Dask scheduler to use (default: a local cluster)."),
         as_json: bool = JSON,
     ) -> None:
-        """Snapshot a file or folder: hash, store, and record it in the lineage graph."""
+        """Snapshot a file or folder: hash, store, and record it in the lineage graph. A URL
+        (s3://bucket/prefix/) is snapshotted by reference: hashed where it lives, never copied."""
         from lineage import snapshots as snap
+        from lineage.snapshots import reference
         from lineage.tabular import engines
 
         name = name or old_name
         with engines.using(engine, scheduler), open_repo() as repo, out.progress("snapshot") as bar:
-            result = snap.create(repo, path, name=name, message=message, label_column=label_column,
-                                 group_column=group_column, time_column=time_column,
-                                 text_column=text_column, store=not no_store, progress=bar,
-                                 move=move, external=external)
+            if reference.is_url(path):
+                from lineage.tabular import reference as by_reference
+
+                result = by_reference.create(repo, path, name=name, message=message, label_column=label_column,
+                                             group_column=group_column, time_column=time_column,
+                                             text_column=text_column, move=move, progress=bar)
+            else:
+                result = snap.create(repo, path, name=name, message=message, label_column=label_column,
+                                     group_column=group_column, time_column=time_column,
+                                     text_column=text_column, store=not no_store, progress=bar,
+                                     move=move, external=external)
         out.emit(result, as_json, _render_snapshot)
         for warning in result.warnings:
             out.warning(warning)
@@ -300,6 +309,14 @@ def _git_text(git: dict[str, Any]) -> str:
     return f"commit {git['commit'][:10]}" + (" (dirty)" if git.get("dirty") else "")
 
 
+def _not_stored(path: str | None) -> str:
+    from lineage.snapshots.reference import is_url
+
+    if path and is_url(path):
+        return f" (by reference: {out.escape(path)}, bytes not copied)"
+    return " (--no-store: bytes not kept)"
+
+
 def _render_snapshot(r: Any) -> None:
     if r.unchanged:
         out.print(f"[bold]{out.short(r.id)}[/] {out.escape(r.dataset or r.path)}@{r.version} unchanged "
@@ -308,7 +325,7 @@ def _render_snapshot(r: Any) -> None:
     out.print(
         f"[bold green]{out.short(r.id)}[/] {out.escape(r.dataset or r.path)}@{r.version}: {r.files} files, "
         f"{out.human_size(r.bytes)}; hashed {r.hashed_files}, stored {r.new_objects} new object(s)"
-        f"{'' if r.stored else ' (--no-store: bytes not kept)'}; {_git_text(r.git)}"
+        f"{'' if r.stored else _not_stored(r.path)}; {_git_text(r.git)}"
     )
 
 
@@ -318,7 +335,11 @@ def _render_status(items: list[Any]) -> None:
         return
     for s in items:
         colour = {"clean": "green", "changed": "yellow", "partial": "cyan", "missing": "red",
-                  "untracked": "yellow"}[s.state]
+                  "untracked": "yellow", "reference": "blue"}[s.state]
+        if s.state == "reference":
+            out.print(f"[{colour}]{s.state:9}[/] {out.escape(s.dataset)} (by reference: {out.escape(s.path)})"
+                      + (f" @{s.version} {out.short(s.snapshot)}" if s.snapshot else ""))
+            continue
         out.print(f"[{colour}]{s.state:9}[/] {out.escape(s.dataset)} ({out.escape(s.path)})"
                   + (f" @{s.version} {out.short(s.snapshot)}" if s.snapshot else "")
                   + (" (external)" if s.external else "")
@@ -375,6 +396,15 @@ def _render_checkout(r: Any) -> None:
             out.print(f"    discarded {out.escape(p)}")
 
 
+def _log_message(e: Any, table: bool) -> str | None:
+    """The message, led on a terminal by where a by-reference snapshot's bytes live."""
+    from lineage.snapshots.reference import is_url
+
+    if not table or not e.path or not is_url(e.path):
+        return e.message
+    return f"by reference: {e.path}" + (f"; {e.message}" if e.message else "")
+
+
 def _render_log(entries: list[Any], fmt: str = "table") -> None:
     cols = [out.Col("dataset"), out.Col("version", "fixed", justify="right", title="ver"), out.Col("snapshot", "id"),
             out.Col("time (UTC)", "fixed", keep=5, where="table"), out.Col("time", where="plain"),
@@ -386,7 +416,7 @@ def _render_log(entries: list[Any], fmt: str = "table") -> None:
     rows = [[e.dataset, e.version, e.snapshot, e.time[:16].replace("T", " "), e.time,
              out.person(e.user) if table else e.user, e.files, out.human_size(e.bytes), e.bytes,
              (e.git_commit or "") + ("*" if table and e.git_dirty else ""), e.git_dirty,
-             f"forget {e.dataset}" if e.kind == "forget" else e.message, e.path]
+             f"forget {e.dataset}" if e.kind == "forget" else _log_message(e, table), e.path]
             for e in entries]
     out.listing({"snapshots": entries}, cols, rows, fmt, empty="No snapshots yet.")
 
@@ -419,13 +449,21 @@ def _render_show(info: Any, fmt: str = "table") -> None:
     out.print(f"[bold]snapshot {info.id}[/] ({info.kind}, {info.file_count} files, "
               f"{out.human_size(info.bytes)}{'' if info.stored else ', bytes not all in the local store'})")
     for r in info.records:
-        out.print(f"  recorded as {out.escape(r.dataset or '-')}@{r.version} from {out.escape(r.path or '-')} "
+        out.print(f"  recorded as {out.escape(r.dataset or '-')}@{r.version} from {_from_text(r.path)} "
                   + ("(external: outside the repository) " if getattr(r, "external", False) else "")
                   + f"by {out.escape(r.user or '?')} at {r.time[:19]}, "
                   f"{_git_text({'commit': r.git_commit, 'dirty': r.git_dirty})}")
     out.listing(info, cols, rows, fmt)
     if len(info.files) > 200:
         out.print(f"... and {len(info.files) - 200} more files (use --format tsv for all)")
+
+
+def _from_text(path: str | None) -> str:
+    from lineage.snapshots.reference import is_url
+
+    if path and is_url(path):
+        return f"{out.escape(path)} (by reference: its bytes live there)"
+    return out.escape(path or "-")
 
 
 def _side_text(sid: str, path: str | None) -> str:
@@ -477,9 +515,14 @@ def _render_verify(r: Any) -> None:
                       "them from the event log.")
     for c in getattr(r, "stat_cache", ()):
         out.print(f"[red]stat cache:[/] {out.escape(c.path)}: {out.escape(c.detail)}")
+    for p in getattr(r, "references", ()):  # by-reference snapshots, re-hashed where they live
+        out.print(f"[red]{p.problem}[/] {out.escape(p.url)} (by reference, snapshot {out.short(p.snapshot)}): "
+                  f"{out.escape(p.detail)}")
     status = "[green]OK[/]" if r.ok else "[red]FAILED[/]"
+    referenced = getattr(r, "reference_files_checked", 0)
     out.print(f"{status}: {r.objects_checked} objects ({out.human_size(r.bytes_checked)}) and "
-              f"{r.events_checked} events checked")
+              f"{r.events_checked} events checked"
+              + (f"; {referenced} file(s) by reference re-hashed" if referenced else ""))
 
 
 # -- lineage.lock in status and checkout ----------------------------------------------

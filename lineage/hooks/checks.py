@@ -213,7 +213,7 @@ def check_verify(repo: Repo) -> HookResult:
     """Rehash every local object and check the event log's hash links."""
     from lineage.sync import verify as verification  # lazy: only the verify hook needs it
 
-    report = verification.verify(repo)
+    report = verification.verify(repo, references=False)  # local only: no network in a hook
     problems = [
         Problem("object", o.digest, f"object {o.digest[:12]} is {o.problem} "
                 f"(snapshots {', '.join(s[:12] for s in o.snapshots) or 'none'})",

@@ -64,6 +64,10 @@ TABLES: dict[str, str] = {
     "snapshot_records": "Each time a snapshot was recorded: dataset, version, path, message, user, "
                         "host, git commit and dirty flag, whether stored.",
     "snapshot_aliases": "Other names of snapshots (for example the md5 of an imported DVC output).",
+    "snapshot_references": "Where the bytes of by-reference snapshots live: URL, file count, "
+                           "whether every file has a version ID.",
+    "reference_files": "ETag and version ID of each file of a by-reference snapshot, by its "
+                       "snapshot.reference event.",
     "files": "The files of each snapshot: path, size, digest, executable bit.",
     "datasets": "Tracked datasets: name, path, declared columns, latest snapshot and version.",
     "tabular_files": "Row fingerprints and column profiles of tabular files, by file digest.",

@@ -7,8 +7,10 @@ does, its Parquet files read and hashed by the executors (the same splits, at ro
 bounds, as the Dask engine), their results merged in file order on the driver through
 ``compute.FileSink``: the derived objects, and so the snapshot, are the local ones.
 ``snapshot(df)`` writes the DataFrame as Parquet to a folder of the repository first.
-Executors need lineage installed (docs/scale.md); the first use of a session checks that
-they compute this process's fingerprint scheme.
+``lineage snapshot --engine spark`` runs the same way (``connect``: the active session, else
+one started from ``[tool.lineage.engine]``). Executors need lineage installed
+(docs/scale.md); the first use of a session checks that they compute this process's
+fingerprint scheme.
 
     >>> from lineage import spark as lspark                              # doctest: +SKIP
     >>> lspark.fingerprint(spark.read.parquet("s3a://lake/train"), label_column="y")
@@ -18,13 +20,27 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
+import sys
+import warnings
+from collections import deque
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from lineage.errors import EngineError, TabularReadError, UsageError
+from lineage.tabular import engines
 
 INSTALL_HINT = "pip install 'lineage[spark]'"
+#: Batches (of ``readers.BATCH_ROWS`` rows) per Spark task of a snapshot. A task's results
+#: reach the driver whole (about 10 MB a batch for 10 columns), so a task covers a piece
+#: of a row group, not the whole of it: a default driver (1g) holds a few pieces at once.
+TASK_BATCHES = 4
+#: Pieces computed at once, one Spark job each: the session's default parallelism, at
+#: least two (one computed while the driver writes the other), at most this many.
+MAX_IN_FLIGHT = 8
+#: Seconds to reach a ``spark://`` master before starting a session (``LINEAGE_SPARK_CONNECT_TIMEOUT``).
+CONNECT_TIMEOUT = 10.0
 #: The folder of the repository that ``snapshot(df)`` writes DataFrames to (one folder per name).
 DATAFRAME_FOLDER = "spark-tables"
 # An executor that cannot import lineage must fail inside the task, not while unpickling
@@ -153,15 +169,52 @@ def fingerprint(df: Any, *, label_column: str | None = None, group_column: str |
 
 # -- snapshot(path or df) -------------------------------------------------------------------------
 
+def pieces(row_groups: list[int], batches: int | None = None) -> list[tuple[list[int], int, int, int]]:
+    """``(row groups, skip, start, stop)`` of each Spark task of a file: the Dask engine's
+    splits (``dask_engine.splits``) cut into pieces of at most ``batches`` batches, each
+    starting on a batch bound, so the batches are still the local pass's. A piece that
+    starts inside a row group reads and skips that group's rows before it."""
+    from lineage.tabular import dask_engine
+    from lineage.tabular.readers import BATCH_ROWS
+
+    offsets = [0]
+    for n in row_groups:
+        offsets.append(offsets[-1] + n)
+    step = max(1, batches or TASK_BATCHES) * BATCH_ROWS
+    out = []
+    for _, _, start, stop in dask_engine.splits(row_groups):
+        for lo in range(start, stop, step):
+            hi = min(stop, lo + step)
+            groups = [i for i, n in enumerate(row_groups) if n and offsets[i] < hi and offsets[i] + n > lo]
+            out.append((groups, lo - offsets[groups[0]], lo, hi))
+    return out
+
+
+def _run_piece(args: tuple[Any, ...]) -> list[Any]:
+    """On an executor: the kernel's results of one piece, one element per batch (or the
+    ``TabularReadError`` of the file)."""
+    from lineage.tabular import dask_engine
+
+    results = dask_engine.run_split(*args)
+    return [results] if isinstance(results, TabularReadError) else results
+
+
 class _Runner:
     """The engine ``compute.process`` hands a snapshot's Parquet files to
-    (``lineage.tabular.engines.running_on``): one Spark job per file, one task per split."""
+    (``lineage.tabular.engines.running_on``): one task per piece of at most
+    ``TASK_BATCHES`` batches, one Spark job per task, a window of them in flight across
+    the files, their results written in file order."""
 
     def __init__(self, session: Any) -> None:
         self.session = session
 
+    def close(self) -> None:
+        """Nothing: the session is the caller's."""
+
     def compute_files(self, files: list[tuple[str, str]], declarations: dict[str, str], limits: Any,
                       sink: Callable[[str], Any]) -> Iterator[tuple[str, Any]]:
+        from concurrent.futures import ThreadPoolExecutor
+
         from lineage.tabular import dask_engine, kernel
         from lineage.tabular.limits import check_rows
 
@@ -169,39 +222,74 @@ class _Runner:
         plan_file = dask_engine.plan_file
         args = [(p, d) for d, p in files]
         plans = sc.parallelize(args, max(1, len(args))).map(lambda a: plan_file(*a)).collect()
-        for (display, path), planned in zip(files, plans):
+        tasks: list[tuple[Any, ...]] = []  # the arguments of every piece of every file, in order
+        owner: list[int] = []  # the file of each task
+        kernels: dict[int, kernel.Plan] = {}
+        problems: dict[int, BaseException] = {}
+        for i, ((display, path), planned) in enumerate(zip(files, plans)):
             if isinstance(planned, TabularReadError):
-                yield display, planned
+                problems[i] = planned
                 continue
             schema, row_groups = planned
             try:
                 check_rows(limits, display, sum(row_groups))
                 kernel.check_columns(schema, display)
             except TabularReadError as exc:
-                yield display, exc
+                problems[i] = exc
                 continue
-            plan = kernel.plan_for(schema, declarations)
-            jobs = dask_engine.splits(row_groups)
-            out = sink(display)
-            try:
-                if jobs:
-                    out.open(kernel.plan_for(schema, declarations))
-                    run = dask_engine.run_split
-                    tasks = [(path, display, plan, *job) for job in jobs]
-                    for results in (sc.parallelize(tasks, len(tasks)).map(lambda a: run(*a))
-                                    .toLocalIterator(prefetchPartitions=True)):
-                        if isinstance(results, TabularReadError):
-                            raise results
-                        for r in results:
+            kernels[i] = kernel.plan_for(schema, declarations)
+            for piece in pieces(row_groups):
+                tasks.append((path, display, kernels[i], *piece))
+                owner.append(i)
+        window = min(MAX_IN_FLIGHT, max(2, sc.defaultParallelism))
+        rdd = sc.parallelize(tasks, len(tasks)).flatMap(_run_piece) if tasks else None
+        pool = ThreadPoolExecutor(window, thread_name_prefix="lineage-spark")
+        queue: deque[tuple[int, Any]] = deque()
+        nxt = 0
+
+        def refill() -> None:
+            nonlocal nxt
+            while nxt < len(tasks) and len(queue) < window:
+                queue.append((owner[nxt], pool.submit(sc.runJob, rdd, iter, [nxt])))
+                nxt += 1
+
+        try:
+            refill()
+            for i, (display, path) in enumerate(files):
+                if i in problems:
+                    yield display, problems[i]
+                    continue
+                out = sink(display)
+                if queue and queue[0][0] == i:
+                    out.open(kernel.plan_for(kernels[i].schema, declarations))  # else no rows: no batch
+                failure: BaseException | None = None
+                try:
+                    while queue and queue[0][0] == i:
+                        results = queue.popleft()[1].result()
+                        refill()
+                        for r in results if failure is None else ():
+                            if isinstance(r, TabularReadError):
+                                failure = r
+                                out.discard()
+                                break
                             out.add(r)
-            except TabularReadError as exc:
-                out.discard()
-                yield display, exc
-                continue
-            except BaseException:
-                out.discard()
-                raise
-            yield display, out.close("parquet", schema)
+                except TabularReadError as exc:  # a limit crossed while writing: this file only
+                    out.discard()
+                    failure = exc
+                    while queue and queue[0][0] == i:
+                        queue.popleft()[1].cancel()
+                    refill()
+                except BaseException:
+                    out.discard()
+                    raise
+                if failure is not None:
+                    yield display, failure
+                    continue
+                yield display, out.close("parquet", kernels[i].schema)
+        finally:
+            for _, future in queue:
+                future.cancel()
+            pool.shutdown(wait=True)  # the jobs already running end on their own
 
 
 def _write_dataframe(df: Any, repo: Any, name: str) -> Path:
@@ -230,7 +318,6 @@ def snapshot(df_or_path: Any, *, name: str | None = None, repo: Any = None, spar
     the driver must see that folder. Returns the ``SnapshotResult``."""
     from lineage import snapshots
     from lineage.repo import Repo
-    from lineage.tabular import engines
 
     session = _session(spark)
     check_executors(session)
@@ -245,3 +332,111 @@ def snapshot(df_or_path: Any, *, name: str | None = None, repo: Any = None, spar
         path = _write_dataframe(df_or_path, repo, name)
     with engines.running_on(_Runner(session)):
         return snapshots.create(repo, path, name=name, **options)
+
+
+# -- lineage snapshot --engine spark ----------------------------------------------------------
+
+def connect_timeout() -> float:
+    try:
+        return max(0.5, float(os.environ.get("LINEAGE_SPARK_CONNECT_TIMEOUT", CONNECT_TIMEOUT)))
+    except ValueError:
+        return CONNECT_TIMEOUT
+
+
+def _check_java() -> None:
+    """Refuse before starting a JVM that cannot start: Spark runs ``$JAVA_HOME/bin/java``,
+    else ``java`` of the ``PATH``."""
+    home = os.environ.get("JAVA_HOME")
+    java = os.path.join(home, "bin", "java") if home else shutil.which("java")
+    if not java or not os.access(java, os.X_OK):
+        where = f"JAVA_HOME={home} has no bin/java" if home else "no java on the PATH, JAVA_HOME not set"
+        raise EngineError(f"the Spark engine needs Java 17 or later ({where})")
+
+
+def _check_master(master: str) -> None:
+    """Refuse a ``spark://`` master none of whose addresses accepts a connection within
+    the connect timeout (Spark itself would retry for a minute, then stop the session)."""
+    if not master.startswith("spark://"):
+        return
+    timeout = connect_timeout()
+    for address in master[len("spark://"):].split(","):
+        host, _, port = address.strip().rpartition(":")
+        try:
+            with socket.create_connection((host.strip("[]") or "127.0.0.1", int(port)), timeout=timeout):
+                return
+        except (OSError, ValueError):
+            continue
+    raise EngineError(f"cannot reach the Spark master at {master} within {timeout:g} s")
+
+
+def _short(exc: BaseException) -> str:
+    """The first line of an error that may carry a Java stack trace."""
+    text = str(exc).strip().splitlines()
+    return text[0][:300] if text else type(exc).__name__
+
+
+class _EngineSession(_Runner):
+    """A SparkSession for ``lineage snapshot --engine spark``; one lineage started is
+    stopped when the snapshot's table pass ends."""
+
+    def __init__(self, session: Any, owned: bool) -> None:
+        super().__init__(session)
+        self.owned = owned
+
+    def close(self) -> None:
+        if self.owned:
+            self.session.stop()
+
+
+def connect(choice: engines.EngineChoice) -> _EngineSession:
+    """The Spark engine of ``choice``: the active SparkSession of this process (a Spark
+    application), else one started with ``choice.master`` (default ``local[*]``) and
+    ``choice.conf``; its executors checked (``check_executors``). A local session runs
+    its Python workers with this interpreter unless ``PYSPARK_PYTHON`` or
+    ``spark.pyspark.python`` says otherwise."""
+    sql = _pyspark()
+    active = sql.SparkSession.getActiveSession()
+    if active is not None:
+        check_executors(active)
+        return _EngineSession(active, owned=False)
+    _check_java()
+    master = choice.master or "local[*]"
+    _check_master(master)
+    conf = dict(choice.conf)
+    local = master.startswith("local")
+    # quiet: the snapshot reports its own errors in one line (conf spark.log.level to see Spark's)
+    defaults = {"spark.app.name": "lineage", "spark.ui.enabled": "false", "spark.log.level": "OFF",
+                "spark.ui.showConsoleProgress": "false"}
+    if local:  # driver and executors are this machine: no network name needed
+        defaults.update({"spark.driver.host": "127.0.0.1", "spark.driver.bindAddress": "127.0.0.1"})
+    builder = sql.SparkSession.builder.master(master)
+    for key, value in {**defaults, **conf}.items():
+        builder = builder.config(key, value)
+    # read once, when the SparkContext starts: the executors' Python, and (local) the
+    # address the JVM announces, so it does not warn that the host name is a loopback one
+    env = {"PYSPARK_PYTHON": conf.get("spark.pyspark.python") or os.environ.get("PYSPARK_PYTHON")
+           or (sys.executable if local else None),
+           "SPARK_LOCAL_IP": os.environ.get("SPARK_LOCAL_IP") or ("127.0.0.1" if local else None)}
+    saved = {k: os.environ.get(k) for k in env}
+    try:
+        os.environ.update({k: v for k, v in env.items() if v})
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)  # pyspark's about the pandas version
+            session = builder.getOrCreate()
+    except Exception as exc:  # PySparkRuntimeError, Py4JJavaError: the JVM or the master refused
+        raise EngineError(f"Spark could not start a session on {master}: {_short(exc)}") from None
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    try:
+        check_executors(session)
+    except BaseException:
+        session.stop()
+        raise
+    return _EngineSession(session, owned=True)
+
+
+engines.register("spark", connect)

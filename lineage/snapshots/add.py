@@ -100,7 +100,7 @@ def _walk(target: Path, rel: str, report: ScanReport) -> tuple[str, list[_Folder
 
 
 #: Stat-cache updates are written in batches of this many files while a snapshot hashes.
-_UPDATE_BATCH = 50_000
+_UPDATE_BATCH = 10_000
 
 
 def _digests(
@@ -198,7 +198,7 @@ def _digests(
                     hashed_bytes += size
                 entries.append(Entry(prefix + name, size, digest, bool(exe[j])))
             done += sum(ids[2::3])
-            if hashed >= _UPDATE_BATCH:
+            if len(updates) >= _UPDATE_BATCH:  # bounded: what is learnt, written as it is learnt
                 cache.update(updates)
                 updates.clear()
             if progress and total:

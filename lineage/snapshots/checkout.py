@@ -4,24 +4,30 @@ from __future__ import annotations
 
 import os
 import stat as _stat
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+
+import blake3
 
 from lineage.core import faults as _faults
 from lineage.core.hashing import FileStat, hash_file
 from lineage.core.paths import (check_inside, check_parent, check_relative, checked_destination, display,
                                 is_protected, is_temp_name, temp_name, under_git)
 from lineage.core.progress import Progress
-from lineage.errors import (ConflictError, LineageError, MissingObjectError, PathError, UnknownRefError,
-                            UnsafePathError, UsageError)
+from lineage.errors import (ConflictError, CorruptObjectError, LineageError, MissingObjectError, PathError,
+                            UnknownRefError, UnsafePathError, UsageError)
 from lineage.repo import Repo
-from lineage.snapshots import queries, workspace
+from lineage.snapshots import queries, reference, workspace
 from lineage.snapshots.manifest import Entry, Manifest
 from lineage.snapshots.refs import load_manifest, resolve
 from lineage.snapshots.scan import (FoundFile, ScanReport, checkout_lock, folder_key, prefix_of, record_folders,
                                     scan, unlink_all)
-from lineage.store.statcache import StatCache
+from lineage.store.packs import locate_all
+
+#: the stat cache learns what a checkout wrote this many files at a time
+_UPDATE_BATCH = 20_000
 
 
 @dataclass(frozen=True)
@@ -55,6 +61,7 @@ def checkout(repo: Repo, ref: str, dest: str | os.PathLike[str] | None = None, *
     finishes the work and removes the temporary files left behind.
     """
     sid = resolve(repo, ref)
+    reference.refuse_checkout(repo, sid)  # bytes that live elsewhere (s3://...) are not written
     manifest = load_manifest(repo, sid)
     if paths:
         paths = [check_relative(p.strip("/"), what="--path") for p in paths]
@@ -90,9 +97,10 @@ def checkout(repo: Repo, ref: str, dest: str | os.PathLike[str] | None = None, *
             raise PathError(f"cannot write {display(where)}: {exc.strerror or exc}") from None
 
 
-def _recorded_states(repo: Repo, dest_path: Path) -> list[dict[str, Entry]]:
+def _recorded_states(repo: Repo, dest_path: Path, sid: str, manifest: Manifest) -> list[dict[str, Entry]]:
     """The recorded states of ``dest_path``: what was last checked out there, and the
-    latest snapshot of the dataset tracked at that path (each as entries by path)."""
+    latest snapshot of the dataset tracked at that path (each as entries by path;
+    ``manifest``, the one of ``sid`` being checked out, is not read again)."""
     sids: list[str] = []
     last = workspace.checked_out(repo, dest_path)
     if last is not None:
@@ -103,7 +111,7 @@ def _recorded_states(repo: Repo, dest_path: Path) -> list[dict[str, Entry]]:
     states = []
     for s in sids:
         try:
-            states.append(load_manifest(repo, s, check_paths=False).by_path())
+            states.append((manifest if s == sid else load_manifest(repo, s, check_paths=False)).by_path())
         except LineageError:  # a snapshot this clone no longer resolves: no recorded state
             continue
     return states
@@ -120,20 +128,33 @@ def _checkout(repo: Repo, sid: str, manifest: Manifest, dest_path: Path, entries
     if manifest.kind == "file":
         if dest_path.is_dir():
             dest_path = dest_path / entries[0].path
-        targets = [(entries[0], dest_path)]
+        file_target = str(dest_path)
     else:
         if dest_path.exists() and not dest_path.is_dir():
             raise ConflictError(f"{display(dest_path)} is a file; a folder snapshot needs a folder")
-        targets = [(e, dest_path / e.path) for e in entries]
-    root = dest_path if manifest.kind == "folder" else dest_path.parent
+    folder = manifest.kind == "folder"
+    base = str(dest_path)
+
+    def where(e: Entry) -> str:
+        """The path ``e`` is written to (a string: a million Path objects cost more than the writes)."""
+        return f"{base}/{e.path}" if folder else file_target
+
+    root = dest_path if folder else dest_path.parent
     root_resolved = root.resolve()
     # defence in depth: nothing written below a .git folder is ever executable (a hook)
     no_exec = under_git(root_resolved)
-    states = _recorded_states(repo, dest_path)
+    read_states: list[list[dict[str, Entry]]] = []
+
+    def states() -> list[dict[str, Entry]]:
+        """The recorded states, read the first time a file in place is judged (never for
+        a checkout into an empty folder: a second copy of a large manifest)."""
+        if not read_states:
+            read_states.append(_recorded_states(repo, dest_path, sid, manifest))
+        return read_states[0]
 
     def recorded(rel: str, digest: str | None) -> bool:
         """Is this content the recorded state of ``rel`` (so not a local change)?"""
-        return digest is not None and any(rel in st and st[rel].digest == digest for st in states)
+        return digest is not None and any(rel in st and st[rel].digest == digest for st in states())
 
     def safe(rel: str, digest: str | None) -> bool:
         """Replacing it loses nothing: recorded there or in any snapshot, and stored."""
@@ -141,19 +162,20 @@ def _checkout(repo: Repo, sid: str, manifest: Manifest, dest_path: Path, entries
             recorded(rel, digest) or bool(queries.files_with_digest(repo.graph, digest, limit=1)))
 
     seen: dict[Path, bool] = {}
-    to_write: list[tuple[Entry, Path]] = []
+    checked: set[str] = set()  # parent folders already checked (one Path per folder, not per file)
+    to_write: list[Entry] = []
     conflicts: list[str] = []
     unstored: list[str] = []
     discarded: list[str] = []
     unchanged = 0
     cache = repo.stat_cache
 
-    def current_digest(target: Path, st: os.stat_result, size_hint: int | None) -> str | None:
+    def current_digest(target: str, st: os.stat_result, size_hint: int | None) -> str | None:
         fs = FileStat.of(st)
-        digest = cache.lookup(str(target), fs)
+        digest = cache.lookup(target, fs)
         if digest is None and (size_hint is None or st.st_size == size_hint or not force):
             digest = hash_file(target, st.st_size)
-            cache.update([(str(target), fs, digest)])
+            cache.update([(target, fs, digest)])
         return digest
 
     def judge(rel: str, digest: str | None) -> None:
@@ -167,14 +189,18 @@ def _checkout(repo: Repo, sid: str, manifest: Manifest, dest_path: Path, entries
         else:
             conflicts.append(rel)
 
-    for e, target in targets:
-        if manifest.kind == "folder":
-            check_parent(root_resolved, target, seen)
+    for e in entries:
+        target = where(e)
+        if folder:
+            parent = target.rpartition("/")[0]
+            if parent not in checked:
+                check_parent(root_resolved, Path(target), seen)
+                checked.add(parent)
         try:
             lst = os.lstat(target)
             st = os.stat(target) if _stat.S_ISLNK(lst.st_mode) else lst
         except FileNotFoundError:
-            to_write.append((e, target))
+            to_write.append(e)
             continue
         if not _stat.S_ISREG(st.st_mode):
             conflicts.append(e.path)
@@ -187,7 +213,7 @@ def _checkout(repo: Repo, sid: str, manifest: Manifest, dest_path: Path, entries
             unchanged += 1
             continue
         judge(e.path, digest)
-        to_write.append((e, target))
+        to_write.append(e)
     for d in dirs:
         check_inside(root_resolved, dest_path / d, seen)
         if os.path.lexists(dest_path / d) and not (dest_path / d).is_dir():
@@ -209,7 +235,7 @@ def _checkout(repo: Repo, sid: str, manifest: Manifest, dest_path: Path, entries
             except UnsafePathError:  # reached through a link leading out: never touched
                 extra.append(f.rel)
                 continue
-            tracked = any(f.rel in st for st in states)
+            tracked = any(f.rel in st for st in states())
             if not tracked:
                 if force:
                     discarded.append(f.rel)
@@ -221,7 +247,7 @@ def _checkout(repo: Repo, sid: str, manifest: Manifest, dest_path: Path, entries
                 st = os.stat(path)
             except FileNotFoundError:
                 continue
-            judge(f.rel, current_digest(path, st, None))
+            judge(f.rel, current_digest(str(path), st, None))
             to_remove.append((f.rel, path))
     if conflicts:
         raise ConflictError(
@@ -233,7 +259,12 @@ def _checkout(repo: Repo, sid: str, manifest: Manifest, dest_path: Path, entries
             f"checkout would overwrite {len(unstored)} file(s) whose bytes are not in the local "
             f"store (recorded with --no-store): {_some(unstored)}; snapshot them first or pass --force"
         )
-    missing = [e.path for e, _ in to_write if not repo.store.exists(e.digest)]
+    store = repo.store
+    packs = store.packs()
+    # where each object lies, located for all at once (compact arrays, not a set of every
+    # stored digest); an object in no pack is loose, or missing
+    which, offsets, lengths = locate_all(packs, (e.digest for e in to_write))
+    missing = [e.path for i, e in enumerate(to_write) if which[i] < 0 and not store.is_loose(e.digest)]
     if missing:
         raise MissingObjectError(
             f"{len(missing)} file(s) of snapshot {sid[:12]} are not in the local store "
@@ -241,35 +272,67 @@ def _checkout(repo: Repo, sid: str, manifest: Manifest, dest_path: Path, entries
         )
     if to_write or to_remove:  # the tree state recorded for the path will no longer hold
         cache.drop_tree(str(dest_path))
-    total = sum(e.size for e, _ in to_write)
+    total = sum(e.size for e in to_write)
     done = 0
     link = repo.link_mode
-    updates = []
-    written: dict[str, tuple[tuple[int, int, int, int], bool]] = {}  # path -> stat, executable
-    if manifest.kind == "folder":
+    updates: list[tuple[str, FileStat, str]] = []
+    # the folder index: each folder's stat key, made from the stats taken as its files
+    # were written, as soon as its last file is written (held per folder, not per file)
+    index = folder and not partial
+    left: dict[str, int] = {}
+    if index:
+        for e in manifest.entries:
+            prefix = prefix_of(e.path)
+            left[prefix] = left.get(prefix, 0) + 1
+    pending: dict[str, dict[str, tuple[tuple[int, int, int, int], bool]]] = {}
+    keys: dict[str, str] = {}
+    if folder:
         dest_path.mkdir(parents=True, exist_ok=True)
-    staged = _Staging(dest_path, [t for _, t in to_write], [dest_path / d for d in dirs]) \
-        if manifest.kind == "folder" else None
+    elif to_write:  # a file whose folder a fresh clone does not have yet
+        dest_path.parent.mkdir(parents=True, exist_ok=True)
+    staged = _Staging(base, (where(e) for e in to_write), [f"{base}/{d}" for d in dirs]) if folder else None
     for d in dirs:
-        if staged is None or staged.folder_top(dest_path / d) is None:
+        if staged is None or staged.folder_top(f"{base}/{d}") is None:
             (dest_path / d).mkdir(parents=True, exist_ok=True)
+    faulty = bool(os.environ.get("LINEAGE_FAULT"))
     try:
-        for e, target in to_write:
-            _faults.point("checkout.write")
+        for i, e in enumerate(to_write):
+            if faulty:
+                _faults.point("checkout.write")
+            target = where(e)
             executable = e.executable and not no_exec
             top = staged.top(target) if staged is not None else None
-            if top is None:  # into an existing folder: a temporary file renamed over it
-                repo.store.copy_to(e.digest, target, executable=executable, link=link)
+            out = target if top is None else staged.staging_path(top, target)
+            n = which[i]
+            if n >= 0:  # packed: one positional read, verified, then written
+                data = packs[n].read(offsets[i], lengths[i])
+                if len(data) != lengths[i] or blake3.blake3(data).hexdigest() != e.digest:
+                    raise CorruptObjectError(f"object {e.digest[:12]} is corrupt (its bytes do not match its digest)")
+                st = _write_bytes(data, out, 0o755 if executable else 0o644, atomic=top is None,
+                                  faulty=faulty)
+            elif top is None:  # into an existing folder: a temporary file renamed over it
+                store.copy_to(e.digest, target, executable=executable, link=link)
                 st = os.stat(target)
             else:  # into a new folder, staged under a temporary name: written in place
-                st = repo.store.write_new(e.digest, staged.staging_path(top, target),
-                                          executable=executable, link=link)
+                st = store.write_new(e.digest, out, executable=executable, link=link)
             # a rename keeps the device, inode, size and mtime: the stat cache entry holds
             fs = FileStat.of(st)
-            updates.append((str(target), fs, e.digest))
-            written[e.path] = ((fs[0], fs[1], fs[2], fs[3]), bool(st.st_mode & 0o111))
+            updates.append((target, fs, e.digest))
+            if len(updates) >= _UPDATE_BATCH:
+                cache.update(updates)
+                updates.clear()
+            if index:
+                prefix, _, name = e.path.rpartition("/")
+                prefix = prefix + "/" if prefix else ""
+                files = pending.setdefault(prefix, {})
+                files[name] = ((fs[0], fs[1], fs[2], fs[3]), bool(st.st_mode & 0o111))
+                if len(files) == left[prefix]:  # every file of the folder written here
+                    key = _written_folder_key(os.path.dirname(out), prefix, pending.pop(prefix))
+                    if key is not None:
+                        keys[prefix] = key
             if top is not None:
-                _faults.point("checkout.temp")  # written in its staged folder, not yet in place
+                if faulty:
+                    _faults.point("checkout.temp")  # written in its staged folder, not yet in place
                 staged.done(top)
             done += e.size
             if progress:
@@ -282,11 +345,39 @@ def _checkout(repo: Repo, sid: str, manifest: Manifest, dest_path: Path, entries
     else:
         with os.scandir(dest_path.parent) as it:
             unlink_all([de.path for de in it if is_temp_name(de.name)])
-    if manifest.kind == "folder" and not partial and (to_write or to_remove):
-        _record_folder_index(cache, dest_path, sid, manifest, written)
+    if index and (to_write or to_remove) and keys:
+        record_folders(cache, base, sid, keys, manifest.entries)
     workspace.remember(repo, dest_path, sid, wanted if partial else None)
-    return CheckoutResult(sid, str(dest_path), [e.path for e, _ in to_write], unchanged, extra,
+    return CheckoutResult(sid, str(dest_path), [e.path for e in to_write], unchanged, extra,
                           [r for r in removed if r not in discarded], discarded)
+
+
+def _write_bytes(data: bytes, dest: str, mode: int, *, atomic: bool, faulty: bool) -> os.stat_result:
+    """Write ``data`` to ``dest``: in place (a new file in a staged folder), or through a
+    temporary file renamed over it (``atomic``: into a folder in sight). Returns its stat."""
+    out = os.path.join(os.path.dirname(dest), temp_name()) if atomic else dest
+    fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    try:
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+            os.fchmod(fd, mode)  # whatever the umask
+            st = os.fstat(fd)
+        finally:
+            os.close(fd)
+        if atomic:
+            if faulty:
+                _faults.point("checkout.temp")  # the temporary file written, not yet renamed
+            os.replace(out, dest)
+    except BaseException:
+        if atomic:
+            try:
+                os.unlink(out)
+            except FileNotFoundError:
+                pass
+        raise
+    return st
 
 
 class _Staging:
@@ -297,19 +388,20 @@ class _Staging:
     a new folder needs it once. A killed checkout leaves a temporary folder (removed
     by the next checkout, never recorded by a snapshot) and no partial file in sight.
     The top new folders are those whose parent exists; ``dest`` itself is never staged.
+    Paths are strings: a checkout may write a million files.
     """
 
-    def __init__(self, dest: Path, targets: list[Path], dirs: list[Path]) -> None:
-        self._tops: dict[Path, Path | None] = {dest: None}
-        self._staging: dict[Path, str] = {}
-        self._left: dict[Path, int] = {}
+    def __init__(self, dest: str, targets: Iterable[str], dirs: list[str]) -> None:
+        self._tops: dict[str, str | None] = {dest: None}
+        self._staging: dict[str, str] = {}
+        self._left: dict[str, int] = {}
         made: set[str] = set()
         for d in dirs:
             top = self._top_of(d)
             if top is not None:
                 made.add(self._stage(top, d))
         for t in targets:
-            top = self._top_of(t.parent)
+            top = self._top_of(os.path.dirname(t))
             if top is not None:
                 self._left[top] = self._left.get(top, 0) + 1
                 made.add(os.path.dirname(self._stage(top, t)))
@@ -318,7 +410,7 @@ class _Staging:
         for top in [t for t in self._staging if t not in self._left]:  # only empty folders
             os.rename(self._staging[top], top)
 
-    def _top_of(self, folder: Path) -> Path | None:
+    def _top_of(self, folder: str) -> str | None:
         """The topmost new folder holding ``folder`` (None when it exists)."""
         hit = self._tops.get(folder, False)
         if hit is not False:
@@ -326,73 +418,50 @@ class _Staging:
         if os.path.lexists(folder):
             top = None
         else:
-            top = self._top_of(folder.parent) or folder
+            top = self._top_of(os.path.dirname(folder)) or folder
         self._tops[folder] = top
         return top
 
-    def _stage(self, top: Path, path: Path) -> str:
+    def _stage(self, top: str, path: str) -> str:
         base = self._staging.get(top)
         if base is None:
-            base = self._staging[top] = str(top.parent / temp_name())
-        rel = path.relative_to(top).as_posix()
-        return base if rel == "." else f"{base}/{rel}"
+            base = self._staging[top] = os.path.join(os.path.dirname(top), temp_name())
+        return base if path == top else base + path[len(top):]
 
-    def top(self, target: Path) -> Path | None:
+    def top(self, target: str) -> str | None:
         """The staged folder ``target`` is written into (None: its folder exists)."""
-        return self._tops.get(target.parent)
+        return self._tops.get(os.path.dirname(target))
 
-    def folder_top(self, folder: Path) -> Path | None:
+    def folder_top(self, folder: str) -> str | None:
         return self._tops.get(folder)
 
-    def staging_path(self, top: Path, target: Path) -> str:
+    def staging_path(self, top: str, target: str) -> str:
         return self._stage(top, target)
 
-    def done(self, top: Path) -> None:
+    def done(self, top: str) -> None:
         self._left[top] -= 1
         if self._left[top] == 0:
             os.rename(self._staging[top], top)
 
 
-def _record_folder_index(cache: StatCache, dest_path: Path, sid: str, manifest: Manifest,
-                         written: dict[str, tuple[tuple[int, int, int, int], bool]]) -> None:
-    """Record the folder index of ``dest_path`` for snapshot ``sid``, as a verified status
-    would, so the next status skips every folder this checkout wrote whole.
-
-    A folder's stat key is recorded only when this checkout wrote every file of it (by
-    the stat taken after writing) and the folder holds nothing else; any other folder
-    keeps an empty key, which never matches: status compares it.
-    """
-    by_prefix: dict[str, list[str]] = {}
-    for e in manifest.entries:
-        by_prefix.setdefault(prefix_of(e.path), []).append(e.path)
-    keys: dict[str, str] = {}
-    for prefix, paths in by_prefix.items():
-        if all(p in written for p in paths):
-            key = _written_folder_key(dest_path, prefix, written, len(paths))
-            if key is not None:
-                keys[prefix] = key
-    if keys:
-        record_folders(cache, str(dest_path), sid, keys, manifest.entries)
-
-
-def _written_folder_key(dest_path: Path, prefix: str,
-                        written: dict[str, tuple[tuple[int, int, int, int], bool]], count: int) -> str | None:
-    """The stat key ``walk`` gives the folder ``prefix`` (its files in listing order), from
-    the stats taken as they were written; None when it holds any file not written here."""
+def _written_folder_key(folder: str, prefix: str,
+                        written: dict[str, tuple[tuple[int, int, int, int], bool]]) -> str | None:
+    """The stat key ``walk`` gives the folder ``prefix`` (its files in listing order, read
+    at ``folder``, where it now lies), from the stats taken as they were written (by
+    name); None when it holds any file not written here."""
     files: list[FoundFile] = []
-    with os.scandir(os.path.join(dest_path, prefix) if prefix else dest_path) as it:
+    with os.scandir(folder) as it:
         for de in it:
             name = de.name
             if name[0] == "." and (is_temp_name(name) or is_protected(name)):
                 continue  # never listed by a scan
-            rel = prefix + name
-            hit = written.get(rel)
+            hit = written.get(name)
             if hit is None:
                 if de.is_dir():
                     continue  # a subfolder: its own key
                 return None
-            files.append(FoundFile(rel, de.path, hit[0], hit[1]))
-    return folder_key(files) if len(files) == count else None
+            files.append(FoundFile(prefix + name, de.path, hit[0], hit[1]))
+    return folder_key(files) if len(files) == len(written) else None
 
 
 def _remove(dest_path: Path, to_remove: list[tuple[str, Path]], manifest: Manifest) -> list[str]:

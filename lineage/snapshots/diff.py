@@ -22,6 +22,7 @@ from lineage.errors import UnknownRefError, UsageError
 from lineage.repo import Repo
 from lineage.snapshots import queries, workspace
 from lineage.snapshots.refs import load_manifest, resolve
+from lineage.store.backends import scheme_of
 
 #: The ``a`` or ``b`` of a diff whose side is the working copy (its path in ``a_path``/``b_path``).
 WORKSPACE = "workspace"
@@ -152,6 +153,8 @@ def workspace_pairs(repo: Repo) -> list[tuple[Side, Side]]:
     for ds in queries.tracked_datasets(repo.graph):
         if not ds.latest_snapshot or not ds.path or os.path.isabs(ds.path) or getattr(ds, "external", False):
             continue
+        if scheme_of(ds.path) != "file":
+            continue  # by reference (s3://...): no working copy here
         out.append((_snapshot_side(repo, ds.latest_snapshot), working_side(repo, repo.abspath(ds.path))))
     return out
 

@@ -8,7 +8,7 @@ import marshal
 import os
 import shutil
 import stat as _stat
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -256,16 +256,30 @@ def record_folders(cache: StatCache, root: str, sid: str, keys: dict[str, str],
     (``entries``: the snapshot's (path, size, digest, executable)) and its stat key from
     ``keys``, for the folders in ``valid`` (all when None: the scan was verified whole).
     A folder left out keeps an empty key, which never matches: status compares it."""
-    grouped: dict[str, dict[str, tuple[int, bytes, bool]]] = {}
-    for path, size, digest, executable in entries:
-        head, sep, name = path.rpartition("/")
-        grouped.setdefault(head + sep, {})[name] = (size, bytes.fromhex(digest), executable)
+    if not isinstance(entries, Sequence):
+        entries = list(entries)
+    # two passes: the files of each folder, then each folder encoded as soon as its last
+    # file is seen (entries sorted by path interleave a folder with its subfolders), so
+    # only the folders in progress are held as dictionaries, not the whole manifest
+    left: dict[str, int] = {}
+    for e in entries:
+        head = e[0].rpartition("/")[0]
+        left[head] = left.get(head, 0) + 1
+    open_folders: dict[str, dict[str, tuple[int, bytes, bool]]] = {}
     index: dict[str, tuple[str, str]] = {}
     blobs: dict[str, bytes] = {}
-    for prefix, folder in grouped.items():
-        address, blob = cache.entries_blob(folder)
-        blobs[address] = blob
-        index[prefix] = (keys.get(prefix, "") if valid is None or prefix in valid else "", address)
+    for path, size, digest, executable in entries:
+        head, sep, name = path.rpartition("/")
+        folder = open_folders.get(head)
+        if folder is None:
+            folder = open_folders[head] = {}
+        folder[name] = (size, bytes.fromhex(digest), executable)
+        if len(folder) == left[head]:
+            del open_folders[head]
+            prefix = head + sep
+            address, blob = cache.entries_blob(folder)
+            blobs[address] = blob
+            index[prefix] = (keys.get(prefix, "") if valid is None or prefix in valid else "", address)
     cache.set_folders(root, sid, index, blobs)
 
 

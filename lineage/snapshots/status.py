@@ -17,6 +17,7 @@ from lineage.snapshots.add import default_name
 from lineage.snapshots.refs import load_manifest
 from lineage.snapshots.scan import (NOT_STORED, FoundFile, ScanReport, combine_keys, folder_key, prefix_of,
                                     record_folders, scan, tree_key, tree_matches, walk)
+from lineage.store.backends import scheme_of
 from lineage.store.statcache import StatCache
 
 
@@ -26,7 +27,7 @@ class DatasetStatus:
     path: str
     snapshot: str | None
     version: int
-    state: str  # clean | changed | partial | missing | untracked
+    state: str  # clean | changed | partial | missing | untracked | reference (bytes at a URL)
     added: list[str] = field(default_factory=list)     # new files (git's ``??``)
     removed: list[str] = field(default_factory=list)
     modified: list[str] = field(default_factory=list)
@@ -51,7 +52,8 @@ class DatasetStatus:
     def dirty(self) -> bool:
         """Does the workspace hold something no snapshot records? (A partial pull alone
         does not: the files it did not fetch are recorded, just not here.)"""
-        return self.state not in ("clean", "partial") or bool(self.added or self.removed or self.modified)
+        return (self.state not in ("clean", "partial", "reference")
+                or bool(self.added or self.removed or self.modified))
 
 
 def _status_one(repo: Repo, name: str, rel: str, sid: str | None, version: int,
@@ -59,6 +61,8 @@ def _status_one(repo: Repo, name: str, rel: str, sid: str | None, version: int,
     target = repo.abspath(rel)
     more: dict[str, Any] = {"latest_snapshot": latest[0] if latest else sid,
                             "latest_version": latest[1] if latest else version, "external": external}
+    if scheme_of(rel) != "file":  # by reference: nothing here to compare ('lineage verify' re-hashes it)
+        return DatasetStatus(name, rel, sid, version, "reference", **more)
     if not os.path.exists(target):
         return DatasetStatus(name, rel, sid, version, "missing", **more)
     report = ScanReport()
@@ -291,7 +295,7 @@ def lock_drift(repo: Repo, statuses: list[DatasetStatus] | None = None) -> LockD
             except MissingObjectError:
                 drift.append({"dataset": name, "path": e.path, "locked": e.snapshot, "state": "unavailable"})
                 continue
-        if s.state != "clean":
+        if s.state not in ("clean", "reference"):
             drift.append({"dataset": name, "path": e.path, "locked": e.snapshot, "state": s.state})
     return LockDrift(entries is not None, drift, _lock_against_head(repo))
 

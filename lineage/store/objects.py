@@ -499,13 +499,19 @@ def _write_all(fd: int, data: bytes | memoryview) -> None:
 
 
 def _copy_fd(src: BinaryIO, dst_fd: int, size: int) -> None:
-    """Copy in the kernel where possible (copy_file_range), else by blocks."""
+    """Copy in the kernel where possible (copy_file_range), else by blocks.
+
+    A large file is copied in chunks, the write-out of each started as soon as it is
+    copied: the disk works while the copy goes on, and the dirty pages of a few GB
+    never pile up to where the kernel stalls every writer until they are written."""
     try:
         offset = 0
         while offset < size:
-            n = os.copy_file_range(src.fileno(), dst_fd, size - offset)
+            n = os.copy_file_range(src.fileno(), dst_fd, min(COPY_CHUNK, size - offset))
             if n == 0:
                 break
+            if size > COPY_CHUNK:
+                start_writeout(dst_fd, offset, n)
             offset += n
         if offset == size:
             return
@@ -516,6 +522,82 @@ def _copy_fd(src: BinaryIO, dst_fd: int, size: int) -> None:
     os.ftruncate(dst_fd, 0)
     for block in iter(lambda: src.read(BLOCK_SIZE), b""):
         _write_all(dst_fd, block)
+
+
+#: bytes copied, hashed and handed to write-out at a time (a large file)
+COPY_CHUNK = 32 << 20
+_SFR_WRITE = 2  # SYNC_FILE_RANGE_WRITE: start write-out, do not wait
+_sync_file_range = None
+
+
+def start_writeout(fd: int, offset: int, length: int) -> None:
+    """Start writing a range of a file to disk without waiting (Linux sync_file_range):
+    the flush before commit then waits for what is left, not for the whole file."""
+    global _sync_file_range
+    if _sync_file_range is None:
+        try:
+            import ctypes  # lazy: only writers of large files flush early
+
+            fn = ctypes.CDLL(None, use_errno=True).sync_file_range
+            fn.argtypes = (ctypes.c_int, ctypes.c_longlong, ctypes.c_longlong, ctypes.c_uint)
+            _sync_file_range = fn
+        except (OSError, AttributeError):
+            _sync_file_range = False
+    if _sync_file_range:
+        _sync_file_range(fd, offset, length, _SFR_WRITE)  # advisory: errors surface at fsync
+
+
+def _copy_hashing(src_fd: int, dst_fd: int, size: int, name: str) -> blake3.blake3 | None:
+    """Copy ``size`` bytes of ``src_fd`` into the empty ``dst_fd`` in the kernel, hashing
+    the copy as it is made. None when this filesystem pair cannot copy in the kernel
+    (nothing written then). The destination is this store's own temporary file, so
+    mapping it is safe (a workspace file could be truncated under a mapping)."""
+    import mmap  # lazy
+
+    hasher = blake3.blake3()  # one thread: several files are stored in parallel
+    if size == 0:
+        return hasher
+    try:
+        first = os.copy_file_range(src_fd, dst_fd, min(COPY_CHUNK, size), 0, 0)
+    except (OSError, AttributeError):
+        os.ftruncate(dst_fd, 0)
+        return None
+    os.ftruncate(dst_fd, size)  # every chunk's mapping lies inside the file
+    offset, n = 0, first
+    while True:
+        if n == 0:  # the source is shorter than it was: changed while copied
+            raise PathError(f"file changed while it was being stored: {name}")
+        # one chunk mapped at a time: the pages of a mapping count in this process's resident
+        # memory until it is unmapped (a short copy may leave the offset unaligned: map from
+        # the page before it)
+        lead = offset % mmap.ALLOCATIONGRANULARITY
+        with mmap.mmap(dst_fd, lead + n, offset=offset - lead, prot=mmap.PROT_READ) as mapped, \
+                memoryview(mapped) as view:
+            hasher.update(view[lead:])
+        start_writeout(dst_fd, offset, n)
+        offset += n
+        if offset >= size:
+            break
+        n = os.copy_file_range(src_fd, dst_fd, min(COPY_CHUNK, size - offset), offset, offset)
+    return hasher
+
+
+def _copy_hashing_blocks(src: BinaryIO, dst_fd: int) -> blake3.blake3:
+    """Read, hash and write each block (where the kernel cannot copy)."""
+    hasher = blake3.blake3()
+    src.seek(0)
+    buf = bytearray(BLOCK_SIZE * 8)
+    view = memoryview(buf)
+    offset = 0
+    while True:
+        n = src.readinto(buf)
+        if not n:
+            break
+        hasher.update(view[:n])
+        _write_all(dst_fd, view[:n])
+        start_writeout(dst_fd, offset, n)
+        offset += n
+    return hasher
 
 
 class _PackBuilder:
@@ -657,9 +739,14 @@ class Batch:
             self.bytes += before.st_size
 
     def hash_and_put_file(self, src: str) -> str:
-        """Store the file at ``src`` and return its digest, reading it once: each block
-        is hashed (BLAKE3, without the GIL) and written to a temporary file, renamed
-        into place at commit."""
+        """Store the file at ``src`` and return its digest, reading it once.
+
+        The bytes are copied in the kernel (``copy_file_range``: no trip through this
+        process) into a temporary file, chunk by chunk; each chunk is hashed from the
+        temporary file's pages, still in memory, so what is hashed is what was stored;
+        and its write-out to disk is started at once, so the flush at commit finds
+        little left to do. Where the kernel cannot copy, each block is read, hashed and
+        written. The file is renamed into place at commit."""
         try:
             before = os.stat(src)
             fh = open(src, "rb", buffering=0)
@@ -667,23 +754,14 @@ class Batch:
             raise PathError(f"file vanished while hashing: {src}") from None
         except OSError as exc:
             raise PathError(f"cannot read {src}: {exc.strerror or exc}") from None
-        # one thread: SIMD hashing outruns the write it feeds, and a multi-threaded hash's
-        # workers spin (sched_yield) against the other files' writers (2 cores: 1.8x the
-        # CPU time and up to 2x the wall time for 4 x 512 MB)
-        hasher = blake3.blake3()
         tmp = self.store._tmp_path()
         try:
             with fh:
-                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+                fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
                 try:
-                    buf = bytearray(BLOCK_SIZE * 8)
-                    view = memoryview(buf)
-                    while True:
-                        n = fh.readinto(buf)
-                        if not n:
-                            break
-                        hasher.update(view[:n])
-                        _write_all(fd, view[:n])
+                    hasher = _copy_hashing(fh.fileno(), fd, before.st_size, src)
+                    if hasher is None:  # no copy in the kernel here: through a buffer
+                        hasher = _copy_hashing_blocks(fh, fd)
                 finally:
                     os.close(fd)
             _unchanged_since(src, before, tmp)

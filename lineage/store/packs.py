@@ -19,9 +19,9 @@ interrupted write is invisible and the next one simply writes a new pack.
 from __future__ import annotations
 
 import io
-import mmap
 import os
 import struct
+from array import array
 from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -37,6 +37,8 @@ _ENTRY = struct.Struct(">32sQQ")
 _COUNT = struct.Struct(">Q")
 HEADER = len(PACK_MAGIC)
 _ENTRIES_START = HEADER + _COUNT.size
+#: one index entry as a numpy record (for ``LocalPack.locate``)
+_INDEX_DTYPE = [("digest", "S32"), ("offset", ">u8"), ("length", ">u8")]
 #: Small objects are gathered and written (and hashed) this many bytes at a time.
 _WRITE_CHUNK = 4 << 20
 
@@ -71,6 +73,19 @@ def _encode_raw(entries: list[tuple[bytes, int, int]], pack_digest: bytes) -> by
     ordered = sorted(entries)
     return b"".join([IDX_MAGIC, _COUNT.pack(len(ordered)),
                      *(_ENTRY.pack(raw, off, n) for raw, off, n in ordered), pack_digest])
+
+
+def _encode_records(records: bytearray | bytes, pack_digest: bytes) -> bytes:
+    """The ``.idx`` of index entries already packed (48 bytes each, in any order): sorted
+    as records, since an entry's bytes begin with its digest."""
+    count = len(records) // _ENTRY.size
+    if count > 4096:
+        import numpy as np  # a large pack: one sort of fixed-width records, no object per entry
+
+        body = np.sort(np.frombuffer(bytes(records), dtype=f"S{_ENTRY.size}")).tobytes()
+    else:
+        body = b"".join(sorted(records[i:i + _ENTRY.size] for i in range(0, len(records), _ENTRY.size)))
+    return b"".join([IDX_MAGIC, _COUNT.pack(count), body, pack_digest])
 
 
 class PackIndex(NamedTuple):
@@ -131,7 +146,7 @@ class LocalPack:
         if not self._data.startswith(IDX_MAGIC):
             raise CorruptObjectError(f"pack index {idx_path.name} is not a lineage pack index")
         (self.count,) = _COUNT.unpack_from(self._data, HEADER)
-        self._map: mmap.mmap | None = None
+        self._fh: BinaryIO | None = None
 
     def _key(self, i: int) -> bytes:
         at = _ENTRIES_START + i * _ENTRY.size
@@ -163,16 +178,50 @@ class LocalPack:
             yield raw.hex(), off, length
 
     def read(self, off: int, length: int) -> bytes:
-        """The bytes at ``off``: through one read-only mapping of the pack (packs are
-        immutable), so reading many objects costs no open or seek per object."""
-        view = self._map
-        if view is None:
-            with open(self.pack_path, "rb") as fh:
-                size = os.fstat(fh.fileno()).st_size
-                if size == 0:
-                    return b""
-                view = self._map = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
-        return view[off:off + length]
+        """The bytes at ``off``, by one positional read on a descriptor kept open (packs are
+        immutable): no open or seek per object, and, unlike a mapping, no page of the pack
+        counted in this process's memory once read."""
+        fh = self._fh
+        if fh is None:
+            fh = self._fh = open(self.pack_path, "rb")
+        return os.pread(fh.fileno(), length, off)
+
+    def close(self) -> None:
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
+
+
+def locate_all(packs: list[LocalPack], digests: Iterable[str]) -> tuple[array, array, array]:
+    """Where each of ``digests`` lies in ``packs``: three arrays in the order given, the
+    pack's position in ``packs`` (-1: in none of them), the offset and the length.
+
+    One sorted search per pack over its index as an array, with the digests held as
+    32 bytes each: locating a million objects costs no object per entry.
+    """
+    import numpy as np  # a bulk read of many objects (a checkout) only
+
+    raw = bytearray()
+    for d in digests:
+        raw += bytes.fromhex(d)
+    wanted = np.frombuffer(raw, dtype="S32")
+    which = np.full(len(wanted), -1, dtype=np.int32)
+    offsets = np.zeros(len(wanted), dtype=np.int64)
+    lengths = np.zeros(len(wanted), dtype=np.int64)
+    for n, pack in enumerate(packs):
+        left = np.flatnonzero(which < 0)
+        if not len(left) or not pack.count:
+            continue
+        table = np.frombuffer(pack._data, dtype=_INDEX_DTYPE, count=pack.count, offset=_ENTRIES_START)
+        keys = table["digest"]  # sorted (the index is written so); S32 compares as fixed-width bytes
+        want = wanted[left]
+        at = np.minimum(np.searchsorted(keys, want), pack.count - 1)
+        hit = keys[at] == want
+        found, at = left[hit], at[hit]
+        which[found] = n
+        offsets[found] = table["offset"][at]
+        lengths[found] = table["length"][at]
+    return (array("i", which.tobytes()), array("q", offsets.tobytes()), array("q", lengths.tobytes()))
 
 
 class PackWriter:
@@ -188,21 +237,23 @@ class PackWriter:
         self._memory = out is None
         self._out.write(PACK_MAGIC)
         self._hasher = blake3.blake3(PACK_MAGIC)
-        self._entries: list[tuple[bytes, int, int]] = []
+        #: the index entries as packed records (48 bytes each, not a tuple per object: a
+        #: snapshot may add a million objects to its packs)
+        self._records = bytearray()
         self._seen: set[bytes] = set()
         self._chunks: list[bytes] = []
         self._buffered = 0
         self.size = HEADER
 
     def __len__(self) -> int:
-        return len(self._entries)
+        return len(self._seen)
 
     def add(self, digest: str, data: bytes) -> None:
         raw = bytes.fromhex(digest)
         if raw in self._seen:
             return
         self._seen.add(raw)
-        self._entries.append((raw, self.size, len(data)))
+        self._records += _ENTRY.pack(raw, self.size, len(data))
         self._chunks.append(data)
         self._buffered += len(data)
         self.size += len(data)
@@ -219,7 +270,7 @@ class PackWriter:
     def index(self) -> tuple[bytes, str]:
         """Write what is buffered; returns the ``.idx`` bytes and the pack ID."""
         self._drain()
-        idx = _encode_raw(self._entries, self._hasher.digest())
+        idx = _encode_records(self._records, self._hasher.digest())
         return idx, blake3.blake3(idx).hexdigest()
 
     def finish(self) -> tuple[bytes, bytes, str]:
@@ -231,7 +282,8 @@ class PackWriter:
 
     @property
     def digests(self) -> list[str]:
-        return [raw.hex() for raw, _, _ in self._entries]
+        size = _ENTRY.size
+        return [self._records[i:i + 32].hex() for i in range(0, len(self._records), size)]
 
 
 def coalesce(entries: list[PackEntry], gap: int = 256 * 1024) -> list[tuple[int, int, list[PackEntry]]]:

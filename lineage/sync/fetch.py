@@ -26,6 +26,7 @@ from lineage.log import Event
 from lineage.repo import Repo
 from lineage.snapshots import queries
 from lineage.store.packs import PackEntry, blob, coalesce
+from lineage.store.backends import scheme_of
 from lineage.store.remote import Inventory, RemoteStore
 from lineage.sync import remotes
 from lineage.sync.remotes import jobs, open_remote
@@ -241,6 +242,8 @@ def pull(repo: Repo, ids: Iterable[str] | None = None, *, remote: str | None = N
     for ds in queries.tracked_datasets(repo.graph):
         if not ds.latest_snapshot or not ds.path or ds.name in diverged:
             continue  # a diverged dataset stays as it is until the user picks (see warnings)
+        if scheme_of(ds.path) != "file":
+            continue  # recorded by reference (s3://...): its bytes stay where they live
         try:
             where = checked_destination(repo, ds.path, recorded=True)
             r = snap.checkout(repo, ds.latest_snapshot, where, force=force)

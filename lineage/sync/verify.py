@@ -28,6 +28,8 @@ from lineage.store import packs as _packs
 from lineage.store.objects import is_digest
 from lineage.sync.fetch import fetch_events
 from lineage.sync.remotes import jobs, open_remote
+from lineage.tabular import reference as by_reference
+from lineage.tabular.reference import ReferenceProblem
 
 
 @dataclass(frozen=True)
@@ -52,10 +54,14 @@ class VerifyReport:
     tables: list[TableProblem] = field(default_factory=list)
     #: stat cache entries that claimed a wrong digest (removed by the check)
     stat_cache: list[CacheProblem] = field(default_factory=list)
+    #: files of by-reference snapshots re-hashed where they live, and those that no longer match
+    reference_files_checked: int = 0
+    references: list[ReferenceProblem] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return not (self.objects or self.log or self.packs or self.tables or self.stat_cache)
+        return not (self.objects or self.log or self.packs or self.tables or self.stat_cache
+                    or self.references)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -73,8 +79,10 @@ def _affected(repo: Repo, digest: str) -> tuple[list[str], list[str]]:
     return snaps, [path for _, path in hits]
 
 
-def verify(repo: Repo, *, progress: Progress | None = None) -> VerifyReport:
-    """Check the local store, the log, the derived tables and the stat cache; returns what is wrong."""
+def verify(repo: Repo, *, progress: Progress | None = None, references: bool = True) -> VerifyReport:
+    """Check the local store, the log, the derived tables and the stat cache, and (with
+    ``references``) re-hash the files of by-reference snapshots where they live; returns
+    what is wrong."""
     store = repo.store
     # the store's own pack reader refuses a damaged index; verify reads packs itself so
     # a damaged one is a finding that names it, not an error that stops the check
@@ -125,8 +133,10 @@ def verify(repo: Repo, *, progress: Progress | None = None) -> VerifyReport:
     log_problems = repo.graph.verify_log()
     tables = integrity.check_projections(repo.graph)
     cache_problems, _ = integrity.check_stat_cache(repo.stat_cache, lambda sid: _snapshot_files(repo, sid))
+    referenced = by_reference.verify(repo, progress=progress) if references else by_reference.ReferenceCheck()
     return VerifyReport(len(present), total, repo.graph.count_events(), problems, log_problems,
-                        packs=pack_problems, tables=tables, stat_cache=cache_problems)
+                        packs=pack_problems, tables=tables, stat_cache=cache_problems,
+                        reference_files_checked=referenced.files_checked, references=referenced.problems)
 
 
 def _size(path: os.PathLike[str]) -> int:

@@ -1,4 +1,5 @@
-"""The compiled kernels (numba, imported only through ``lineage.tabular.kernels.get``).
+"""The numba build of the compiled kernels (imported only through
+``lineage.tabular.kernels.get``, where the C build of ``_kernels.c`` cannot be compiled).
 
 Module-level functions, so numba's on-disk cache (``cache=True``) finds them again in
 the next process: only the first table a machine hashes pays the compile.
@@ -33,6 +34,7 @@ max_snapped, near_drop, near_half = u64(_MAX_SNAPPED), u64(_NEAR_DROP), u64(1 <<
 near_scale = _NEAR_SCALE
 hll_shift, hll_p, hll_bit = u64(64 - HLL_P), u64(HLL_P), u64(1 << (HLL_P - 1))
 jit = numba.njit(nogil=True, cache=True, boundscheck=False)
+BACKEND = "numba"
 
 
 @jit

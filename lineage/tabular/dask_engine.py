@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lineage.errors import EngineError, TabularReadError
-from lineage.tabular import kernel
+from lineage.tabular import kernel, sources
 from lineage.tabular.engines import EngineChoice
 from lineage.tabular.limits import Limits, check_rows
 from lineage.tabular.readers import BATCH_ROWS, READ_BUFFER
@@ -99,14 +99,13 @@ def connect(choice: EngineChoice) -> Session:
 
 # -- on the workers -------------------------------------------------------------------------
 
-def _open(path: str):
-    import fsspec
-
-    fs, target = fsspec.core.url_to_fs(path)
-    return fs.open(target, "rb")
+def _open(path: str, storage: dict[str, Any] | None = None):
+    # ``storage``: the options of a by-reference source (``lineage.tabular.sources``)
+    return sources.open_url(path, storage)
 
 
-def plan_file(path: str, display: str) -> tuple[Any, list[int]] | TabularReadError:
+def plan_file(path: str, display: str,
+              storage: dict[str, Any] | None = None) -> tuple[Any, list[int]] | TabularReadError:
     """The schema and the row counts of the row groups of a Parquet file (from its footer)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -114,7 +113,7 @@ def plan_file(path: str, display: str) -> tuple[Any, list[int]] | TabularReadErr
     from lineage.tabular.readers import _short
 
     try:
-        with _open(path) as fh:
+        with _open(path, storage) as fh:
             if fh.size == 0:
                 return TabularReadError(f"{display}: the file is empty")
             meta = pq.ParquetFile(fh).metadata
@@ -124,7 +123,8 @@ def plan_file(path: str, display: str) -> tuple[Any, list[int]] | TabularReadErr
 
 
 def run_split(path: str, display: str, plan: kernel.Plan, groups: list[int], skip: int,
-              start: int, stop: int) -> list[kernel.BatchResult] | TabularReadError:
+              start: int, stop: int, storage: dict[str, Any] | None = None
+              ) -> list[kernel.BatchResult] | TabularReadError:
     """The kernel over rows ``start``..``stop`` of the file, in batches of ``BATCH_ROWS``
     counted from ``start`` (the local pass's batches), read from row groups ``groups``
     whose first ``skip`` rows come before ``start``."""
@@ -136,7 +136,7 @@ def run_split(path: str, display: str, plan: kernel.Plan, groups: list[int], ski
     out: list[kernel.BatchResult] = []
     pos = start
     try:
-        with _open(path) as fh:
+        with _open(path, storage) as fh:
             pf = pq.ParquetFile(fh, pre_buffer=False, buffer_size=READ_BUFFER)
             held: list[Any] = []
             for batch in _rebatch(pf.iter_batches(batch_size=BATCH_ROWS, row_groups=groups), skip,
@@ -203,7 +203,9 @@ def compute_files(session: Session, files: list[tuple[str, str]], declarations: 
     ``(display, path)``, in order (a ``LimitExceeded`` for a file over a limit); ``sink``
     gives the writer of one file's results (``compute.FileSink``)."""
     client = session.client
-    plans = client.gather(client.map(plan_file, [p for _, p in files], [d for d, _ in files], pure=False))
+    storage = sources.options()  # None for local files
+    plans = client.gather(client.map(plan_file, [p for _, p in files], [d for d, _ in files], storage=storage,
+                                     pure=False))
     jobs: list[tuple[int, Any]] = []  # (file index, split arguments) of every split, in order
     kernels: dict[int, kernel.Plan] = {}
     problems: dict[int, BaseException] = {}
@@ -231,7 +233,7 @@ def compute_files(session: Session, files: list[tuple[str, str]], declarations: 
             i, (groups, skip, start, stop) = jobs[nxt]
             display, path = files[i]
             queue.append((i, client.submit(run_split, path, display, kernels[i], groups, skip, start,
-                                           stop, pure=False)))
+                                           stop, storage, pure=False)))
             nxt += 1
 
     with_rows = {i for i, _ in jobs}

@@ -355,7 +355,10 @@ def hash_batch_streamed(k, batch, plan: Plan):
     """``_hash_batch`` with the compiled kernels: one column at a time, its value hashes
     folded into every key's accumulator and then dropped (the keys' columns are all in
     fingerprint order), so a batch in flight holds the accumulators, not every column's
-    hashes. The same bytes as ``rowhash.combine16`` on the whole lists."""
+    hashes. The same bytes as ``rowhash.combine16`` on the whole lists. With the C kernels
+    a float column is read once for its exact hashes and both near keys
+    (``float_column``), and a column's hashes go into every exact key in one pass
+    (``combine_many``)."""
     import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -363,6 +366,7 @@ def hash_batch_streamed(k, batch, plan: Plan):
     n = batch.num_rows
     ordered, features, group = plan.ordered, plan.features, plan.group
     near_cols, data_cols, keys = plan.near_cols, plan.data_cols, plan.keys
+    fused = getattr(k, "BACKEND", None) == "c"
     # (columns, acc0, acc1, which hashes: "v" exact, "near"/"shift" snapped floats)
     targets: list[tuple[set[str], Any, Any, str, int]] = []
 
@@ -380,18 +384,33 @@ def hash_batch_streamed(k, batch, plan: Plan):
     garr = pa.nulls(n, pa.binary(16))
     for c in ordered:
         col = batch.column(c)
-        v0, v1 = rowhash.value_hashes(col)
-        parts[c] = plan.profilers[c].partial(_profilable(col), v0)
         k0, k1 = np.uint64(keys[c][0]), np.uint64(keys[c][1])
-        v0, v1 = np.ascontiguousarray(v0), np.ascontiguousarray(v1)
-        for members, acc0, acc1, kind, _ in targets:
-            if c not in members:
+        done: tuple[Any, ...] = ()
+        floats = _plain_floats(col) if fused and c in near_cols else None
+        if floats is not None:
+            v0, v1 = np.empty(n, np.uint64), np.empty(n, np.uint64)
+            near, shift = t_near  # a near column is in both near keys
+            k.float_column(floats[0], floats[1], _NUM_KEYS, _NULL_HASHES, v0, v1, (near[1], near[2]),
+                           (shift[1], shift[2]), keys[c])
+            done = (near, shift)
+        else:
+            v0, v1 = rowhash.value_hashes(col)
+            v0, v1 = np.ascontiguousarray(v0), np.ascontiguousarray(v1)
+        parts[c] = plan.profilers[c].partial(_profilable(col), v0)
+        exact = []
+        for t in targets:
+            members, acc0, acc1, kind, _ = t
+            if c not in members or any(t is d for d in done):
                 continue
             if kind != "v" and c in near_cols:
                 w0, w1 = rowhash.near_value_hashes(col, kind == "shift")
                 k.combine_step(acc0, acc1, np.ascontiguousarray(w0), np.ascontiguousarray(w1), k0, k1)
+            elif fused:
+                exact.append((acc0, acc1))
             else:
                 k.combine_step(acc0, acc1, v0, v1, k0, k1)
+        if exact:
+            k.combine_many(exact, v0, v1, k0, k1)
         if c == group:
             garr = rowhash.combine16([(group, v0, v1)], n)
             if col.null_count:
@@ -406,6 +425,30 @@ def hash_batch_streamed(k, batch, plan: Plan):
     fpf = fixed16(t_fpf) if t_fpf is not None else pa.nulls(n, pa.binary(16))
     extra = [fixed16(t) for t in t_near] + ([fixed16(t_data)] if t_data is not None else [])
     return parts, fixed16(t_fp), [fpf, garr, *extra]
+
+
+#: K_L[T_NUM] and mix(K_L[T_NULL]) of both lanes: a number's key and a null value's hash.
+_NUM_KEYS = (rowhash.tag_key(0, rowhash.T_NUM), rowhash.tag_key(1, rowhash.T_NUM))
+_NULL_HASHES = (rowhash.mix_int(rowhash.tag_key(0, rowhash.T_NULL)),
+                rowhash.mix_int(rowhash.tag_key(1, rowhash.T_NULL)))
+
+
+def _plain_floats(col):
+    """(float64 values with nulls as 0.0, validity mask or None) of a float32/float64 array
+    (not dictionary-encoded), as ``rowhash.canonical`` reads them; None for any other."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if isinstance(col, pa.ChunkedArray):
+        col = col.combine_chunks()
+    if not pa.types.is_floating(col.type):
+        return None
+    valid = None
+    if col.null_count:
+        valid = np.asarray(col.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
+        col = pc.fill_null(col, pa.scalar(0.0, col.type))
+    return np.ascontiguousarray(col.to_numpy(zero_copy_only=False), dtype=np.float64), valid
 
 
 def _profilable(arr):

@@ -1,33 +1,64 @@
-"""Compiled kernels of the ``lineage-fp-1`` encoding (numba), with the numpy path as reference.
+"""Compiled kernels of the ``lineage-fp-1`` encoding, with the numpy path as reference.
 
 ``rowhash`` stays the reference implementation of ``schemas/FINGERPRINTS.md``; the
-kernels (``lineage.tabular._jit``) compute exactly the same uint64 values in one pass over the memory (the
-numpy path makes about seven passes per ``mix``), and release the GIL so batches can be
-fingerprinted on several threads. They are compiled on first use and cached on disk
-(numba ``cache=True``), so only the first table a machine ever hashes pays the compile.
+kernels compute exactly the same uint64 values in one pass over the memory (the numpy
+path makes about seven passes per ``mix``), and release the GIL so batches can be
+fingerprinted on several threads. Two builds of the same functions:
 
-``get()`` returns the kernels, or None when numba cannot be imported or compiled, or when
-``LINEAGE_NO_JIT`` is set: then every caller takes the numpy path, whose results are the
-same (tests compare the two on random tables of every type).
+- ``c``: ``lineage/tabular/_kernels.c``, compiled once per machine with the system C
+  compiler (``$CC`` or ``cc``; tuned for the machine's CPU where it can) into a cache
+  folder (``cache_dir``) and loaded through ``ctypes``, which lets go of the GIL during
+  each call. Loading it costs a ``dlopen`` (about 1 MB), compiling it once about a second.
+- ``numba``: ``lineage.tabular._jit``, compiled on first use and cached on disk
+  (``cache=True``); importing numba and loading its kernels costs about 0.6 s of CPU and
+  some 120-140 MB of resident memory (LLVM), so it is the fallback where no C compiler is.
+
+``get()`` returns the first that loads (``LINEAGE_KERNELS=numba`` or ``=c`` picks one), or
+None when neither does, or when ``LINEAGE_NO_JIT`` is set: then every caller takes the
+numpy path, whose results are the same (tests compare the paths on random tables of every
+type).
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
+import subprocess
+import sys
 import threading
+from pathlib import Path
 from typing import Any
 
 _LOCK = threading.Lock()
 _STATE: dict[str, Any] = {}
+_SOURCE = Path(__file__).with_name("_kernels.c")
+#: Flags of the C build: plain IEEE double arithmetic (no fast-math, no fused multiply-add),
+#: so the float steps give numpy's bits.
+CFLAGS = ("-O3", "-std=gnu99", "-fPIC", "-shared", "-fno-fast-math", "-ffp-contract=off",
+          "-fno-strict-aliasing", "-fno-trapping-math")  # no traps: lets floor() vectorise
+#: Tuned for the machine's own instruction set (64-bit vector multiplies where it has them:
+#: each splitmix64 step is two multiplies), tried first; the library's name carries the
+#: CPU's feature flags, so a cache folder shared between machines keeps one per kind.
+NATIVE = ("-march=native",)
+
+
+def _cpu_flags() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
+            for line in f:
+                if line.startswith(("flags", "Features")):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return ""
 
 
 def enabled() -> bool:
     return not os.environ.get("LINEAGE_NO_JIT")
 
 
-#: Values an array needs before the kernels are loaded for it: loading numba and the
-#: cached kernels costs about a second of CPU and 150 MB of memory once per process,
-#: which a small table does not repay (the numpy path gives the same values).
+#: Values an array needs before the kernels are loaded for it: a small table does not
+#: repay a first compile (the numpy path gives the same values).
 MIN_VALUES = 32_768
 
 
@@ -42,16 +73,272 @@ def get(n: int | None = None) -> Any:
         return None
     with _LOCK:
         if "k" not in _STATE:
-            try:
-                _STATE["k"] = _build()
-            except Exception:  # noqa: BLE001 - no numba, or it cannot compile here: numpy path
-                _STATE["k"] = None
+            _STATE["k"] = _load()
     return _STATE["k"]
 
 
-def _build() -> Any:
-    """Import the kernels and run each once on a few values, so a numba that cannot
-    compile (or load its cache) here shows now, and the numpy path is taken instead."""
+def _load() -> Any:
+    wanted = os.environ.get("LINEAGE_KERNELS", "").strip().lower()
+    builders = {"c": _build_c, "numba": _build_numba}
+    order = [wanted] if wanted in builders else ["c", "numba"]
+    for name in order:
+        try:
+            return builders[name]()
+        except Exception:  # noqa: BLE001 - no compiler, no numba, or it cannot load here: next
+            continue
+    return None
+
+
+# -- the C build ------------------------------------------------------------------------
+
+def cache_dir() -> Path:
+    """Where the compiled library is kept: ``$LINEAGE_KERNEL_CACHE``; else, in a virtual
+    environment one may write to, its ``var/cache/lineage`` (so it outlives changes of
+    ``HOME``); else ``$XDG_CACHE_HOME/lineage`` or ``~/.cache/lineage``."""
+    explicit = os.environ.get("LINEAGE_KERNEL_CACHE")
+    if explicit:
+        return Path(explicit)
+    if sys.prefix != sys.base_prefix and os.access(sys.prefix, os.W_OK):
+        return Path(sys.prefix) / "var" / "cache" / "lineage"
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "lineage"
+
+
+def _library_path() -> Path:
+    """The compiled library, built now if this source, these flags and this machine have
+    none yet (written under a temporary name and renamed, so concurrent builds are safe)."""
+    import platform
+
+    cc = os.environ.get("CC") or "cc"
+    source = _SOURCE.read_bytes()
+    folder = cache_dir()
+    for extra in (NATIVE, ()):
+        key = hashlib.sha256(source + repr((cc, CFLAGS, extra, platform.machine(), _cpu_flags() if extra else ""))
+                             .encode()).hexdigest()[:16]
+        target = folder / f"_kernels-{key}-{platform.machine()}.so"
+        if target.exists():
+            return target
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f"{target.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+        try:
+            done = subprocess.run([cc, *CFLAGS, *extra, "-o", str(tmp), str(_SOURCE), "-lm"],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=120)
+            if done.returncode == 0:
+                os.replace(tmp, target)
+                return target
+        finally:
+            if tmp.exists():
+                tmp.unlink()
+    raise OSError("the C kernels do not compile here")
+
+
+class CKernels:
+    """The C kernels behind the numba kernels' signatures (numpy arrays in, results
+    written into the output arrays), plus ``distinct_strings``."""
+
+    BACKEND = "c"
+
+    def __init__(self, lib: Any) -> None:
+        import ctypes
+
+        import numpy as np
+
+        self._np = np
+        vp, i64, u64, c_int = ctypes.c_void_p, ctypes.c_int64, ctypes.c_uint64, ctypes.c_int
+        sigs = {
+            "hash_single": [vp, u64, u64, vp, vp, i64],
+            "hash_tagged": [vp, vp, vp, vp, vp, vp, vp, i64],
+            "float_bits": [vp, vp, i64],
+            "bytes_payload": [vp, vp, vp, vp, vp, i64],
+            "combine_step": [vp, vp, vp, vp, u64, u64, i64],
+            "finish": [vp, vp, u64, i64],
+            "finish16": [vp, vp, u64, vp, i64],
+            "snap": [vp, c_int, vp, i64],
+            "hll_update": [vp, vp, i64],
+            "hll_update_valid": [vp, vp, vp, i64],
+            "distinct_strings": [vp, vp, vp, vp, i64, vp, vp],
+            "float_column": [vp, vp, u64, u64, u64, u64, vp, vp, vp, vp, vp, vp, u64, u64, i64],
+            "combine_many": [vp, vp, i64, vp, vp, u64, u64, i64],
+        }
+        for name, args in sigs.items():
+            fn = getattr(lib, name)
+            fn.argtypes = args
+            fn.restype = i64 if name == "distinct_strings" else None
+        self._lib = lib
+        self.constants = list((u64 * 10).in_dll(lib, "lineage_constants"))
+
+    def _in(self, a, dtype) -> Any:
+        """A read-only argument: contiguous and of ``dtype`` (copied only if not)."""
+        return self._np.ascontiguousarray(a, dtype=dtype)
+
+    def _out(self, a, dtype) -> int:
+        """An output argument: must already be contiguous and of ``dtype`` (written in place)."""
+        if a.dtype != dtype or not a.flags.c_contiguous or not a.flags.writeable:
+            raise TypeError("kernel output must be a writable contiguous array of the right type")
+        return a.ctypes.data
+
+    @staticmethod
+    def _check_strings(data, offsets, lengths) -> None:
+        """Values inside their data: offsets and lengths as ``rowhash._binary_buffers`` gives
+        them (each value starting where the one before ends), so checking the ends will do."""
+        n = len(lengths)
+        if len(offsets) != n or (n and (int(offsets[0]) < 0 or int(lengths.min()) < 0
+                                        or int(offsets[-1]) + int(lengths[-1]) > len(data)
+                                        or int(offsets[-1]) - int(offsets[0]) + int(lengths[-1])
+                                        != int(lengths.sum()))):
+            raise ValueError("string offsets outside their data")
+
+    def hash_single(self, p, k0, k1, out0, out1) -> None:
+        np = self._np
+        p = self._in(p, np.uint64)
+        self._lib.hash_single(p.ctypes.data, int(k0), int(k1), self._out(out0, np.uint64),
+                              self._out(out1, np.uint64), len(p))
+
+    def hash_tagged(self, p0, p1, tags, keys0, keys1, out0, out1) -> None:
+        np = self._np
+        p0, p1, tags = self._in(p0, np.uint64), self._in(p1, np.uint64), self._in(tags, np.uint8)
+        keys0, keys1 = self._in(keys0, np.uint64), self._in(keys1, np.uint64)
+        if len(keys0) < 13 or len(keys1) < 13 or (len(tags) and int(tags.max()) >= len(keys0)):
+            raise ValueError("a tag without a key")
+        self._lib.hash_tagged(p0.ctypes.data, p1.ctypes.data, tags.ctypes.data, keys0.ctypes.data,
+                              keys1.ctypes.data, self._out(out0, np.uint64), self._out(out1, np.uint64),
+                              len(p0))
+
+    def float_bits(self, f, outf, outu) -> None:
+        np = self._np
+        f = self._in(f, np.float64)
+        self._lib.float_bits(f.ctypes.data, self._out(outu, np.uint64), len(f))
+
+    def snap(self, f, shifted, outf, outu) -> None:
+        np = self._np
+        f = self._in(f, np.float64)
+        self._lib.snap(f.ctypes.data, 1 if shifted else 0, self._out(outu, np.uint64), len(f))
+
+    def bytes_payload(self, data, offsets, lengths, out0, out1) -> None:
+        np = self._np
+        data, offsets, lengths = self._in(data, np.uint8), self._in(offsets, np.int64), self._in(lengths, np.int64)
+        n = len(lengths)
+        self._check_strings(data, offsets, lengths)
+        self._lib.bytes_payload(data.ctypes.data, offsets.ctypes.data, lengths.ctypes.data,
+                                self._out(out0, np.uint64), self._out(out1, np.uint64), n)
+
+    def combine_step(self, acc0, acc1, v0, v1, n0, n1) -> None:
+        np = self._np
+        v0, v1 = self._in(v0, np.uint64), self._in(v1, np.uint64)
+        n = len(acc0)
+        if len(acc1) != n or len(v0) != n or len(v1) != n:
+            raise ValueError("lanes of different lengths")
+        self._lib.combine_step(self._out(acc0, np.uint64), self._out(acc1, np.uint64), v0.ctypes.data,
+                               v1.ctypes.data, int(n0), int(n1), n)
+
+    def finish(self, acc0, acc1, ncols) -> None:
+        np = self._np
+        if len(acc1) != len(acc0):
+            raise ValueError("lanes of different lengths")
+        self._lib.finish(self._out(acc0, np.uint64), self._out(acc1, np.uint64), int(ncols), len(acc0))
+
+    def finish16(self, acc0, acc1, ncols, out) -> None:
+        np = self._np
+        acc0, acc1 = self._in(acc0, np.uint64), self._in(acc1, np.uint64)
+        if len(acc1) != len(acc0) or out.size != 16 * len(acc0):
+            raise ValueError("lanes of different lengths")
+        self._lib.finish16(acc0.ctypes.data, acc1.ctypes.data, int(ncols), self._out(out, np.uint8), len(acc0))
+
+    def hll_update(self, hashes, registers, valid=None) -> None:
+        np = self._np
+        hashes = self._in(hashes, np.uint64)
+        if len(registers) != 1 << 12:
+            raise ValueError("HyperLogLog registers of the wrong size")
+        if valid is None:
+            self._lib.hll_update(hashes.ctypes.data, self._out(registers, np.uint8), len(hashes))
+            return
+        valid = self._in(valid, np.bool_)
+        if len(valid) != len(hashes):
+            raise ValueError("validity of another length")
+        self._lib.hll_update_valid(hashes.ctypes.data, valid.ctypes.data, self._out(registers, np.uint8),
+                                   len(hashes))
+
+    def float_column(self, f, valid, knum, znull, v0, v1, near, shift, name) -> None:
+        """A float column's exact value hashes into ``v0``, ``v1``, and its snapped values
+        folded into the near keys' accumulators ``near`` and ``shift`` (pairs of lanes)
+        under the column's name key ``name``. ``f``: the values as float64 (nulls 0.0),
+        ``valid``: a boolean mask or None; ``knum`` = K[T_NUM], ``znull`` = mix(K[T_NULL])."""
+        np = self._np
+        f = self._in(f, np.float64)
+        n = len(f)
+        vp = 0
+        if valid is not None:
+            valid = self._in(valid, np.bool_)
+            if len(valid) != n:
+                raise ValueError("validity of another length")
+            vp = valid.ctypes.data
+        if len(v0) != n or len(v1) != n:
+            raise ValueError("lanes of different lengths")
+        lanes = (*near, *shift)
+        if any(len(a) != n for a in lanes):
+            raise ValueError("lanes of different lengths")
+        ptrs = [self._out(a, np.uint64) for a in lanes]
+        self._lib.float_column(f.ctypes.data, vp, int(knum[0]), int(knum[1]), int(znull[0]), int(znull[1]),
+                               self._out(v0, np.uint64), self._out(v1, np.uint64), *ptrs,
+                               int(name[0]), int(name[1]), n)
+
+    def combine_many(self, accs, v0, v1, n0, n1) -> None:
+        """``combine_step`` of one column's hashes into every (acc0, acc1) of ``accs``."""
+        import ctypes
+
+        np = self._np
+        v0, v1 = self._in(v0, np.uint64), self._in(v1, np.uint64)
+        n = len(v0)
+        if len(v1) != n or any(len(a) != n for pair in accs for a in pair):
+            raise ValueError("lanes of different lengths")
+        p0 = (ctypes.c_void_p * len(accs))(*[self._out(a, np.uint64) for a, _ in accs])
+        p1 = (ctypes.c_void_p * len(accs))(*[self._out(b, np.uint64) for _, b in accs])
+        self._lib.combine_many(p0, p1, len(accs), v0.ctypes.data, v1.ctypes.data, int(n0), int(n1), n)
+
+    def distinct_strings(self, arr, hashes):
+        """(first, counts): the index of each distinct value of ``arr`` (an Arrow string or
+        binary array, large or not) in first-seen order, and its count; ``hashes`` (one
+        uint64 per value, equal for equal bytes) place the values. For arrays without nulls (a
+        null would count as the bytes of its slot)."""
+        import pyarrow as pa
+
+        np = self._np
+        t = arr.type
+        if not (pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_binary(t)
+                or pa.types.is_large_binary(t)):
+            raise TypeError("distinct_strings counts string or binary arrays")
+        large = pa.types.is_large_string(t) or pa.types.is_large_binary(t)
+        bufs = arr.buffers()
+        ends = np.frombuffer(bufs[1], dtype=np.int64 if large else np.int32,
+                             count=arr.offset + len(arr) + 1)[arr.offset:].astype(np.int64)
+        data = np.frombuffer(bufs[2], dtype=np.uint8) if bufs[2] is not None else np.zeros(0, np.uint8)
+        offsets, lengths = ends[:-1], np.diff(ends)
+        hashes = self._in(hashes, np.uint64)
+        n = len(lengths)
+        self._check_strings(data, offsets, lengths)
+        if len(hashes) != n:
+            raise ValueError("hashes of another length")
+        first, counts = np.empty(n, np.int64), np.empty(n, np.int64)
+        d = self._lib.distinct_strings(data.ctypes.data, offsets.ctypes.data, lengths.ctypes.data,
+                                       hashes.ctypes.data, n, first.ctypes.data, counts.ctypes.data)
+        if d < 0:
+            raise MemoryError("no memory for the distinct values of a batch")
+        return first[:d].copy(), counts[:d].copy()  # right-sized: a batch's counts are kept a while
+
+
+def _build_c() -> CKernels:
+    import ctypes
+
+    if sys.byteorder != "little":
+        raise OSError("the C kernels read words little-endian")
+    return CKernels(ctypes.CDLL(str(_library_path())))
+
+
+# -- the numba build --------------------------------------------------------------------
+
+def _build_numba() -> Any:
+    """Import the numba kernels and run each once on a few values, so a numba that cannot
+    compile (or load its cache) here shows now, and the next build is taken instead."""
     import numpy as np
 
     from lineage.tabular import _jit

@@ -121,7 +121,8 @@ def weighted_quantiles(values, weights, n: int = QUANTILES) -> list[float]:
 
 # -- HyperLogLog ------------------------------------------------------------------
 
-def hll_add(registers, hashes) -> None:
+def hll_add(registers, hashes, valid=None) -> None:
+    """Add ``hashes`` (those where ``valid``, a boolean mask, is true) to the registers."""
     np = _np()
     if len(hashes) == 0:
         return
@@ -129,6 +130,11 @@ def hll_add(registers, hashes) -> None:
     from lineage.tabular import kernels
 
     k = kernels.get(len(h))
+    if k is not None and k.BACKEND == "c":
+        k.hll_update(h, registers, valid)
+        return
+    if valid is not None:
+        h = h[valid]
     if k is not None:
         k.hll_update(np.ascontiguousarray(h), registers)
         return
@@ -209,28 +215,33 @@ class ColumnProfiler:
         part: dict[str, Any] = {"rows": len(arr), "nulls": arr.null_count}
         valid = arr.is_valid().to_numpy(zero_copy_only=False) if arr.null_count else None
         registers = np.zeros(1 << HLL_P, np.uint8)
-        hll_add(registers, v0 if valid is None else v0[valid])
+        hll_add(registers, v0, valid)
         part["registers"] = registers
         if self.kind in ("numeric", "temporal"):
             x = _as_float(arr)
             if valid is not None:
                 x = x[valid]
             finite = np.isfinite(x)
-            nan = int(np.isnan(x).sum())
-            part["nan"] = nan
-            part["inf"] = int((~finite).sum()) - nan
-            x = x[finite]
+            if finite.all():  # the usual case: no NaN or infinity to count or drop
+                part["nan"] = part["inf"] = 0
+            else:
+                nan = int(np.isnan(x).sum())
+                part["nan"] = nan
+                part["inf"] = int((~finite).sum()) - nan
+                x = x[finite]
             if len(x):
                 bmean = float(x.mean())
-                part["moments"] = (len(x), bmean, float(((x - bmean) ** 2).sum()),
-                                   float(x.min()), float(x.max()))
+                dev = x - bmean
+                np.multiply(dev, dev, out=dev)  # (x - mean) ** 2, the same values, one array
+                part["moments"] = (len(x), bmean, float(dev.sum()), float(x.min()), float(x.max()))
+                del dev
                 part["item"] = self.summary.item(x)
         elif self.kind == "categorical":
             if pa.types.is_dictionary(arr.type):
                 arr = arr.dictionary_decode()
             if pa.types.is_binary(arr.type) or pa.types.is_large_binary(arr.type):
                 arr = pc.binary_length(arr)  # bytes have no readable categories; profile lengths
-            part["vc"] = pc.value_counts(arr.cast(pa.string()) if not pa.types.is_string(arr.type) else arr)
+            part["vc"] = _value_counts(arr, v0)
         return part
 
     def apply(self, part: dict[str, Any]) -> None:
@@ -334,6 +345,27 @@ class ColumnProfiler:
         else:
             base.update({"distinct": hll_estimate(self.registers), "distinct_exact": False})
         return base
+
+
+def _value_counts(arr, v0):
+    """Arrow ``value_counts`` of a categorical batch as text (values in first-seen order).
+    A text array without nulls is counted by the compiled kernels where they are loaded,
+    its value hashes ``v0`` placing the values (the same result)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    text = pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)
+    if text and arr.null_count == 0 and len(arr) and v0 is not None and len(v0) == len(arr):
+        from lineage.tabular import kernels
+
+        k = kernels.get(len(arr))
+        if k is not None and hasattr(k, "distinct_strings"):
+            first, counts = k.distinct_strings(arr, v0)
+            values = arr.take(pa.array(first))
+            if not pa.types.is_string(values.type):
+                values = values.cast(pa.string())
+            return pa.StructArray.from_arrays([values, pa.array(counts, pa.int64())], names=["values", "counts"])
+    return pc.value_counts(arr.cast(pa.string()) if not pa.types.is_string(arr.type) else arr)
 
 
 def _as_float(arr):

@@ -5,13 +5,9 @@ engine cannot be used."""
 from __future__ import annotations
 
 import math
-import os
-import signal
 import socket
 import subprocess
 import sys
-import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,55 +17,7 @@ from conftest import make_git_repo
 
 pytest.importorskip("distributed")
 
-# -- a real Dask cluster on 127.0.0.1: one scheduler and two worker processes, started once
-# per test process (under pytest-xdist, each xdist worker that runs these tests has its own)
-
-
-def _start(args: list[str], log: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-m", "dask", *args], stdout=open(log, "wb"),
-                            stderr=subprocess.STDOUT, start_new_session=True,
-                            env={**os.environ, "DASK_DISTRIBUTED__WORKER__DAEMON": "False"})
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)  # its own session: the worker processes it spawned too
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-
-
-@pytest.fixture(scope="session")
-def dask_scheduler(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The address (tcp://127.0.0.1:PORT) of a scheduler with two single-threaded worker processes."""
-    import json
-
-    from distributed import Client
-
-    tmp = tmp_path_factory.mktemp("dask")
-    sfile = tmp / "scheduler.json"
-    scheduler = _start(["scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
-                        "--scheduler-file", str(sfile)], tmp / "scheduler.log")
-    workers = None
-    try:
-        deadline = time.monotonic() + 60
-        while not sfile.exists() or not sfile.read_text().strip():
-            if scheduler.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"the Dask scheduler did not start: {(tmp / 'scheduler.log').read_text()[-2000:]}")
-            time.sleep(0.1)
-        address = json.loads(sfile.read_text())["address"]
-        workers = _start(["worker", "--scheduler-file", str(sfile), "--nworkers", "2", "--nthreads", "1",
-                          "--host", "127.0.0.1", "--no-dashboard", "--local-directory", str(tmp)],
-                         tmp / "workers.log")
-        with Client(address, timeout=60, set_as_default=False) as client:
-            client.wait_for_workers(2, timeout=120)
-        yield address
-    finally:
-        if workers is not None:
-            _stop(workers)
-        _stop(scheduler)
+# the cluster (``dask_scheduler``) is a fixture of tests/engines/conftest.py
 
 
 def _table(n: int, seed: int):
@@ -231,9 +179,9 @@ def test_configured_scheduler_is_not_contacted_without_need(cli, workdir: Path, 
 
 
 def test_bad_engine_settings(cli, workdir: Path) -> None:
-    r = cli("snapshot", "x", "--engine", "spark")
+    r = cli("snapshot", "x", "--engine", "ray")
     assert r.code == 2 and r.stderr.strip().splitlines() == [
-        "error: unknown engine 'spark' in --engine/--scheduler (one of: local, dask)"]
+        "error: unknown engine 'ray' in --engine/--scheduler (one of: local, dask, spark)"]
     (workdir / "pyproject.toml").write_text('[tool.lineage.engine]\nscheduler = "localhost"\n')
     (workdir / "t.parquet").write_bytes(b"")
     r = cli("snapshot", "t.parquet")
@@ -267,3 +215,80 @@ def test_worker_with_another_scheme_is_refused(dask_scheduler: str, cli, workdir
     assert r.code == 2
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and "computes 'lineage-fp-1 " in lines[0] and "lineage-fp-999" in lines[0]
+
+
+@pytest.mark.slow
+def test_hive_partitioned_dataset_with_row_groups_is_the_local_snapshot(dask_scheduler: str, tmp_path: Path,
+                                                                         cli) -> None:
+    """year=/month= folders of Parquet files, each of several row groups (some larger than a
+    batch, so their splits start inside a group): each file is recorded as locally."""
+    import pyarrow.parquet as pq
+
+    files = {"year=2023/part-0.parquet": (140_000, 50_000), "year=2023/part-1.parquet": (20_000, 3_000),
+             "year=2024/month=01/part-0.parquet": (70_000, 20_000),
+             "year=2024/month=02/part-0.parquet": (9_000, 1_000)}
+    roots = _repo(tmp_path / "local"), _repo(tmp_path / "dask")
+    for root in roots:
+        for n, (rel, (rows, group)) in enumerate(files.items()):
+            path = root / "data" / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            pq.write_table(_table(rows, 10 + n), path, row_group_size=group)
+    assert all(pq.ParquetFile(roots[0] / "data" / rel).metadata.num_row_groups > 1 for rel in files)
+    a = _snapshot(cli, roots[0])
+    b = _snapshot(cli, roots[1], "--engine", "dask", "--scheduler", dask_scheduler)
+    assert a["id"] == b["id"]
+    ra, rb = _records(roots[0]), _records(roots[1])
+    assert set(ra) == set(rb) == set(files)
+    for rel, (rows, _) in files.items():
+        assert ra[rel]["rows"] == rb[rel]["rows"] == rows, rel
+        assert ra[rel]["fingerprints"] == rb[rel]["fingerprints"], rel
+        assert ra[rel]["rows_key"] == rb[rel]["rows_key"], rel
+        _close(ra[rel]["profile"], rb[rel]["profile"], rel)
+
+
+@pytest.mark.slow
+def test_worker_without_lineage_is_one_line_exit_2(tmp_path: Path, cli, workdir: Path, monkeypatch) -> None:
+    """A worker whose Python has distributed but not lineage: this interpreter without site
+    processing (-S), its site-packages on PYTHONPATH, so the editable install's finder is absent."""
+    import json
+    import os
+    import sysconfig
+    import time
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from .conftest import _start, _stop
+
+    monkeypatch.setenv("LINEAGE_DASK_CONNECT_TIMEOUT", "120")  # time for the worker to join
+    tmp = tmp_path / "bare"
+    tmp.mkdir()
+    env = {**os.environ, "PYTHONPATH": sysconfig.get_paths()["purelib"], "DASK_DISTRIBUTED__WORKER__DAEMON": "False"}
+    bare = [sys.executable, "-S"]
+    probe = subprocess.run([*bare, "-c", "import distributed; import lineage"], cwd=tmp, env=env,
+                           capture_output=True, text=True)
+    assert "No module named 'lineage'" in probe.stderr  # distributed imports, lineage does not
+    sfile = tmp / "scheduler.json"
+    scheduler = _start(["scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
+                        "--scheduler-file", str(sfile)], tmp / "scheduler.log")
+    worker = None
+    try:
+        deadline = time.monotonic() + 60
+        while not sfile.exists() or not sfile.read_text().strip():
+            assert scheduler.poll() is None and time.monotonic() < deadline, (tmp / "scheduler.log").read_text()
+            time.sleep(0.1)
+        address = json.loads(sfile.read_text())["address"]
+        worker = subprocess.Popen([*bare, "-m", "distributed.cli.dask_worker", address, "--no-nanny",
+                                   "--nthreads", "1", "--host", "127.0.0.1", "--no-dashboard",
+                                   "--local-directory", str(tmp)],
+                                  cwd=tmp, env=env, stdout=open(tmp / "worker.log", "wb"),
+                                  stderr=subprocess.STDOUT, start_new_session=True)
+        pq.write_table(pa.table({"a": [1, 2]}), workdir / "t.parquet")
+        r = cli("snapshot", "t.parquet", "--engine", "dask", "--scheduler", address)
+        assert r.code == 2, (tmp / "worker.log").read_text()[-2000:]
+        assert r.stderr.strip().splitlines() == [
+            "error: a Dask worker cannot import lineage; install it on every worker (pip install 'lineage[dask]')"]
+    finally:
+        if worker is not None:
+            _stop(worker)
+        _stop(scheduler)

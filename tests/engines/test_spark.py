@@ -5,6 +5,7 @@ cannot be used."""
 from __future__ import annotations
 
 import io
+import json
 import os
 import subprocess
 import sys
@@ -196,3 +197,201 @@ def test_missing_pyspark_names_the_extra(tmp_path: Path) -> None:
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "the Spark engine is not installed: pip install 'lineage[spark]'"
+
+
+# -- lineage snapshot --engine spark ---------------------------------------------------------
+
+def _pieces_cover(row_groups: list[int], batches: int) -> None:
+    from lineage.interop import spark as ispark
+    from lineage.tabular.readers import BATCH_ROWS
+
+    got = ispark.pieces(row_groups, batches)
+    offsets = [0]
+    for n in row_groups:
+        offsets.append(offsets[-1] + n)
+    pos = 0
+    for groups, skip, start, stop in got:
+        assert start == pos and start % BATCH_ROWS == 0  # contiguous, on the local pass's batches
+        assert 0 < stop - start <= batches * BATCH_ROWS
+        assert offsets[groups[0]] + skip == start
+        assert offsets[groups[-1]] < stop <= offsets[groups[-1] + 1]
+        pos = stop
+    assert pos == sum(row_groups)
+
+
+def test_pieces_are_bounded_and_cover_the_file() -> None:
+    from lineage.interop import spark as ispark
+    from lineage.tabular.readers import BATCH_ROWS
+
+    for row_groups in ([1_000_000] * 5, [150_000, 50_000], [10, 0, 70_000, 65_536, 3], [BATCH_ROWS * 4]):
+        for batches in (1, 2, 4):
+            _pieces_cover(row_groups, batches)
+    assert len(ispark.pieces([1_000_000])) == 4  # a 1M-row group: four tasks of at most 4 batches
+    assert ispark.pieces([]) == [] and ispark.pieces([0]) == []
+
+
+def _big_repo(tmp: Path) -> Path:
+    """A repository whose table has row groups larger than a batch (pieces start inside them)."""
+    import pyarrow.parquet as pq
+
+    from lineage.repo import Repo
+
+    path = make_git_repo(tmp)
+    Repo.init(path)
+    (path / "data").mkdir()
+    pq.write_table(_table(200_000, 7), path / "data" / "big.parquet", row_group_size=150_000)
+    (path / "data" / "notes.csv").write_text("a,b\n1,x\n")
+    return path
+
+
+def _snapshot_cli(cli: Any, cwd: Path, *extra: str) -> Any:
+    return cli("snapshot", "data", "--name", "d", "--label-column", "y", "--group-column", "patient",
+               "--time-column", "when", "--json", *extra, cwd=cwd)
+
+
+def test_engine_spark_uses_the_active_session_and_gives_the_local_snapshot(
+        spark: Any, tmp_path: Path, cli: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from lineage.interop import spark as ispark
+
+    monkeypatch.setattr(ispark, "TASK_BATCHES", 1)  # a task per batch: pieces inside row groups
+    tasks: list[int] = []
+    real = ispark.pieces
+
+    def spy(row_groups: list[int], *args: Any) -> Any:
+        got = real(row_groups, *args)
+        tasks.append(len(got))
+        return got
+
+    monkeypatch.setattr(ispark, "pieces", spy)
+    local, remote = _big_repo(tmp_path / "local"), _big_repo(tmp_path / "spark")
+    a = _snapshot_cli(cli, local, "--engine", "local")
+    assert a.code == 0, a.stderr
+    assert tasks == []  # --engine local sends nothing to Spark
+    b = _snapshot_cli(cli, remote, "--engine", "spark")
+    assert b.code == 0, b.stderr
+    assert tasks == [4]  # 200,000 rows: three full batches and the rest, one task each
+    assert a.json["id"] == b.json["id"]
+    for rel in ("big.parquet", "notes.csv"):
+        fa, ta = _stored_fingerprints(local, rel)
+        fb, tb = _stored_fingerprints(remote, rel)
+        assert fa == fb, rel  # the same derived objects
+        assert ta.equals(tb)
+    assert spark.range(3).count() == 3  # the caller's session is left running
+
+
+def test_engine_spark_not_started_without_a_parquet_file_to_compute(
+        spark: Any, tmp_path: Path, cli: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from lineage.interop import spark as ispark
+
+    started: list[Any] = []
+    monkeypatch.setattr(ispark, "check_executors", lambda s=None: started.append(s))
+    root = _big_repo(tmp_path)
+    (root / "pyproject.toml").write_text('[tool.lineage.engine]\nengine = "spark"\n')
+    (root / "only").mkdir()
+    (root / "only" / "t.csv").write_text("a\n1\n")
+    assert cli("snapshot", "only", cwd=root).code == 0  # no Parquet file
+    assert cli("snapshot", "data", "--engine", "local", cwd=root).code == 0  # --engine wins
+    assert cli("snapshot", "data", cwd=root).code == 0  # recorded already: nothing to compute
+    assert started == []
+
+
+def _lineage(args: list[str], cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """``lineage ARGS`` in a process of its own (its own JVM, no active SparkSession)."""
+    return subprocess.run([sys.executable, "-m", "lineage", *args], cwd=cwd, capture_output=True,
+                          text=True, env={**os.environ, **(env or {})}, timeout=600)
+
+
+def _one_error_line(p: subprocess.CompletedProcess[str]) -> str:
+    assert p.returncode == 2, p.stderr
+    assert "Traceback" not in p.stderr, p.stderr
+    errors = [line for line in p.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and p.stderr.strip().splitlines()[-1] == errors[0], p.stderr
+    return errors[0]
+
+
+def test_engine_spark_from_pyproject_starts_a_session_of_its_own(tmp_path: Path) -> None:
+    """master and conf from [tool.lineage.engine]; the session it starts runs the same kernel."""
+    local, remote = _repo(tmp_path / "local"), _repo(tmp_path / "spark")
+    (remote / "pyproject.toml").write_text(
+        '[tool.lineage.engine]\nengine = "spark"\nmaster = "local[2]"\n'
+        'conf = { "spark.sql.shuffle.partitions" = 2, "spark.ui.showConsoleProgress" = false }\n')
+    args = ["snapshot", "data", "--name", "d", "--label-column", "y", "--json"]
+    a, b = _lineage(args, local), _lineage(args, remote)
+    assert a.returncode == 0 and b.returncode == 0, b.stderr
+    assert json.loads(a.stdout)["id"] == json.loads(b.stdout)["id"]
+    assert _stored_fingerprints(local, "t.parquet")[0] == _stored_fingerprints(remote, "t.parquet")[0]
+
+
+def test_executor_without_lineage_is_one_line_exit_2(tmp_path: Path) -> None:
+    """The executors' Python is this interpreter without its site-packages (-S): pyspark
+    comes from Spark's own path, lineage is nowhere."""
+    root = _repo(tmp_path)
+    bare = tmp_path / "python-without-lineage"
+    bare.write_text(f'#!/bin/sh\nexec "{sys.executable}" -S "$@"\n')
+    bare.chmod(0o755)
+    lacks = subprocess.run([str(bare), "-c", "import lineage"], cwd=tmp_path, capture_output=True, text=True)
+    assert lacks.returncode != 0 and "No module named 'lineage'" in lacks.stderr
+    (root / "pyproject.toml").write_text(
+        f'[tool.lineage.engine]\nengine = "spark"\nmaster = "local[1]"\n'
+        f'conf = {{ "spark.pyspark.python" = "{bare}" }}\n')
+    p = _lineage(["snapshot", "data"], root)
+    assert _one_error_line(p) == ("error: a Spark executor cannot import lineage; install it on every "
+                                  "executor (pip install 'lineage[spark]', docs/scale.md)")
+
+
+def test_java_missing_is_one_line_exit_2(tmp_path: Path) -> None:
+    root = _repo(tmp_path)
+    empty = tmp_path / "bin"
+    empty.mkdir()
+    p = _lineage(["snapshot", "data", "--engine", "spark"], root, {"JAVA_HOME": str(tmp_path / "nojava")})
+    assert _one_error_line(p) == (f"error: the Spark engine needs Java 17 or later "
+                                  f"(JAVA_HOME={tmp_path / 'nojava'} has no bin/java)")
+    env = {k: v for k, v in os.environ.items() if k != "JAVA_HOME"}
+    p = subprocess.run([sys.executable, "-m", "lineage", "snapshot", "data", "--engine", "spark"],
+                       cwd=root, capture_output=True, text=True, env={**env, "PATH": str(empty)})
+    assert _one_error_line(p) == ("error: the Spark engine needs Java 17 or later "
+                                  "(no java on the PATH, JAVA_HOME not set)")
+
+
+def test_unreachable_master_is_one_line_exit_2(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    root = _repo(tmp_path)
+    (root / "pyproject.toml").write_text(
+        f'[tool.lineage.engine]\nengine = "spark"\nmaster = "spark://127.0.0.1:{port}"\n')
+    (root / "t.csv").write_text("a\n1\n")
+    assert _lineage(["snapshot", "t.csv"], root).returncode == 0  # no Parquet file: never contacted
+    p = _lineage(["snapshot", "data"], root, {"LINEAGE_SPARK_CONNECT_TIMEOUT": "1"})
+    assert _one_error_line(p) == f"error: cannot reach the Spark master at spark://127.0.0.1:{port} within 1 s"
+
+
+def test_missing_pyspark_on_the_command_line_names_the_extra(tmp_path: Path) -> None:
+    root = _repo(tmp_path)
+    code = ("import sys; sys.modules['pyspark'] = None\n"  # as if lineage[spark] were absent
+            "from lineage.cli.app import run; sys.argv = ['lineage', 'snapshot', 'data', '--engine', 'spark']\n"
+            "run()")
+    p = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True)
+    assert p.stderr.strip().splitlines() == ["error: the Spark engine is not installed: pip install 'lineage[spark]'"]
+    assert p.returncode == 2
+
+
+@pytest.mark.parametrize("setting, message", [
+    ('engine = "spark"\nscheduler = "tcp://127.0.0.1:8786"', "a scheduler is for the Dask engine, not Spark"),
+    ('engine = "spark"\nmaster = 3', "master in [tool.lineage.engine] must be a Spark master URL"),
+    ('engine = "spark"\nconf = "spark.executor.memory=4g"', "conf in [tool.lineage.engine] must be a table"),
+    ('engine = "spark"\nconf = { "spark.x" = [1] }', "conf.'spark.x' in [tool.lineage.engine] must be"),
+])
+def test_bad_spark_settings_are_one_line_exit_2(cli: Any, workdir: Path, setting: str, message: str) -> None:
+    (workdir / "pyproject.toml").write_text(f"[tool.lineage.engine]\n{setting}\n")
+    (workdir / "t.csv").write_text("a\n1\n")
+    r = cli("snapshot", "t.csv")
+    assert r.code == 2 and len(r.stderr.strip().splitlines()) == 1 and message in r.stderr, r.stderr
+
+
+def test_scheduler_with_engine_spark_is_refused(cli: Any, workdir: Path) -> None:
+    r = cli("snapshot", "x", "--engine", "spark", "--scheduler", "tcp://127.0.0.1:8786")
+    assert r.code == 2 and r.stderr.strip().splitlines() == [
+        "error: a scheduler is for the Dask engine, not Spark, in --engine/--scheduler (Spark's is master)"]

@@ -125,6 +125,8 @@ def test_heads_survive_the_upgrade_that_introduced_them(tmp_path):
     g.conn.execute("DROP VIEW file_rows")  # and what migration 10 added
     g.conn.execute("DROP INDEX tabular_files_rows_key")
     g.conn.execute("ALTER TABLE tabular_files DROP COLUMN rows_key")
+    g.conn.execute("DROP TABLE snapshot_references")  # and what migration 11 added
+    g.conn.execute("DROP TABLE reference_files")
     g.conn.execute("PRAGMA user_version = 6")
     g.close()
     g = Graph.open(tmp_path / "g.db")

@@ -300,18 +300,20 @@ def test_a_file_changing_while_stored_is_refused(repo, monkeypatch):
     big.write_bytes(os.urandom(3 << 20))
     from lineage.store import objects as local
 
-    # a large file is hashed while it is written into the store, block by block
-    real_write = local._write_all
+    # a large file is hashed while it is copied into the store, chunk by chunk
+    monkeypatch.setattr(local, "COPY_CHUNK", 1 << 20)
+    real_copy = os.copy_file_range
     touched = []
 
-    def write_then_touch(fd, data):
-        real_write(fd, data)
+    def copy_then_touch(*args):
+        n = real_copy(*args)
         if not touched:
             touched.append(True)
             with open(big, "ab") as fh:
                 fh.write(b"appended while copying")
+        return n
 
-    monkeypatch.setattr(local, "_write_all", write_then_touch)
+    monkeypatch.setattr(local.os, "copy_file_range", copy_then_touch)
     with pytest.raises(PathError, match="changed while"):
         snapshots.create(repo, big)
     assert snapshots.log(repo) == []

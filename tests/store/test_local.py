@@ -221,6 +221,93 @@ def test_a_failed_batch_leaves_no_hashed_copy(store, tmp_path):
         store.batch().hash_and_put_file(str(tmp_path / "gone.bin"))
 
 
+def test_a_large_file_is_copied_in_chunks_hashing_what_was_written(store, tmp_path, monkeypatch):
+    from lineage.store import objects
+
+    monkeypatch.setattr(objects, "COPY_CHUNK", 1 << 20)  # several chunks, the last one short
+    data = os.urandom((3 << 20) + 12345)
+    src = tmp_path / "big.bin"
+    src.write_bytes(data)
+    with store.batch() as batch:
+        d = batch.hash_and_put_file(str(src))
+    assert d == hash_bytes(data) and store.path(d).read_bytes() == data
+    assert os.listdir(store.tmp) == []
+    empty = tmp_path / "empty.bin"
+    empty.write_bytes(b"")
+    with store.batch() as batch:
+        assert batch.hash_and_put_file(str(empty)) == hash_bytes(b"")
+
+
+def test_short_kernel_copies_leave_unaligned_offsets_that_are_still_hashed(store, tmp_path, monkeypatch):
+    """The kernel may copy fewer bytes than asked: the next chunk then starts off a page
+    boundary, and is mapped from the page before it."""
+    from lineage.store import objects
+
+    real = os.copy_file_range
+    calls = []
+
+    def short(src, dst, count, offset_src=None, offset_dst=None):
+        calls.append(offset_dst)
+        return real(src, dst, min(count, 10_007), offset_src, offset_dst)
+
+    monkeypatch.setattr(os, "copy_file_range", short)
+    data = os.urandom(100_000)
+    src = tmp_path / "odd.bin"
+    src.write_bytes(data)
+    with store.batch() as batch:
+        d = batch.hash_and_put_file(str(src))
+    assert d == hash_bytes(data) and store.path(d).read_bytes() == data
+    assert any(o % 4096 for o in calls[1:]), "offsets off a page boundary were exercised"
+
+
+def test_a_large_object_is_written_out_in_chunks(store, tmp_path, monkeypatch):
+    from lineage.store import objects
+
+    monkeypatch.setattr(objects, "COPY_CHUNK", 1 << 20)  # several chunks, the last one short
+    data = os.urandom((3 << 20) + 4321)
+    d = store.put_bytes(data)
+    store.copy_to(d, tmp_path / "a.bin")
+    store.write_new(d, str(tmp_path / "b.bin"))
+    assert (tmp_path / "a.bin").read_bytes() == data == (tmp_path / "b.bin").read_bytes()
+
+
+def test_where_the_kernel_cannot_copy_the_bytes_go_through_a_buffer(store, tmp_path, monkeypatch):
+    import errno
+
+    from lineage.store import objects
+
+    def refuse(*args, **kwargs):
+        raise OSError(errno.EXDEV, "cross-device")
+
+    monkeypatch.setattr(objects.os, "copy_file_range", refuse)
+    data = os.urandom(3 << 20)
+    src = tmp_path / "big.bin"
+    src.write_bytes(data)
+    with store.batch() as batch:
+        d = batch.hash_and_put_file(str(src))
+    assert d == hash_bytes(data) and store.path(d).read_bytes() == data
+
+
+def test_a_large_file_that_shrinks_while_it_is_copied_is_refused(store, tmp_path, monkeypatch):
+    from lineage.store import objects
+
+    monkeypatch.setattr(objects, "COPY_CHUNK", 1 << 20)
+    src = tmp_path / "big.bin"
+    src.write_bytes(os.urandom(4 << 20))
+    real = os.copy_file_range
+
+    def copy_then_truncate(fd_in, fd_out, count, offset_src=None, offset_dst=None):
+        n = real(fd_in, fd_out, count, offset_src, offset_dst)
+        os.truncate(src, 2 << 20)  # the file is cut short by another program meanwhile
+        return n
+
+    monkeypatch.setattr(objects.os, "copy_file_range", copy_then_truncate)
+    with pytest.raises(PathError, match="changed while"):
+        with store.batch() as batch:
+            batch.hash_and_put_file(str(src))
+    assert os.listdir(store.tmp) == [] and not list(store.objects.rglob("*"))
+
+
 def test_write_new_writes_a_new_file_only(store, tmp_path):
     small = store.put_bytes(b"tiny")
     with store.batch() as batch:

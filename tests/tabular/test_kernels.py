@@ -188,20 +188,62 @@ def test_dates_and_zones(reference):
 LOADS = """
 import sys
 import pyarrow as pa
+from lineage.tabular import kernels
 from lineage.tabular.rowhash import fingerprint_table
 fingerprint_table(pa.table({"x": list(range(int(sys.argv[1])))}))
-print("numba" in sys.modules)
+print(kernels._STATE.get("k") is not None, "numba" in sys.modules)
 """
 
 
 @pytest.mark.parametrize(("rows", "loaded"), [(1000, False), (kernels.MIN_VALUES, True)])
-def test_numba_is_loaded_for_large_tables_only(rows, loaded):
-    """A small table (and any command that hashes none) never imports numba."""
+def test_kernels_are_loaded_for_large_tables_only(rows, loaded):
+    """A small table (and any command that hashes none) loads no kernels; the C build
+    never imports numba."""
     import subprocess
     import sys
 
     out = subprocess.run([sys.executable, "-c", LOADS, str(rows)], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == str(loaded)
+    numba = loaded and kernels.get().BACKEND == "numba"
+    assert out.stdout.strip() == f"{loaded} {numba}"
+
+
+@pytest.fixture(params=["c", "numba"])
+def backend(request, monkeypatch):
+    """Each build of the kernels in turn (skipped where it cannot load)."""
+    monkeypatch.setenv("LINEAGE_KERNELS", request.param)
+    monkeypatch.setattr(kernels, "_STATE", {})
+    k = kernels.get()
+    if k is None or k.BACKEND != request.param:
+        pytest.skip(f"the {request.param} kernels cannot load here")
+    return k
+
+
+def test_each_build_hashes_like_the_reference(backend, reference):
+    t = random_table(11, 5000)
+    assert hexes(golden_table()) == GOLDEN
+    for name in t.column_names:
+        ours = rowhash.value_hashes(t.column(name))
+        ref = reference(rowhash.value_hashes, t.column(name))
+        assert np.array_equal(ours[0], ref[0]) and np.array_equal(ours[1], ref[1]), name
+    for shifted in (False, True):
+        assert np.array_equal(rowhash.snap_bits(t.column("f").to_numpy(zero_copy_only=False), shifted),
+                              reference(rowhash.snap_bits, t.column("f").to_numpy(zero_copy_only=False), shifted))
+
+
+def test_distinct_strings_like_value_counts():
+    k = kernels.get()
+    if not hasattr(k, "distinct_strings"):
+        pytest.skip("only the C build counts strings")
+    words = ["a", "b", "", "caf\u00e9", unicodedata.normalize("NFD", "caf\u00e9"), "a" * 20, "b"]
+    arr = pa.array([words[i] for i in np.random.default_rng(3).integers(0, len(words), 5000)], pa.string())
+    for a in (arr, arr.slice(7, 3000), arr.cast(pa.large_string())):
+        # equal hashes for every value: the bytes alone tell them apart
+        first, counts = k.distinct_strings(a, np.zeros(len(a), np.uint64))
+        vc = a.value_counts()
+        assert a.take(pa.array(first)).to_pylist() == vc.field("values").to_pylist()
+        assert counts.tolist() == vc.field("counts").to_pylist()
+    with pytest.raises(TypeError):
+        k.distinct_strings(pa.array([1, 2]), np.zeros(2, np.uint64))
 
 
 def test_kernel_constants_are_the_reference_ones():
@@ -211,3 +253,53 @@ def test_kernel_constants_are_the_reference_ones():
                  "NEAR_BITS", "_NEAR_DROP", "_NEAR_SCALE", "_MAX_SNAPPED"):
         assert getattr(_jit, name) == getattr(rowhash, name), name
     assert _jit.HLL_P == profile.HLL_P
+
+
+def test_c_kernel_constants_are_the_reference_ones(monkeypatch):
+    monkeypatch.setenv("LINEAGE_KERNELS", "c")
+    monkeypatch.setattr(kernels, "_STATE", {})
+    k = kernels.get()
+    if k is None:
+        pytest.skip("the C kernels cannot load here")
+    assert k.constants == [rowhash.M1, rowhash.M2, *rowhash.SEEDS, rowhash.CANONICAL_NAN, rowhash._MAGNITUDE,
+                           rowhash._INF_BITS, rowhash._ONE_BITS, rowhash.NEAR_BITS, profile.HLL_P]
+
+
+def test_c_kernels_compile_once_into_their_cache(tmp_path, monkeypatch):
+    """The C build is compiled once into the cache folder, and the next process loads it."""
+    import shutil
+
+    if shutil.which("cc") is None:
+        pytest.skip("no C compiler here")
+    monkeypatch.setenv("LINEAGE_KERNEL_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("LINEAGE_KERNELS", "c")
+    monkeypatch.setattr(kernels, "_STATE", {})
+    k = kernels.get()
+    assert k is not None and k.BACKEND == "c"
+    built = list((tmp_path / "cache").glob("_kernels-*.so"))
+    assert len(built) == 1
+    stamp = built[0].stat().st_mtime_ns
+    monkeypatch.setattr(kernels, "_STATE", {})
+    assert kernels.get().BACKEND == "c"
+    assert list((tmp_path / "cache").glob("*")) == built and built[0].stat().st_mtime_ns == stamp
+    assert hexes(golden_table()) == GOLDEN
+
+
+def test_without_a_compiler_the_next_build_or_numpy(tmp_path, monkeypatch):
+    """A C compiler that fails leaves no library behind, and the values stay the same."""
+    monkeypatch.setenv("LINEAGE_KERNEL_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("CC", "false")
+    monkeypatch.setattr(kernels, "_STATE", {})
+    k = kernels.get()
+    assert k is None or k.BACKEND == "numba"
+    assert not list((tmp_path / "cache").glob("*"))
+    assert hexes(golden_table()) == GOLDEN
+    t = random_table(5, 40_000)
+    monkeypatch.setattr(kernels, "_STATE", {})
+    monkeypatch.setenv("LINEAGE_KERNELS", "c")
+    assert kernels.get() is None  # only the C build asked for, and it cannot compile
+    ref = rowhash.fingerprint_table(t)
+    monkeypatch.delenv("CC")
+    monkeypatch.setattr(kernels, "_STATE", {})
+    assert kernels.get() is not None
+    assert rowhash.fingerprint_table(t).equals(ref)

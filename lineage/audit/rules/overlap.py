@@ -302,7 +302,7 @@ class GroupOverlap(Rule):
             h_pos, h_groups = ctx.keys(h.snapshot_id, "group")
             if len(h_groups) == 0 or not train_ids:
                 continue
-            if not any(len(ctx.keys(t, "group")[1]) for t in train_ids):
+            if all(_all_null(ctx.fingerprints(t), "group") for t in train_ids):
                 continue
             mask = ctx.members_of(train_ids, h_groups, "group")
             shared = np.unique(h_groups[mask])
@@ -347,10 +347,8 @@ class TemporalOrder(Rule):
         for t in train_ids:
             if _all_null(ctx.fingerprints(t), "time"):
                 continue  # no time column declared: nothing read
-            col = ctx.fingerprints(t).column("time")
-            m = pc.max(col).as_py()
+            m, stamps = ctx.newest_time(t)
             newest = m if newest is None or m > newest else newest
-            stamps = pa.types.is_timestamp(col.type)
         if newest is None:
             return []
         found = []

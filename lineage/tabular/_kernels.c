@@ -1,0 +1,282 @@
+/* The compiled kernels of the lineage-fp-1 encoding in plain C (loaded by
+ * lineage/tabular/kernels.py through ctypes, which releases the GIL during each call).
+ *
+ * The same functions, and the same uint64 results, as the numba kernels of _jit.py and
+ * the numpy reference of rowhash.py / profile.py: see schemas/FINGERPRINTS.md.
+ * Built with plain IEEE double arithmetic (no fast-math, no contraction), so the float
+ * steps (canonical zero, near-grid snapping, HyperLogLog ranks) are exact as in numpy.
+ */
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef uint64_t u64;
+typedef int64_t i64;
+typedef uint8_t u8;
+
+#define M1 0xBF58476D1CE4E5B9ULL
+#define M2 0x94D049BB133111EBULL
+#define S0 0x243F6A8885A308D3ULL
+#define S1 0x13198A2E03707344ULL
+#define CANONICAL_NAN 0x7FF8000000000000ULL
+#define MAGNITUDE 0x7FFFFFFFFFFFFFFFULL
+#define INF_BITS 0x7FF0000000000000ULL
+#define ONE_BITS 0x3FF0000000000000ULL
+#define NEAR_BITS 18
+#define NEAR_DROP (52 - NEAR_BITS)
+#define NEAR_SCALE 262144.0 /* 2 ** NEAR_BITS */
+#define MAX_SNAPPED (((INF_BITS - 1) >> NEAR_DROP) << NEAR_DROP)
+#define HLL_P 12
+
+/* constants the loader compares with rowhash's and profile's */
+const u64 lineage_constants[10] = {M1, M2, S0, S1, CANONICAL_NAN, MAGNITUDE, INF_BITS, ONE_BITS,
+                                   NEAR_BITS, HLL_P};
+
+static inline u64 mix(u64 x) {
+    x ^= x >> 30;
+    x *= M1;
+    x ^= x >> 27;
+    x *= M2;
+    return x ^ (x >> 31);
+}
+
+static inline u64 bits_of(double x) { u64 u; memcpy(&u, &x, 8); return u; }
+static inline double double_of(u64 u) { double x; memcpy(&x, &u, 8); return x; }
+
+/* v_L = mix(p ^ k_L) (one tag for every value) */
+void hash_single(const u64 *p, u64 k0, u64 k1, u64 *out0, u64 *out1, i64 n) {
+    for (i64 i = 0; i < n; i++) {
+        u64 x = p[i];
+        out0[i] = mix(x ^ k0);
+        out1[i] = mix(x ^ k1);
+    }
+}
+
+/* v_L = mix(p_L ^ K_L[tag]) per value */
+void hash_tagged(const u64 *p0, const u64 *p1, const u8 *tags, const u64 *keys0, const u64 *keys1,
+                 u64 *out0, u64 *out1, i64 n) {
+    for (i64 i = 0; i < n; i++) {
+        u8 t = tags[i];
+        out0[i] = mix(p0[i] ^ keys0[t]);
+        out1[i] = mix(p1[i] ^ keys1[t]);
+    }
+}
+
+/* canonical float payload: -0.0 as +0.0, every NaN as one value */
+void float_bits(const double *f, u64 *out, i64 n) {
+    for (i64 i = 0; i < n; i++) {
+        double x = f[i];
+        out[i] = (x != x) ? CANONICAL_NAN : bits_of(x + 0.0);
+    }
+}
+
+/* string payloads: payload_L = mix(sum_k mix(w_k ^ P_L[k]) + mix(len ^ seed_L)) */
+void bytes_payload(const u8 *data, const i64 *offsets, const i64 *lengths, u64 *out0, u64 *out1, i64 n) {
+    for (i64 i = 0; i < n; i++) {
+        const u8 *s = data + offsets[i];
+        i64 len = lengths[i];
+        u64 a0 = 0, a1 = 0, k = 0;
+        for (i64 pos = 0; pos < len; pos += 8) {
+            i64 take = len - pos < 8 ? len - pos : 8;
+            u64 w = 0;
+            if (take == 8) {
+                memcpy(&w, s + pos, 8); /* little-endian hosts only (checked by the loader) */
+            } else {
+                for (i64 b = 0; b < take; b++) w |= (u64)s[pos + b] << (8 * b);
+            }
+            k++;
+            a0 += mix(w ^ mix(S0 + k));
+            a1 += mix(w ^ mix(S1 + k));
+        }
+        out0[i] = mix(a0 + mix((u64)len ^ S0));
+        out1[i] = mix(a1 + mix((u64)len ^ S1));
+    }
+}
+
+/* acc_L = mix(acc_L + mix(v_L ^ N_L)) in place */
+void combine_step(u64 *acc0, u64 *acc1, const u64 *v0, const u64 *v1, u64 n0, u64 n1, i64 n) {
+    for (i64 i = 0; i < n; i++) {
+        acc0[i] = mix(acc0[i] + mix(v0[i] ^ n0));
+        acc1[i] = mix(acc1[i] + mix(v1[i] ^ n1));
+    }
+}
+
+/* fp_L = mix(acc_L ^ ncols) in place */
+void finish(u64 *acc0, u64 *acc1, u64 ncols, i64 n) {
+    for (i64 i = 0; i < n; i++) {
+        acc0[i] = mix(acc0[i] ^ ncols);
+        acc1[i] = mix(acc1[i] ^ ncols);
+    }
+}
+
+/* fp_L = mix(acc_L ^ ncols), big-endian, lane 0 then lane 1, 16 bytes a row */
+void finish16(const u64 *acc0, const u64 *acc1, u64 ncols, u8 *out, i64 n) {
+    for (i64 i = 0; i < n; i++) {
+        u64 h0 = __builtin_bswap64(mix(acc0[i] ^ ncols)), h1 = __builtin_bswap64(mix(acc1[i] ^ ncols));
+        memcpy(out + 16 * i, &h0, 8); /* little-endian host: the swap makes it big-endian */
+        memcpy(out + 16 * i + 8, &h1, 8);
+    }
+}
+
+/* rowhash.snap_bits of one value: its canonical payload snapped to the near grid. Both
+ * grids are computed and the right one picked (no branches); ``half`` and ``round_up`` say
+ * which grid: rounded (2 ** (NEAR_DROP - 1), 0.5) or shifted by half a step (0, 2.0: a
+ * fraction is never >= 2, so nothing rounds up). */
+static inline u64 snap1(double x, u64 half, double round_up) {
+    u64 bits = bits_of(x + 0.0);
+    u64 mag = bits & MAGNITUDE;
+    u64 sign = bits ^ mag;
+    /* |x| < 1: |x| * 2**B is exact (a power-of-two scale), as is its fraction */
+    double scaled = double_of(mag) * NEAR_SCALE;
+    double whole = floor(scaled);
+    whole += (scaled - whole >= round_up) ? 1.0 : 0.0;
+    u64 small = bits_of(whole / NEAR_SCALE);
+    u64 big = ((mag + half) >> NEAR_DROP) << NEAR_DROP;
+    big = big > MAX_SNAPPED ? MAX_SNAPPED : big;
+    u64 q = mag < ONE_BITS ? small : big;
+    sign = q == 0 ? 0 : sign;
+    u64 r = mag >= INF_BITS ? bits : (sign | q); /* infinities as they are */
+    return (x != x) ? CANONICAL_NAN : r;
+}
+
+void snap(const double *restrict f, int shifted, u64 *restrict out, i64 n) {
+    const u64 half = shifted ? 0 : (1ULL << (NEAR_DROP - 1));
+    const double round_up = shifted ? 2.0 : 0.5;
+    for (i64 i = 0; i < n; i++) out[i] = snap1(f[i], half, round_up);
+}
+
+/* One float column for every key at once: its exact value hashes (v0, v1: payload the
+ * canonical bits, key k_num = K_L[T_NUM]; a null value's hash is z = mix(K_L[T_NULL])),
+ * and its snapped values' hashes folded into both near keys' accumulators
+ * (acc = mix(acc + mix(w ^ name key))): what value_hashes, near_value_hashes and
+ * combine_step give, in one pass and without their intermediate arrays. ``valid``: one
+ * byte per value, or NULL when none is null (null values are 0.0 in f). */
+static inline void float_column_body(const double *restrict f, const u8 *restrict valid, int has_valid,
+                                     u64 knum0, u64 knum1, u64 z0, u64 z1, u64 *restrict v0,
+                                     u64 *restrict v1, u64 *restrict near0, u64 *restrict near1,
+                                     u64 *restrict shift0, u64 *restrict shift1, u64 name0, u64 name1,
+                                     i64 n) {
+    const u64 half = 1ULL << (NEAR_DROP - 1);
+    for (i64 i = 0; i < n; i++) {
+        double x = f[i];
+        int ok = has_valid ? valid[i] != 0 : 1;
+        u64 p = (x != x) ? CANONICAL_NAN : bits_of(x + 0.0);
+        v0[i] = ok ? mix(p ^ knum0) : z0;
+        v1[i] = ok ? mix(p ^ knum1) : z1;
+        u64 s = snap1(x, half, 0.5);
+        u64 w0 = ok ? mix(s ^ knum0) : z0, w1 = ok ? mix(s ^ knum1) : z1;
+        near0[i] = mix(near0[i] + mix(w0 ^ name0));
+        near1[i] = mix(near1[i] + mix(w1 ^ name1));
+        s = snap1(x, 0, 2.0);
+        w0 = ok ? mix(s ^ knum0) : z0;
+        w1 = ok ? mix(s ^ knum1) : z1;
+        shift0[i] = mix(shift0[i] + mix(w0 ^ name0));
+        shift1[i] = mix(shift1[i] + mix(w1 ^ name1));
+    }
+}
+
+void float_column(const double *f, const u8 *valid, u64 knum0, u64 knum1, u64 z0, u64 z1,
+                  u64 *v0, u64 *v1, u64 *near0, u64 *near1, u64 *shift0, u64 *shift1,
+                  u64 name0, u64 name1, i64 n) {
+    if (valid == NULL)
+        float_column_body(f, valid, 0, knum0, knum1, z0, z1, v0, v1, near0, near1, shift0, shift1,
+                          name0, name1, n);
+    else
+        float_column_body(f, valid, 1, knum0, knum1, z0, z1, v0, v1, near0, near1, shift0, shift1,
+                          name0, name1, n);
+}
+
+/* combine_step into several accumulators at once: mix(v_L ^ N_L) computed once for all
+ * (accs0[j], accs1[j]: the j-th key's lanes), a block of rows at a time */
+#define BLOCK 2048
+static void fold(u64 *restrict acc, const u64 *restrict t, i64 n) {
+    for (i64 i = 0; i < n; i++) acc[i] = mix(acc[i] + t[i]);
+}
+
+static void keyed(u64 *restrict t, const u64 *restrict v, u64 key, i64 n) {
+    for (i64 i = 0; i < n; i++) t[i] = mix(v[i] ^ key);
+}
+
+void combine_many(u64 **accs0, u64 **accs1, i64 m, const u64 *v0, const u64 *v1, u64 n0, u64 n1, i64 n) {
+    u64 t0[BLOCK], t1[BLOCK];
+    for (i64 base = 0; base < n; base += BLOCK) {
+        i64 len = n - base < BLOCK ? n - base : BLOCK;
+        keyed(t0, v0 + base, n0, len);
+        keyed(t1, v1 + base, n1, len);
+        for (i64 j = 0; j < m; j++) {
+            fold(accs0[j] + base, t0, len);
+            fold(accs1[j] + base, t1, len);
+        }
+    }
+}
+
+/* The HyperLogLog rank of a hash, as profile.hll_add computes it: 65 minus the frexp
+ * exponent of the float64 of (x << HLL_P | 1 << (HLL_P - 1)). That value is at least
+ * 2 ** (HLL_P - 1), so its float64 is normal and frexp's exponent is the stored exponent
+ * minus 1022 (the conversion rounds as numpy's does: to nearest, ties to even). */
+static inline u8 hll_rank(u64 x) {
+    double v = (double)((x << HLL_P) | (1ULL << (HLL_P - 1)));
+    int e = (int)((bits_of(v) >> 52) & 0x7FF) - 1022;
+    return (u8)(65 - e);
+}
+
+/* HyperLogLog: register (top HLL_P bits) raised to the rank */
+void hll_update(const u64 *h, u8 *registers, i64 n) {
+    for (i64 i = 0; i < n; i++) {
+        u64 x = h[i];
+        i64 j = (i64)(x >> (64 - HLL_P));
+        u8 r = hll_rank(x);
+        if (r > registers[j]) registers[j] = r;
+    }
+}
+
+/* HyperLogLog of the valid values only (valid: 1 byte per value) */
+void hll_update_valid(const u64 *h, const u8 *valid, u8 *registers, i64 n) {
+    for (i64 i = 0; i < n; i++) {
+        if (!valid[i]) continue;
+        u64 x = h[i];
+        i64 j = (i64)(x >> (64 - HLL_P));
+        u8 r = hll_rank(x);
+        if (r > registers[j]) registers[j] = r;
+    }
+}
+
+/* The distinct byte strings of an array in first-seen order, with their counts (what
+ * Arrow's value_counts gives for an array without nulls). ``hashes`` only place values in
+ * the table; equal hashes are told apart by their bytes. first[d] is the index of the
+ * d-th distinct value, counts[d] its count; returns the number of distinct values, or -1
+ * if the table could not be allocated. */
+i64 distinct_strings(const u8 *data, const i64 *offsets, const i64 *lengths, const u64 *hashes,
+                     i64 n, i64 *first, i64 *counts) {
+    u64 size = 16;
+    while (size < 2 * (u64)n) size <<= 1;
+    i64 *table = malloc(size * sizeof(i64));
+    if (!table) return -1;
+    memset(table, 0xff, size * sizeof(i64)); /* -1: empty */
+    u64 mask = size - 1;
+    i64 d = 0;
+    for (i64 i = 0; i < n; i++) {
+        u64 h = hashes[i];
+        u64 slot = (h ^ (h >> 29)) & mask;
+        for (;;) {
+            i64 e = table[slot];
+            if (e < 0) {
+                table[slot] = d;
+                first[d] = i;
+                counts[d] = 1;
+                d++;
+                break;
+            }
+            i64 j = first[e];
+            if (hashes[j] == h && lengths[j] == lengths[i]
+                && memcmp(data + offsets[j], data + offsets[i], (size_t)lengths[i]) == 0) {
+                counts[e]++;
+                break;
+            }
+            slot = (slot + 1) & mask;
+        }
+    }
+    free(table);
+    return d;
+}
