@@ -9,9 +9,7 @@ cache ``state.db``. Its ``.gitignore`` keeps everything but the config out of gi
 
 from __future__ import annotations
 
-import getpass
 import os
-import socket
 import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -143,10 +141,14 @@ class Repo:
 
     @cached_property
     def user(self) -> str:
+        import getpass  # on first use: reading commands never ask
+
         return os.environ.get("LINEAGE_USER") or gitinfo.identity(self.root) or getpass.getuser()
 
     @cached_property
     def host(self) -> str:
+        import socket
+
         return socket.gethostname()
 
     def git_state(self, *, with_diff: bool = False, untracked: bool = False) -> gitinfo.GitState:

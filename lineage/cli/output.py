@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -46,9 +47,35 @@ def set_console(c: Any) -> None:
     _console_env = None if c is None else tuple(os.environ.get(k) for k in _CONSOLE_ENV)
 
 
+def _made_console() -> Any:
+    """The stdout console already made (or set) for the current environment, else None."""
+    if _console is not None and tuple(os.environ.get(k) for k in _CONSOLE_ENV) == _console_env:
+        return _console
+    return None
+
+
 def is_terminal() -> bool:
     """Whether stdout is a terminal (people) rather than a pipe or a file (programs)."""
-    return bool(console().is_terminal)
+    if _made_console() is not None or "IPython" in sys.modules or "idlelib" in sys.modules:
+        return bool(console().is_terminal)
+    return _stdout_is_terminal()
+
+
+def _stdout_is_terminal() -> bool:
+    """What rich's ``Console.is_terminal`` answers for stdout, without making one (rich
+    costs more to import than the rest of a ``lineage status``): ``TTY_COMPATIBLE`` 0 or
+    1, else ``FORCE_COLOR`` set and not empty, else whether stdout is a tty."""
+    tty = os.environ.get("TTY_COMPATIBLE", "")
+    if tty in ("0", "1"):
+        return tty == "1"
+    force = os.environ.get("FORCE_COLOR")
+    if force is not None:
+        return force != ""
+    isatty = getattr(getattr(sys.stdout, "rich_proxied_file", sys.stdout), "isatty", None)
+    try:
+        return False if isatty is None else bool(isatty())
+    except ValueError:  # a closed stream
+        return False
 
 
 def width() -> int:
@@ -89,7 +116,70 @@ def emit(value: Any, as_json: bool, render: Callable[[Any], None]) -> None:
 
 
 def print(*args: Any, **kwargs: Any) -> None:  # noqa: A001 - the one place that prints
+    """Print to stdout through rich; piped, text that rich would print unchanged but for
+    its markup is written directly (the same characters, without importing rich)."""
+    if _made_console() is None and sys.stdout is not None and not is_terminal():
+        text = _plain(args, **kwargs)
+        if text is not None:
+            sys.stdout.write(text + "\n")
+            sys.stdout.flush()  # as rich does: lines keep their order with stderr's
+            return
     console().print(*args, **kwargs)
+
+
+# rich's markup: a tag ``[style]``, ``[/style]`` or ``[/]``, escaped by a backslash
+_TAG = re.compile(r"((\\*)\[([a-z#/@][^[]*?)])")
+_STYLE_TAG = re.compile(r"/?([a-z][a-z0-9_. ]*)?")
+# what rich would change or might: control characters (tabs expanded, others removed)
+# and ``:name:`` (an emoji code when ``name`` is one)
+_NOT_PLAIN = re.compile(r"[\x00-\x09\x0b-\x1f\x7f]|:\S*?:")
+
+
+def _plain(args: tuple[Any, ...], markup: bool = True, **other: Any) -> str | None:
+    """``args`` as rich prints them to a pipe, or None when rich must print them (not all
+    text, other options, or markup beyond plain style tags)."""
+    if other or not all(isinstance(a, str) for a in args):
+        return None
+    parts = [_strip_markup(a) if markup else a for a in args]
+    if any(p is None or _NOT_PLAIN.search(p) for p in parts):
+        return None
+    return " ".join(parts)  # type: ignore[arg-type]
+
+
+def _strip_markup(markup: str) -> str | None:
+    """The text of ``markup`` without its style tags, as rich renders it; None for any
+    tag other than a style (links, ``@`` handlers, ``=`` parameters) or a closing tag
+    that closes nothing open."""
+    if "[" not in markup:
+        return markup
+    out: list[str] = []
+    open_tags: list[str] = []
+    position = 0
+    for match in _TAG.finditer(markup):
+        full, escapes, tag = match.groups()
+        start, end = match.span()
+        out.append(markup[position:start].replace("\\[", "["))
+        position = end
+        if escapes:
+            backslashes, escaped = divmod(len(escapes), 2)
+            out.append("\\" * backslashes)
+            if escaped:
+                out.append(full[len(escapes):])
+                continue
+        if not _STYLE_TAG.fullmatch(tag):
+            return None
+        if not tag.startswith("/"):
+            open_tags.append(tag)
+            continue
+        name = tag[1:].strip()
+        if not name and open_tags:
+            open_tags.pop()
+        elif name and name in open_tags:
+            del open_tags[len(open_tags) - 1 - open_tags[::-1].index(name)]
+        else:
+            return None  # rich reports the error
+    out.append(markup[position:].replace("\\[", "["))
+    return "".join(out)
 
 
 def note(message: str) -> None:
@@ -105,10 +195,16 @@ def warning(message: str) -> None:
     err_console().print(f"[yellow]warning:[/] {escape(message)}")
 
 
-def escape(text: str) -> str:
-    from rich.markup import escape as _escape
+_ESCAPE = re.compile(r"(\\*)(\[[a-z#/@][^[]*?])")
 
-    return _escape(text)
+
+def escape(text: str) -> str:
+    """``text`` in rich markup, printed as it is (as ``rich.markup.escape``: a backslash
+    before each ``[`` that would open a tag)."""
+    text = _ESCAPE.sub(lambda m: f"{m.group(1)}{m.group(1)}\\{m.group(2)}", text)
+    if text.endswith("\\") and not text.endswith("\\\\"):
+        return text + "\\"
+    return text
 
 
 def short(digest: str | None, n: int = 12) -> str:

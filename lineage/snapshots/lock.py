@@ -36,7 +36,6 @@ from lineage.core.progress import Progress
 from lineage.errors import MissingObjectError, PathError, UnknownRefError, UsageError
 from lineage.repo import Repo
 from lineage.snapshots import queries, refs
-from lineage.snapshots.checkout import checkout as checkout_one
 from lineage.snapshots.scan import ScanReport, scan, tree_key
 from lineage.store.backends import scheme_of
 
@@ -374,6 +373,8 @@ def checkout_all(repo: Repo, *, force: bool = False,
         shown = ", ".join(missing[:3]) + (f" and {len(missing) - 3} more" if len(missing) > 3 else "")
         raise MissingObjectError(f"{LOCK_FILE} names data not in the local store: {shown}; "
                                  "run 'lineage pull'")
+    from lineage.snapshots.checkout import checkout as checkout_one  # on use: status reads the lock only
+
     done: list[LockedCheckout] = []
     for name in sorted(entries):
         e = entries[name]

@@ -13,7 +13,6 @@ from lineage.core.hashing import hash_many
 from lineage.errors import MissingObjectError, UnknownRefError
 from lineage.repo import Repo
 from lineage.snapshots import lock, queries, workspace
-from lineage.snapshots.add import default_name
 from lineage.snapshots.refs import load_manifest
 from lineage.snapshots.scan import (NOT_STORED, FoundFile, ScanReport, combine_keys, folder_key, prefix_of,
                                     record_folders, scan, tree_key, tree_matches, walk)
@@ -214,6 +213,8 @@ def status(repo: Repo, target: str | None = None) -> list[DatasetStatus]:
         chosen = [r for r in rows if target in (r.name, r.path) or r.path == rel]
         if not chosen:
             if os.path.exists(target):
+                from lineage.snapshots.add import default_name  # only for an untracked path
+
                 return [_status_one(repo, default_name(repo, rel), rel, None, 0)]
             raise UnknownRefError(f"no tracked dataset or path matches {target!r}")
         rows = chosen
