@@ -23,47 +23,15 @@ import argparse
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-from _common import git_init, measured, tool
-from overlap_audit import COLUMNS, make_tables
+from _common import measured, tool
+from overlap_audit import COLUMNS, prepare  # the same tables, snapshots and runs
 
 FAMILY = ["exact-overlap", "label-conflict", "group-overlap", "temporal-order", "no-test-set"]
 BUDGET_ENV = "LINEAGE_AUDIT_MEMORY_BUDGET"
-
-
-def prepare(work: Path, n_train: int, n_test: int) -> dict:
-    """The repository with both snapshots and the two runs (not timed); reused when present."""
-    done = work / "prepared.json"
-    if done.exists():
-        state = json.loads(done.read_text())
-        if state["train"] == n_train and state["test"] == n_test:
-            return state
-        raise SystemExit(f"{work} holds {state['train']:,} x {state['test']:,} rows: another --work folder")
-    lin = tool("lineage")
-    git_init(work)
-    t0 = time.perf_counter()
-    copied = make_tables(work / "data", n_train, n_test)
-    print(f"tables written in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
-    subprocess.run([lin, "init"], cwd=work, check=True, capture_output=True)
-    for name in ("train", "test"):
-        t0 = time.perf_counter()
-        subprocess.run([lin, "snapshot", f"data/{name}.parquet", "--name", name], cwd=work, check=True,
-                       capture_output=True)
-        print(f"snapshot {name} in {time.perf_counter() - t0:.1f} s (not timed)", file=sys.stderr)
-    subprocess.run([lin, "run", "--kind", "train", "--input", "train=train", "--output", "model.bin", "--",
-                    sys.executable, "-c", "open('model.bin', 'w').write('model')"], cwd=work, check=True,
-                   capture_output=True)
-    ev = subprocess.run([lin, "run", "--kind", "evaluate", "--input", "model=model.bin", "--input",
-                         "test=test", "--json", "--", sys.executable, "-c", "pass"], cwd=work, check=True,
-                        capture_output=True, text=True)
-    state = {"train": n_train, "test": n_test, "copied": copied, "run": json.loads(ev.stdout)["run_id"]}
-    done.write_text(json.dumps(state))
-    return state
 
 
 def audit(work: Path, run_id: str, budget: str | None) -> tuple[dict, dict]:

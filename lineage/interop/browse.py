@@ -303,7 +303,7 @@ def serve(browser: Browser) -> int:
     only, which asks Datasette once to stop (SIGINT) and waits for it; it is killed if it
     does not stop within ten seconds. ``KeyboardInterrupt`` is raised again afterwards.
     """
-    proc = subprocess.Popen(browser.argv, start_new_session=True)
+    proc = subprocess.Popen(browser.argv, start_new_session=True, preexec_fn=_die_with_parent())
     old_term = signal.getsignal(signal.SIGTERM)
 
     def _term(signum: int, frame: Any) -> None:
@@ -324,6 +324,21 @@ def serve(browser: Browser) -> int:
         if old_term is not None:
             signal.signal(signal.SIGTERM, old_term)
         shutil.rmtree(browser.workdir, ignore_errors=True)
+
+
+def _die_with_parent() -> Any:
+    """On Linux, a function run in the child before Datasette starts that has the kernel
+    send it SIGTERM when this process dies (``PR_SET_PDEATHSIG``): a ``lineage browse``
+    that is killed outright leaves no server behind. None elsewhere."""
+    if not sys.platform.startswith("linux"):
+        return None
+
+    def arm() -> None:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # 1: PR_SET_PDEATHSIG
+
+    return arm
 
 
 def _stop(proc: subprocess.Popen[Any]) -> None:

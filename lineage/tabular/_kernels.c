@@ -280,3 +280,54 @@ i64 distinct_strings(const u8 *data, const i64 *offsets, const i64 *lengths, con
     free(table);
     return d;
 }
+
+/* hll_update (valid: 1 byte per value, or NULL for all) without a branch per value: a
+ * batch's fresh registers rise often and unpredictably, so the maximum is taken by select
+ * and always stored (the same registers). */
+void hll_update_max(const u64 *h, const u8 *valid, u8 *registers, i64 n) {
+    for (i64 i = 0; i < n; i++) {
+        u64 x = h[i];
+        i64 j = (i64)(x >> (64 - HLL_P));
+        u8 r = hll_rank(x);
+        if (valid) r = valid[i] ? r : 0;
+        u8 c = registers[j];
+        registers[j] = r > c ? r : c;
+    }
+}
+
+/* distinct_strings of a string array with 32-bit offsets (``ends``: its n + 1 offsets, as
+ * Arrow stores them), into a hash table the caller keeps between calls (``table``: ``size``
+ * slots, a power of two of at least 2 n, cleared here), so a batch allocates nothing. The
+ * same first-seen order and counts as distinct_strings; -1 for a table of the wrong size,
+ * -2 for offsets outside the ``nbytes`` of data. */
+i64 distinct_strings32(const u8 *data, i64 nbytes, const int32_t *ends, const u64 *hashes, i64 n,
+                       i64 *first, i64 *counts, int32_t *table, i64 size) {
+    if ((u64)size < 2 * (u64)n || (size & (size - 1))) return -1;
+    memset(table, 0xff, (size_t)size * sizeof(int32_t)); /* -1: empty */
+    u64 mask = (u64)size - 1;
+    i64 d = 0;
+    for (i64 i = 0; i < n; i++) {
+        u64 h = hashes[i];
+        u64 slot = (h ^ (h >> 29)) & mask;
+        int32_t s = ends[i], len = ends[i + 1] - s;
+        if (s < 0 || len < 0 || ends[i + 1] > nbytes) return -2; /* a value outside its data */
+        for (;;) {
+            int32_t e = table[slot];
+            if (e < 0) {
+                table[slot] = (int32_t)d;
+                first[d] = i;
+                counts[d] = 1;
+                d++;
+                break;
+            }
+            i64 j = first[e];
+            if (hashes[j] == h && ends[j + 1] - ends[j] == len
+                && memcmp(data + ends[j], data + s, (size_t)len) == 0) {
+                counts[e]++;
+                break;
+            }
+            slot = (slot + 1) & mask;
+        }
+    }
+    return d;
+}

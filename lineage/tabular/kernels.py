@@ -156,14 +156,16 @@ class CKernels:
             "snap": [vp, c_int, vp, i64],
             "hll_update": [vp, vp, i64],
             "hll_update_valid": [vp, vp, vp, i64],
+            "hll_update_max": [vp, vp, vp, i64],
             "distinct_strings": [vp, vp, vp, vp, i64, vp, vp],
+            "distinct_strings32": [vp, i64, vp, vp, i64, vp, vp, vp, i64],
             "float_column": [vp, vp, u64, u64, u64, u64, vp, vp, vp, vp, vp, vp, u64, u64, i64],
             "combine_many": [vp, vp, i64, vp, vp, u64, u64, i64],
         }
         for name, args in sigs.items():
             fn = getattr(lib, name)
             fn.argtypes = args
-            fn.restype = i64 if name == "distinct_strings" else None
+            fn.restype = i64 if name in ("distinct_strings", "distinct_strings32") else None
         self._lib = lib
         self.constants = list((u64 * 10).in_dll(lib, "lineage_constants"))
 
@@ -295,6 +297,21 @@ class CKernels:
         p1 = (ctypes.c_void_p * len(accs))(*[self._out(b, np.uint64) for _, b in accs])
         self._lib.combine_many(p0, p1, len(accs), v0.ctypes.data, v1.ctypes.data, int(n0), int(n1), n)
 
+    def hll_update_max(self, hashes, registers, valid=None) -> None:
+        """``hll_update`` with no branch per value (the same registers): faster where the
+        registers rise often, e.g. fresh ones for one batch."""
+        np = self._np
+        hashes = self._in(hashes, np.uint64)
+        if len(registers) != 1 << 12:
+            raise ValueError("HyperLogLog registers of the wrong size")
+        vptr = None
+        if valid is not None:
+            valid = self._in(valid, np.bool_)
+            if len(valid) != len(hashes):
+                raise ValueError("validity of another length")
+            vptr = valid.ctypes.data
+        self._lib.hll_update_max(hashes.ctypes.data, vptr, self._out(registers, np.uint8), len(hashes))
+
     def distinct_strings(self, arr, hashes):
         """(first, counts): the index of each distinct value of ``arr`` (an Arrow string or
         binary array, large or not) in first-seen order, and its count; ``hashes`` (one
@@ -324,6 +341,35 @@ class CKernels:
         if d < 0:
             raise MemoryError("no memory for the distinct values of a batch")
         return first[:d].copy(), counts[:d].copy()  # right-sized: a batch's counts are kept a while
+
+
+    def distinct_strings_into(self, arr, hashes, first, counts, table) -> int:
+        """``distinct_strings`` of a string array with 32-bit offsets (``pa.string()``, no
+        nulls) written into buffers the caller keeps between batches: ``first`` and
+        ``counts`` (int64, at least ``len(arr)``) and the hash ``table`` (int32, a power of
+        two of at least ``2 * len(arr)`` slots). Returns the number of distinct values."""
+        import pyarrow as pa
+
+        np = self._np
+        if not pa.types.is_string(arr.type):
+            raise TypeError("distinct_strings_into counts string arrays")
+        n = len(arr)
+        bufs = arr.buffers()
+        ends = np.frombuffer(bufs[1], dtype=np.int32, count=arr.offset + n + 1)[arr.offset:]
+        data = np.frombuffer(bufs[2], dtype=np.uint8) if bufs[2] is not None else np.zeros(1, np.uint8)
+        hashes = self._in(hashes, np.uint64)
+        if len(hashes) != n:
+            raise ValueError("hashes of another length")
+        if len(first) < n or len(counts) < n:
+            raise ValueError("output buffers too short")
+        d = self._lib.distinct_strings32(data.ctypes.data, len(data), ends.ctypes.data, hashes.ctypes.data, n,
+                                         self._out(first, np.int64), self._out(counts, np.int64),
+                                         self._out(table, np.int32), len(table))
+        if d == -1:
+            raise ValueError("a hash table of the wrong size")
+        if d < 0:
+            raise ValueError("string offsets outside their data")
+        return d
 
 
 def _build_c() -> CKernels:

@@ -11,6 +11,7 @@ between two snapshots without reading the data again (see ``lineage.tabular.drif
 from __future__ import annotations
 
 import math
+import threading
 from typing import Any
 
 QUANTILES = 257
@@ -22,6 +23,9 @@ MERGE_VALUES = 2 * EXACT_DISTINCT
 #: Heaviest first, ties by value (UTF-8 byte order, as Python orders ``str``).
 _BY_COUNT = [("counts", "descending"), ("values", "ascending")]
 HLL_P = 12
+#: Text batches up to this many values are counted in buffers each thread keeps (about
+#: 24 bytes a value); larger ones in buffers of their own.
+SCRATCH_VALUES = 1 << 18
 
 
 def _np():
@@ -131,7 +135,8 @@ def hll_add(registers, hashes, valid=None) -> None:
 
     k = kernels.get(len(h))
     if k is not None and k.BACKEND == "c":
-        k.hll_update(h, registers, valid)
+        # no branch per value: a batch's fresh registers rise often and unpredictably
+        (k.hll_update_max if hasattr(k, "hll_update_max") else k.hll_update)(h, registers, valid)
         return
     if valid is not None:
         h = h[valid]
@@ -221,8 +226,9 @@ class ColumnProfiler:
             x = _as_float(arr)
             if valid is not None:
                 x = x[valid]
-            finite = np.isfinite(x)
-            if finite.all():  # the usual case: no NaN or infinity to count or drop
+            # integers and times convert to finite floats: nothing to look for
+            finite = None if _always_finite(arr.type) else np.isfinite(x)
+            if finite is None or finite.all():  # the usual case: no NaN or infinity to count or drop
                 part["nan"] = part["inf"] = 0
             else:
                 nan = int(np.isnan(x).sum())
@@ -347,6 +353,22 @@ class ColumnProfiler:
         return base
 
 
+_SCRATCH = threading.local()
+
+
+def _scratch(n: int):
+    """This thread's buffers for counting ``n`` strings: first indices, counts (int64) and
+    a hash table (int32, a power of two of at least ``2 * n`` slots)."""
+    np = _np()
+    bufs = getattr(_SCRATCH, "bufs", None)
+    if bufs is None or len(bufs[0]) < n:
+        size = 16
+        while size < 2 * n:
+            size <<= 1
+        bufs = _SCRATCH.bufs = (np.empty(n, np.int64), np.empty(n, np.int64), np.empty(size, np.int32))
+    return bufs
+
+
 def _value_counts(arr, v0):
     """Arrow ``value_counts`` of a categorical batch as text (values in first-seen order).
     A text array without nulls is counted by the compiled kernels where they are loaded,
@@ -359,6 +381,14 @@ def _value_counts(arr, v0):
         from lineage.tabular import kernels
 
         k = kernels.get(len(arr))
+        if (k is not None and hasattr(k, "distinct_strings_into") and pa.types.is_string(arr.type)
+                and len(arr) <= SCRATCH_VALUES):
+            # into this thread's buffers, kept between batches (a batch allocates no table)
+            first, counts, table = _scratch(len(arr))
+            d = k.distinct_strings_into(arr, v0, first, counts, table)
+            values = arr.take(pa.array(first[:d]))
+            return pa.StructArray.from_arrays([values, pa.array(counts[:d].copy(), pa.int64())],
+                                              names=["values", "counts"])
         if k is not None and hasattr(k, "distinct_strings"):
             first, counts = k.distinct_strings(arr, v0)
             values = arr.take(pa.array(first))
@@ -366,6 +396,13 @@ def _value_counts(arr, v0):
                 values = values.cast(pa.string())
             return pa.StructArray.from_arrays([values, pa.array(counts, pa.int64())], names=["values", "counts"])
     return pc.value_counts(arr.cast(pa.string()) if not pa.types.is_string(arr.type) else arr)
+
+
+def _always_finite(t) -> bool:
+    """Whether ``_as_float`` of an array of type ``t`` can hold no NaN or infinity."""
+    import pyarrow as pa
+
+    return pa.types.is_integer(t) or pa.types.is_timestamp(t) or pa.types.is_date(t)
 
 
 def _as_float(arr):

@@ -80,23 +80,25 @@ def scored(workdir: Path) -> dict[str, object]:
 def served(workdir: Path, scored: dict[str, object]) -> Iterator[str]:
     """``lineage browse`` on a free loopback port; its base URL."""
     port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "lineage", "browse", "--port", str(port), "--no-open"],
-                            cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    log = workdir.parent / f"browse-{port}.log"  # a file, not a pipe: nothing can hold it open
+    with open(log, "w") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "lineage", "browse", "--port", str(port), "--no-open"],
+                                cwd=workdir, stdout=out, stderr=subprocess.STDOUT, text=True)
     base = f"http://127.0.0.1:{port}"
     try:
         while _poll(base) != 200:
             if proc.poll() is not None:
-                raise AssertionError(f"lineage browse exited {proc.returncode}: {proc.stderr.read()}")
+                raise AssertionError(f"lineage browse exited {proc.returncode}: {log.read_text()}")
             time.sleep(0.2)  # waiting for start-up, not timing it
         yield base
     finally:
         if proc.poll() is None:
             proc.send_signal(signal.SIGINT)
             try:
-                proc.communicate(timeout=30)
+                proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.communicate()
+                proc.kill()  # Datasette dies with it (PR_SET_PDEATHSIG)
+                proc.wait()
 
 
 def _poll(base: str) -> int:

@@ -203,3 +203,20 @@ def test_without_datasette_says_which_extra(cli, monkeypatch):
 def test_outside_a_repository_is_one_line(cli, tmp_path):
     r = cli("browse", "--no-open", cwd=tmp_path)
     assert r.code == 2 and "Traceback" not in r.stderr
+
+
+def test_a_killed_browse_leaves_no_server_behind(workdir):
+    """Datasette runs in its own session (a Ctrl-C reaches ``lineage browse`` only), and the
+    kernel stops it when ``lineage browse`` dies, even by SIGKILL."""
+    proc, base = _start(workdir)
+    proc.kill()
+    proc.wait()
+    deadline = time.monotonic() + 60  # waiting for the server to go, not timing it
+    while True:
+        try:
+            _get(base + "/-/versions.json", timeout=2)
+        except (urllib.error.URLError, ConnectionError, OSError):
+            break
+        if time.monotonic() > deadline:
+            raise AssertionError("Datasette still answers after lineage browse was killed")
+        time.sleep(0.2)
