@@ -305,14 +305,18 @@ def serve(browser: Browser) -> int:
     """
     proc = subprocess.Popen(browser.argv, start_new_session=True, preexec_fn=_die_with_parent())
     old_term = signal.getsignal(signal.SIGTERM)
+    old_int = signal.getsignal(signal.SIGINT)
 
     def _term(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt
 
     try:
         signal.signal(signal.SIGTERM, _term)
+        # SIGINT stops the server even when this process was started with it ignored (a
+        # shell's background job, some test runners), as Datasette's own server does
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     except ValueError:  # not the main thread
-        old_term = None
+        old_term = old_int = None
     try:
         return proc.wait()
     except KeyboardInterrupt:
@@ -323,6 +327,8 @@ def serve(browser: Browser) -> int:
             _stop(proc)
         if old_term is not None:
             signal.signal(signal.SIGTERM, old_term)
+        if old_int is not None:
+            signal.signal(signal.SIGINT, old_int)
         shutil.rmtree(browser.workdir, ignore_errors=True)
 
 

@@ -54,10 +54,12 @@ def _get(url: str, timeout: float = 10):
         return json.loads(resp.read())
 
 
-def _start(workdir: Path, *args: str) -> tuple[subprocess.Popen, str]:
+def _start(workdir: Path, *args: str, sigint_ignored: bool = False) -> tuple[subprocess.Popen, str]:
     port = _free_port()
+    ignore = (lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)) if sigint_ignored else None
     proc = subprocess.Popen([PY, "-m", "lineage", "browse", "--port", str(port), "--no-open", *args],
-                            cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=ignore)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while True:
@@ -220,3 +222,10 @@ def test_a_killed_browse_leaves_no_server_behind(workdir):
         if time.monotonic() > deadline:
             raise AssertionError("Datasette still answers after lineage browse was killed")
         time.sleep(0.2)
+
+
+def test_sigint_stops_browse_started_with_sigint_ignored(workdir):
+    """A shell's background job starts with SIGINT ignored; ``kill -INT`` still stops it."""
+    proc, base = _start(workdir, sigint_ignored=True)
+    code, _, err = _stop(proc)
+    assert code in (0, 130), err
