@@ -216,29 +216,17 @@ class _Runner:
         from concurrent.futures import ThreadPoolExecutor
 
         from lineage.tabular import dask_engine, kernel
-        from lineage.tabular.limits import check_rows
 
         sc = self.session.sparkContext
         plan_file = dask_engine.plan_file
         args = [(p, d) for d, p in files]
         plans = sc.parallelize(args, max(1, len(args))).map(lambda a: plan_file(*a)).collect()
+        kernels, groups, problems = dask_engine.accept_plans(files, plans, declarations, limits)
         tasks: list[tuple[Any, ...]] = []  # the arguments of every piece of every file, in order
         owner: list[int] = []  # the file of each task
-        kernels: dict[int, kernel.Plan] = {}
-        problems: dict[int, BaseException] = {}
-        for i, ((display, path), planned) in enumerate(zip(files, plans)):
-            if isinstance(planned, TabularReadError):
-                problems[i] = planned
-                continue
-            schema, row_groups = planned
-            try:
-                check_rows(limits, display, sum(row_groups))
-                kernel.check_columns(schema, display)
-            except TabularReadError as exc:
-                problems[i] = exc
-                continue
-            kernels[i] = kernel.plan_for(schema, declarations)
-            for piece in pieces(row_groups):
+        for i in kernels:
+            display, path = files[i]
+            for piece in pieces(groups[i]):
                 tasks.append((path, display, kernels[i], *piece))
                 owner.append(i)
         window = min(MAX_IN_FLIGHT, max(2, sc.defaultParallelism))

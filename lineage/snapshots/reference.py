@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from lineage.core.paths import check_relative
 from lineage.core.redact import redact_cheaply
 from lineage.errors import PathError, RemoteError, UsageError
 from lineage.log import Graph
@@ -161,6 +162,7 @@ def list_files(source: Source, fs: Any, root: str) -> tuple[str, list[Listed]]:
         rel = key[len(root) + 1:]
         if not rel or rel.endswith("/"):
             continue  # a folder marker some stores list as a key of its own
+        check_relative(rel, what=f"key under {source.url}")  # a key with '..' parts never enters a manifest
         etag, version = tags(info)
         out.append(Listed(rel, key, int(info.get("size") or 0), etag, version))
     if not out:

@@ -197,19 +197,15 @@ def splits(row_groups: list[int]) -> list[tuple[list[int], int, int, int]]:
     return out
 
 
-def compute_files(session: Session, files: list[tuple[str, str]], declarations: dict[str, str],
-                  limits: Limits, sink: Callable[[str], Any]) -> Iterator[tuple[str, Any]]:
-    """``(display, FileMetadata or the TabularReadError to record)`` of each Parquet file
-    ``(display, path)``, in order (a ``LimitExceeded`` for a file over a limit); ``sink``
-    gives the writer of one file's results (``compute.FileSink``)."""
-    client = session.client
-    storage = sources.options()  # None for local files
-    plans = client.gather(client.map(plan_file, [p for _, p in files], [d for d, _ in files], storage=storage,
-                                     pure=False))
-    jobs: list[tuple[int, Any]] = []  # (file index, split arguments) of every split, in order
+def accept_plans(files: list[tuple[str, str]], plans: list[Any], declarations: dict[str, str],
+                 limits: Limits) -> tuple[dict[int, kernel.Plan], dict[int, list[int]], dict[int, BaseException]]:
+    """From the footers ``plan_file`` read, by file index in file order: the kernel plan and
+    row-group sizes of each file to compute, and the error to record for the others (an
+    unreadable file, too many rows, columns that cannot be fingerprinted)."""
     kernels: dict[int, kernel.Plan] = {}
+    groups: dict[int, list[int]] = {}
     problems: dict[int, BaseException] = {}
-    for i, ((display, path), planned) in enumerate(zip(files, plans)):
+    for i, ((display, _), planned) in enumerate(zip(files, plans)):
         if isinstance(planned, TabularReadError):
             problems[i] = planned
             continue
@@ -221,8 +217,21 @@ def compute_files(session: Session, files: list[tuple[str, str]], declarations: 
             problems[i] = exc
             continue
         kernels[i] = kernel.plan_for(schema, declarations)
-        for split in splits(row_groups):
-            jobs.append((i, split))
+        groups[i] = row_groups
+    return kernels, groups, problems
+
+
+def compute_files(session: Session, files: list[tuple[str, str]], declarations: dict[str, str],
+                  limits: Limits, sink: Callable[[str], Any]) -> Iterator[tuple[str, Any]]:
+    """``(display, FileMetadata or the TabularReadError to record)`` of each Parquet file
+    ``(display, path)``, in order (a ``LimitExceeded`` for a file over a limit); ``sink``
+    gives the writer of one file's results (``compute.FileSink``)."""
+    client = session.client
+    storage = sources.options()  # None for local files
+    plans = client.gather(client.map(plan_file, [p for _, p in files], [d for d, _ in files], storage=storage,
+                                     pure=False))
+    kernels, groups, problems = accept_plans(files, plans, declarations, limits)
+    jobs = [(i, split) for i in kernels for split in splits(groups[i])]  # every split, in order
     window = WINDOW_PER_THREAD * session.threads
     queue: deque[tuple[int, Any]] = deque()
     nxt = 0

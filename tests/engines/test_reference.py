@@ -362,3 +362,24 @@ def test_audit_of_by_reference_tables_finds_the_copied_rows(cli, tmp_path, lake)
     assert audit.code == 1, audit.stderr
     overlap = next(f for f in audit.json["findings"] if f["rule"] == "exact-overlap")
     assert overlap["evidence"]["overlap"] == 5
+
+
+class _Listing:
+    """A listing as a store returns it (``fs.find(root, detail=True)``)."""
+
+    def __init__(self, keys: list[str]) -> None:
+        self.keys = keys
+
+    def find(self, root: str, detail: bool = True) -> dict[str, dict[str, Any]]:
+        return {k: {"type": "file", "size": 1, "ETag": '"e"'} for k in self.keys}
+
+
+def test_a_key_that_climbs_out_is_refused_before_it_enters_a_manifest() -> None:
+    from lineage.errors import UnsafePathError
+    from lineage.snapshots.reference import Source, list_files
+
+    source = Source("source", "s3://bucket/lake")
+    kind, listed = list_files(source, _Listing(["bucket/lake/a.csv", "bucket/lake/sub/b.csv"]), "bucket/lake")
+    assert kind == "folder" and [x.path for x in listed] == ["a.csv", "sub/b.csv"]
+    with pytest.raises(UnsafePathError, match=r"key under s3://bucket/lake"):
+        list_files(source, _Listing(["bucket/lake/a.csv", "bucket/lake/x/../../../etc/cron"]), "bucket/lake")
