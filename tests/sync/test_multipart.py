@@ -172,3 +172,134 @@ def test_remote_gc_aborts_abandoned_uploads_past_the_grace_period(s3_remote, mak
     done = sync_gc.collect(a, remote="origin", grace=0)
     assert [r.where for r in done.removed] == ["upload"]
     assert [u["Key"] for u in _uploads(s3_remote)] == [other]
+
+
+def _pushed_big(make_clone, s3_remote, size: int = BIG) -> tuple[bytes, str]:
+    a = make_clone("a", s3_remote, part_size=PART, parts=2)
+    data = os.urandom(size)
+    write_tree(a.root / "data", {"big.bin": data})
+    snapshots.create(a, a.root / "data", name="d")
+    sync_push.push(a)
+    return data, blake3.blake3(data).hexdigest()
+
+
+def test_parts_landing_out_of_order_are_hashed_in_order(s3_remote, make_clone, monkeypatch):
+    import threading
+
+    data, digest = _pushed_big(make_clone, s3_remote, 4 * PART + 999)  # five parts
+    b = make_clone("b", s3_remote, part_size=PART, parts=4)
+    rs = open_remote(b)
+    client, _ = rs._parts()
+    real = client.get_object
+    last_done = threading.Event()
+    order = []
+
+    def slow_first(**kwargs):
+        # the first part waits until the last one has landed: every other part arrives
+        # before the one the hash must start with
+        rng = kwargs.get("Range", "")
+        if rng.startswith("bytes=0-"):
+            assert last_done.wait(30)
+        out = real(**kwargs)
+        order.append(rng)
+        if rng.startswith(f"bytes={4 * PART}-"):
+            last_done.set()
+        return out
+
+    monkeypatch.setattr(client, "get_object", slow_first)
+    dest = b.root / "big.bin"
+    assert rs.get_file(digest, dest, size=len(data)) == digest
+    assert order[-1].startswith("bytes=0-")  # the first part really came last
+    assert dest.read_bytes() == data
+
+
+def test_a_corrupt_part_gives_a_digest_that_does_not_match(s3_remote, make_clone, monkeypatch):
+    data, digest = _pushed_big(make_clone, s3_remote)
+    b = make_clone("b", s3_remote, part_size=PART, parts=2)
+    rs = open_remote(b)
+    client, _ = rs._parts()
+    real = client.get_object
+
+    def other_bytes(**kwargs):
+        if kwargs.get("Range", "").startswith(f"bytes={PART}-"):  # the middle part, from elsewhere
+            kwargs = {**kwargs, "Range": f"bytes=0-{PART - 1}"}
+        return real(**kwargs)
+
+    monkeypatch.setattr(client, "get_object", other_bytes)
+    monkeypatch.setattr("lineage.sync.fetch.open_remote", lambda repo, name=None: rs)
+    from lineage.errors import CorruptObjectError
+
+    with pytest.raises(CorruptObjectError, match="corrupt"):
+        sync_fetch.fetch(b)
+    assert not b.store.exists(digest)
+    assert not list(Path(b.store.tmp).iterdir())
+
+
+def test_a_part_that_ends_early_is_an_error_and_nothing_is_stored(s3_remote, make_clone, monkeypatch):
+    data, digest = _pushed_big(make_clone, s3_remote)
+    b = make_clone("b", s3_remote, part_size=PART, parts=2)
+    rs = open_remote(b)
+    client, _ = rs._parts()
+    real = client.get_object
+
+    class Short:
+        """A body that stops 100 bytes before the range's end (a server dying mid-part)."""
+
+        def __init__(self, body, length):
+            self.body, self.left = body, length - 100
+
+        def read(self, n=-1):
+            n = self.left if n is None or n < 0 else min(n, self.left)
+            block = self.body.read(n) if n else b""
+            self.left -= len(block)
+            return block
+
+        def close(self):
+            self.body.close()
+
+    def short(**kwargs):
+        out = real(**kwargs)
+        if kwargs.get("Range", "").startswith(f"bytes={PART}-"):
+            out["Body"] = Short(out["Body"], PART)
+        return out
+
+    monkeypatch.setattr(client, "get_object", short)
+    monkeypatch.setattr("lineage.sync.fetch.open_remote", lambda repo, name=None: rs)
+    with pytest.raises(RemoteError, match="ended early"):
+        sync_fetch.fetch(b)
+    assert not b.store.exists(digest)
+    monkeypatch.setattr(client, "get_object", real)
+    sync_fetch.pull(b)
+    assert (b.root / "data" / "big.bin").read_bytes() == data
+
+
+def test_a_body_without_a_socket_underneath_is_read_in_blocks(s3_remote, make_clone, monkeypatch):
+    data, digest = _pushed_big(make_clone, s3_remote)
+    b = make_clone("b", s3_remote, part_size=PART, parts=2)
+    rs = open_remote(b)
+    client, _ = rs._parts()
+    real = client.get_object
+    wrapped = []
+
+    class Plain:
+        """Only read() and close(): no raw stream to receive into (another transport)."""
+
+        def __init__(self, body):
+            self.body = body
+
+        def read(self, n=-1):
+            return self.body.read(n)
+
+        def close(self):
+            self.body.close()
+
+    def plain(**kwargs):
+        out = real(**kwargs)
+        out["Body"] = Plain(out["Body"])
+        wrapped.append(kwargs["Range"])
+        return out
+
+    monkeypatch.setattr(client, "get_object", plain)
+    assert rs.get_file(digest, b.root / "big.bin", size=len(data)) == digest
+    assert len(wrapped) == 3
+    assert (b.root / "big.bin").read_bytes() == data
