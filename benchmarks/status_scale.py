@@ -22,6 +22,8 @@ size free on disk (the data, the store, the checkout).
     .venv/bin/python benchmarks/status_scale.py --scale               # 1M files (tens of minutes)
     .venv/bin/python benchmarks/status_scale.py --scale --scale-files 200000 --max-kb 20
     .venv/bin/python benchmarks/status_scale.py --scale --max-kb 8    # 1M files in ~15 GB of disk
+    .venv/bin/python benchmarks/status_scale.py --scale --scale-files 250000,1000000 --max-kb 8
+                                                                      # growth per file, 4x the files
 """
 
 from __future__ import annotations
@@ -41,8 +43,9 @@ OXEN_FILES_PER_S = 450   # `oxen add`, ImageNet (>1M images), 4 vCPUs: Oxen's pu
 DVC_FILES_PER_S = 140    # `dvc add` of the same data: as published next to it
 
 
-def measured(cmd: list[str], cwd: Path, ok: tuple[int, ...] = (0, 1)) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MB) of one run of ``cmd`` as its own process."""
+def measured(cmd: list[str], cwd: Path, ok: tuple[int, ...] = (0, 1)) -> tuple[float, float, float]:
+    """Wall seconds, peak RSS (MB) and CPU seconds (user + system) of one run of ``cmd``
+    as its own process."""
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _, status, usage = os.wait4(proc.pid, 0)
@@ -51,12 +54,12 @@ def measured(cmd: list[str], cwd: Path, ok: tuple[int, ...] = (0, 1)) -> tuple[f
     err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
     if code not in ok:
         raise SystemExit(f"{' '.join(cmd)} failed ({code}):\n{err[-2000:]}")
-    return elapsed, usage.ru_maxrss / 1024
+    return elapsed, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime
 
 
-def best(n: int, cmd: list[str], cwd: Path) -> tuple[float, float]:
+def best(n: int, cmd: list[str], cwd: Path) -> tuple[float, float, float]:
     runs = [measured(cmd, cwd) for _ in range(n)]
-    return min(r[0] for r in runs), max(r[1] for r in runs)
+    return min(r[0] for r in runs), max(r[1] for r in runs), min(r[2] for r in runs)
 
 
 def make_files(root: Path, count: int, sizes: tuple[int, int], seed: int = 0, per_folder: int = 1000) -> int:
@@ -133,9 +136,10 @@ def series(base: Path, count: int, size: int, with_dvc: bool) -> None:
         shutil.rmtree(b)
 
 
-def scale(base: Path, count: int, max_kb: int, with_dvc: bool, no_checkout: bool = False) -> None:
+def scale(base: Path, count: int, max_kb: int, with_dvc: bool, no_checkout: bool = False) -> dict:
+    """The ImageNet-sized run at ``count`` files; returns each step's (wall, peak MB, CPU s)."""
     lin = tool("lineage")
-    a = base / "scale"
+    a = base / f"scale{count}"
     git_init(a)
     free = shutil.disk_usage(base).free
     need = 3 * count * (max_kb * 1024 + 1024) // 2
@@ -145,13 +149,16 @@ def scale(base: Path, count: int, max_kb: int, with_dvc: bool, no_checkout: bool
     t0 = time.perf_counter()
     total = make_files(a / "data", count, (1024, max_kb * 1024))
     print(f"\n{count:,} files of 1-{max_kb} KB ({total / 2**30:.1f} GiB), generated in "
-          f"{time.perf_counter() - t0:.0f} s")
+          f"{time.perf_counter() - t0:.0f} s; load average {os.getloadavg()[0]:.1f}")
     measured([lin, "init"], a)
-    print(f"{'':36} {'time':>9} {'peak':>8} {'files/s':>10}", flush=True)
+    print(f"{'':36} {'time':>9} {'peak':>8} {'files/s':>10} {'CPU':>9} {'CPU/file':>9}", flush=True)
+    steps: dict[str, tuple[float, float, float]] = {}
 
-    def row(label: str, result: tuple[float, float]) -> tuple[float, float]:
+    def row(label: str, result: tuple[float, float, float]) -> tuple[float, float, float]:
         # printed as it is measured: a long run stopped half-way keeps what it measured
-        print(f"{label:36} {result[0]:8.1f}s {result[1]:6.0f} MB {count / result[0]:10,.0f}", flush=True)
+        print(f"{label:36} {result[0]:8.1f}s {result[1]:6.0f} MB {count / result[0]:10,.0f} "
+              f"{result[2]:8.1f}s {result[2] / count * 1e6:7.0f}µs", flush=True)
+        steps[label] = result
         return result
 
     snap = row("snapshot", measured([lin, "snapshot", "data"], a))
@@ -174,6 +181,24 @@ def scale(base: Path, count: int, max_kb: int, with_dvc: bool, no_checkout: bool
         d = measured([dvc, "add", "-q", "data"], a)
         print(f"dvc add here: {d[0]:.0f} s, {count / d[0]:,.0f} files/s, peak {d[1]:.0f} MB")
     shutil.rmtree(a)
+    return steps
+
+
+def growth(runs: dict[int, dict]) -> None:
+    """How each step's cost per file moves from the smallest size to the largest: CPU
+    seconds say it better than wall time on a shared machine (waiting is not work)."""
+    sizes = sorted(runs)
+    lo, hi = sizes[0], sizes[-1]
+    print(f"\ngrowth from {lo:,} to {hi:,} files ({hi / lo:.0f}x the files): cost per file "
+          "at the largest size / at the smallest (1.0 = linear)")
+    print(f"{'':36} {'CPU/file':>18} {'wall/file':>18} {'peak':>16}")
+    for label, small in runs[lo].items():
+        big = runs[hi].get(label)
+        if big is None:
+            continue
+        cpu = (big[2] / hi) / (small[2] / lo) if small[2] else float("nan")
+        wall = (big[0] / hi) / (small[0] / lo)
+        print(f"{label:36} {cpu:17.2f}x {wall:17.2f}x {small[1]:6.0f} -> {big[1]:5.0f} MB")
 
 
 def main() -> None:
@@ -182,7 +207,9 @@ def main() -> None:
     ap.add_argument("--size", type=int, default=1024, help="bytes per file in the series")
     ap.add_argument("--no-dvc", action="store_true", help="lineage only")
     ap.add_argument("--scale", action="store_true", help="the 1M-file run instead of the series")
-    ap.add_argument("--scale-files", type=int, default=1_000_000)
+    ap.add_argument("--scale-files", default="1000000",
+                    help="files of the scale run; several (comma-separated) print how the cost "
+                         "per file grows from the smallest to the largest")
     ap.add_argument("--max-kb", type=int, default=100, help="largest file of the scale run (KB)")
     ap.add_argument("--scale-dvc", action="store_true", help="also dvc add at scale (hours)")
     ap.add_argument("--no-checkout", action="store_true", help="scale run: snapshot and status only")
@@ -193,7 +220,10 @@ def main() -> None:
           "each command a fresh process; peak RSS from wait4")
     try:
         if args.scale:
-            scale(base, args.scale_files, args.max_kb, args.scale_dvc, args.no_checkout)
+            counts = sorted(int(x) for x in args.scale_files.split(","))
+            runs = {n: scale(base, n, args.max_kb, args.scale_dvc, args.no_checkout) for n in counts}
+            if len(runs) > 1:
+                growth(runs)
         else:
             for count in (int(x) for x in args.files.split(",")):
                 series(base, count, args.size, not args.no_dvc)

@@ -295,14 +295,39 @@ def _checkout(repo: Repo, sid: str, manifest: Manifest, dest_path: Path, entries
         if staged is None or staged.folder_top(f"{base}/{d}") is None:
             (dest_path / d).mkdir(parents=True, exist_ok=True)
     faulty = bool(os.environ.get("LINEAGE_FAULT"))
+
+    def place(i: int) -> tuple[str, str | None, str, bool]:
+        """Where entry ``i`` goes: its target, its staged top folder, the path written, exec bit."""
+        e = to_write[i]
+        target = where(e)
+        top = staged.top(target) if staged is not None else None
+        out = target if top is None else staged.staging_path(top, target)
+        return target, top, out, e.executable and not no_exec
+
+    def write_loose(i: int) -> os.stat_result:
+        e = to_write[i]
+        target, top, out, executable = place(i)
+        if top is None:  # into an existing folder: a temporary file renamed over it
+            store.copy_to(e.digest, target, executable=executable, link=link)
+            return os.stat(target)
+        # into a new folder, staged under a temporary name: written in place
+        return store.write_new(e.digest, out, executable=executable, link=link)
+
+    # large loose objects are copied on helper threads ahead of the loop (the kernel's copy
+    # releases the GIL), two at a time, while the loop goes on in order: each file is
+    # written atomically or into a staged folder, so nothing half-written is ever in sight
+    big = [i for i, e in enumerate(to_write) if which[i] < 0 and e.size >= _AHEAD_BYTES]
+    pool = ahead = None
+    if len(big) > 1:
+        from concurrent.futures import ThreadPoolExecutor
+
+        pool = ThreadPoolExecutor(max_workers=_AHEAD_THREADS, thread_name_prefix="lineage-checkout")
+        ahead = {i: pool.submit(write_loose, i) for i in big}
     try:
         for i, e in enumerate(to_write):
             if faulty:
                 _faults.point("checkout.write")
-            target = where(e)
-            executable = e.executable and not no_exec
-            top = staged.top(target) if staged is not None else None
-            out = target if top is None else staged.staging_path(top, target)
+            target, top, out, executable = place(i)
             n = which[i]
             if n >= 0:  # packed: one positional read, verified, then written
                 data = packs[n].read(offsets[i], lengths[i])
@@ -310,11 +335,10 @@ def _checkout(repo: Repo, sid: str, manifest: Manifest, dest_path: Path, entries
                     raise CorruptObjectError(f"object {e.digest[:12]} is corrupt (its bytes do not match its digest)")
                 st = _write_bytes(data, out, 0o755 if executable else 0o644, atomic=top is None,
                                   faulty=faulty)
-            elif top is None:  # into an existing folder: a temporary file renamed over it
-                store.copy_to(e.digest, target, executable=executable, link=link)
-                st = os.stat(target)
-            else:  # into a new folder, staged under a temporary name: written in place
-                st = store.write_new(e.digest, out, executable=executable, link=link)
+            elif ahead is not None and i in ahead:
+                st = ahead.pop(i).result()
+            else:
+                st = write_loose(i)
             # a rename keeps the device, inode, size and mtime: the stat cache entry holds
             fs = FileStat.of(st)
             updates.append((target, fs, e.digest))
@@ -338,6 +362,8 @@ def _checkout(repo: Repo, sid: str, manifest: Manifest, dest_path: Path, entries
             if progress:
                 progress(done, total)
     finally:
+        if pool is not None:  # on a failure: nothing still writing once this returns
+            pool.shutdown(wait=True, cancel_futures=True)
         cache.update(updates)  # what was written is known even if a later write fails
     removed = _remove(dest_path, to_remove, manifest)
     if manifest.kind == "folder":
@@ -378,6 +404,12 @@ def _write_bytes(data: bytes, dest: str, mode: int, *, atomic: bool, faulty: boo
                 pass
         raise
     return st
+
+
+#: a loose object at least this large is copied ahead of the checkout loop, on one of
+#: ``_AHEAD_THREADS`` helper threads
+_AHEAD_BYTES = 8 << 20
+_AHEAD_THREADS = 2
 
 
 class _Staging:

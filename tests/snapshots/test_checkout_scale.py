@@ -135,3 +135,65 @@ def test_a_packed_file_is_checked_out_into_a_folder_that_does_not_exist_yet(repo
     snapshots.checkout(repo, snap.id, target)
     assert target.read_text() == "x,y\n1,2\n"
     assert not [p for p in target.parent.iterdir() if p.name != "train.csv"]  # no temporary left
+
+
+def _big_tree() -> dict[str, bytes]:
+    rng = random.Random(7)
+    big = lambda n: rng.randbytes(n)  # noqa: E731
+    return {
+        "big1.bin": big((8 << 20) + 3),            # into the existing folder: temp file + rename
+        "new/big2.bin": big(9 << 20),              # into a new folder, staged
+        "new/deeper/big3.bin": big((8 << 20) + 1),
+        "new/small.txt": b"small\n",               # packed, written by the loop between them
+        "zz.txt": b"last\n",
+    }
+
+
+def test_large_files_copied_ahead_of_the_loop_land_whole_and_known(repo, monkeypatch):
+    from concurrent.futures import ThreadPoolExecutor
+
+    files = _big_tree()
+    data = write_tree(repo.root / "data", files)
+    snap = snapshots.create(repo, data, name="data")
+    made = []
+    real = ThreadPoolExecutor.__init__
+
+    def spy(self, *args, **kwargs):
+        made.append(kwargs.get("thread_name_prefix"))
+        real(self, *args, **kwargs)
+
+    monkeypatch.setattr(ThreadPoolExecutor, "__init__", spy)
+    out = repo.root / "copy"
+    result = snapshots.checkout(repo, snap.id, out)
+    assert "lineage-checkout" in made  # the large objects went to the helper threads
+    assert sorted(result.written) == sorted(files)
+    assert _tree(out) == files
+    assert not [p for p in out.rglob(".*")]  # no temporary file or staged folder left
+    # every written file is known to the stat cache: a status right after hashes nothing
+    import sys
+
+    module = sys.modules["lineage.snapshots.checkout"]  # the package's name is the function
+    monkeypatch.setattr(module, "hash_file", lambda *a, **k: pytest.fail("rehashed"))
+    again = snapshots.checkout(repo, snap.id, out)
+    assert again.written == [] and again.unchanged == len(files)
+
+
+def test_a_corrupt_large_object_stops_the_checkout_with_nothing_half_written(repo):
+    files = _big_tree()
+    data = write_tree(repo.root / "data", files)
+    snap = snapshots.create(repo, data, name="data")
+    digest = blake3.blake3(files["new/big2.bin"]).hexdigest()
+    obj = repo.store.path(digest)
+    os.chmod(obj, 0o644)
+    with open(obj, "r+b") as fh:
+        fh.seek(5 << 20)
+        fh.write(b"\0" * 16)
+    out = repo.root / "copy"
+    with pytest.raises(CorruptObjectError, match=digest[:12]):
+        snapshots.checkout(repo, snap.id, out)
+    # what is in sight is whole: files either absent or the snapshot's bytes (a staged
+    # folder keeps its temporary name, never listed, removed by the next checkout)
+    seen = {rel: got for rel, got in _tree(out).items() if ".lineage-tmp" not in rel}
+    for rel, got in seen.items():
+        assert files[rel] == got, rel
+    assert "new/big2.bin" not in seen
