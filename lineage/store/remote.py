@@ -430,10 +430,11 @@ class RemoteStore:
         """Download ``src`` (``size`` bytes) into ``dest`` as concurrent ranged GETs and
         return the BLAKE3 digest of what arrived.
 
-        Each part is received straight into a shared mapping of its range of ``dest``
-        (its pages made writable in one call first), so its bytes are copied once, from
-        the socket into the page cache: no buffer in between, no ``pwrite``, no writers
-        contending for the file's lock. Parts are hashed in order as they land, by
+        Each part moves from its socket into its range of ``dest`` by ``splice(2)``, the
+        bytes never copied into this process (``_splice_body``); where that cannot be done
+        (TLS, not Linux) it is received straight into a shared mapping of its range
+        (``_receive``). Either way no buffer in between and no writers contending for the
+        file's lock. Parts are hashed in order as they land, read from the mapping by
         whichever sender completes the next one (parts are sent for in order, so they
         mostly arrive so); a part's write-out starts once it is hashed, and its pages
         leave this process's memory (they stay in the page cache).
@@ -483,9 +484,10 @@ class RemoteStore:
             start, end = span(i)
             body = client.get_object(Bucket=bucket, Key=key, Range=f"bytes={start}-{end - 1}")["Body"]
             try:
-                _prefault(mm, start, end)
-                with memoryview(mm) as whole, whole[start:end] as view:
-                    _receive(body, view, key, start, size)
+                if not _splice_body(body, fd, start, end, key, size):
+                    _prefault(mm, start, end)
+                    with memoryview(mm) as whole, whole[start:end] as view:
+                        _receive(body, view, key, start, size)
             finally:
                 body.close()
             with lock:
@@ -648,6 +650,72 @@ def _release(mm: Any, start: int, end: int) -> None:
         mm.madvise(mmap.MADV_DONTNEED, base, end - base)
     except (OSError, ValueError):
         pass
+
+
+_SPLICE_CHUNK = 1 << 20
+_pipes = threading.local()
+
+
+def _splice_body(body: Any, fd: int, start: int, end: int, key: str, size: int) -> bool:
+    """Move a GET's body (bytes ``start .. end`` of the object) from its socket into the
+    file ``fd`` at ``start`` with ``splice(2)``: socket to pipe to page cache, the bytes
+    never copied into this process. False (nothing read) where that cannot be done: not
+    Linux, TLS, a chunked or content-encoded body, or no plain socket under botocore's
+    stream; the caller then receives it another way.
+    """
+    if not hasattr(os, "splice"):
+        return False
+    raw = getattr(body, "_raw_stream", None)
+    resp = getattr(raw, "_fp", None)  # the http.client response under urllib3's
+    reader = getattr(resp, "fp", None)  # its buffered reader over the socket
+    sock = getattr(getattr(reader, "raw", None), "_sock", None)
+    if (sock is None or getattr(resp, "chunked", True) or getattr(resp, "length", None) != end - start
+            or raw.headers.get("content-encoding") or type(sock).__name__ != "socket"
+            or not hasattr(reader, "peek")):
+        return False
+    import select
+
+    at = start
+    held = reader.peek(1)[: end - start]  # what came in with the headers
+    if held:
+        reader.read(len(held))
+        while held:
+            n = os.pwrite(fd, held, at)
+            at += n
+            held = held[n:]
+    pipe = getattr(_pipes, "pipe", None)
+    if pipe is None:
+        pipe = _pipes.pipe = os.pipe()
+        try:
+            import fcntl
+
+            fcntl.fcntl(pipe[1], 1031, _SPLICE_CHUNK)  # F_SETPIPE_SZ
+        except OSError:
+            pass
+    sfd, timeout = sock.fileno(), sock.gettimeout()
+    poll = select.poll()
+    poll.register(sfd, select.POLLIN)
+    try:
+        while at < end:
+            try:
+                n = os.splice(sfd, pipe[1], min(_SPLICE_CHUNK, end - at), flags=os.SPLICE_F_MOVE | os.SPLICE_F_NONBLOCK)
+            except BlockingIOError:
+                if not poll.poll(None if timeout is None else int(timeout * 1000)):
+                    raise TimeoutError(f"object {key}: no bytes for {timeout:.0f} s") from None
+                continue
+            if n == 0:
+                raise OSError(f"object {key} ended early ({at} of {size} bytes)")
+            moved = 0
+            while moved < n:
+                moved += os.splice(pipe[0], fd, n - moved, offset_dst=at + moved, flags=os.SPLICE_F_MOVE)
+            at += n
+    except BaseException:
+        # bytes may be left in the pipe: never reuse it
+        _pipes.pipe = None
+        for end_fd in pipe:
+            os.close(end_fd)
+        raise
+    return True
 
 
 def _receive(body: Any, view: memoryview, key: str, start: int, size: int) -> None:

@@ -303,3 +303,64 @@ def test_a_body_without_a_socket_underneath_is_read_in_blocks(s3_remote, make_cl
     assert rs.get_file(digest, b.root / "big.bin", size=len(data)) == digest
     assert len(wrapped) == 3
     assert (b.root / "big.bin").read_bytes() == data
+
+
+def test_without_splice_a_body_is_received_into_the_mapping(s3_remote, make_clone, monkeypatch):
+    # where splice(2) is missing (not Linux) or cannot be used (TLS), the socket is read
+    # straight into the mapped file instead
+    from lineage.store import remote as remote_mod
+
+    data, digest = _pushed_big(make_clone, s3_remote)
+    b = make_clone("b", s3_remote, part_size=PART, parts=2)
+    rs = open_remote(b)
+    monkeypatch.delattr(os, "splice")
+    received = []
+    real = remote_mod._receive
+    monkeypatch.setattr(remote_mod, "_receive", lambda *a: received.append(a[3]) or real(*a))
+    assert rs.get_file(digest, b.root / "big.bin", size=len(data)) == digest
+    assert sorted(received) == [0, PART, 2 * PART]
+    assert (b.root / "big.bin").read_bytes() == data
+
+
+def test_a_connection_cut_mid_part_is_an_error_under_splice_too(s3_remote, make_clone, monkeypatch):
+    import socket
+
+    data, digest = _pushed_big(make_clone, s3_remote)
+    b = make_clone("b", s3_remote, part_size=PART, parts=2)
+    rs = open_remote(b)
+    client, _ = rs._parts()
+    real = client.get_object
+
+    def cut(**kwargs):
+        out = real(**kwargs)
+        if kwargs.get("Range", "").startswith(f"bytes={PART}-"):
+            resp = out["Body"]._raw_stream._fp
+            resp.fp.peek(1)  # some bytes in, then the link goes
+            resp.fp.raw._sock.shutdown(socket.SHUT_RD)
+        return out
+
+    from lineage.store import remote as remote_mod
+
+    spliced = []
+    real_splice = remote_mod._splice_body
+
+    def spy(body, fd, start, *rest):
+        try:
+            spliced.append((start, real_splice(body, fd, start, *rest)))
+        except OSError:
+            spliced.append((start, "cut"))
+            raise
+        return spliced[-1][1]
+
+    monkeypatch.setattr(remote_mod, "_splice_body", spy)
+    monkeypatch.setattr(client, "get_object", cut)
+    monkeypatch.setattr("lineage.sync.fetch.open_remote", lambda repo, name=None: rs)
+    with pytest.raises(RemoteError, match="ended early"):
+        sync_fetch.fetch(b)
+    assert (PART, "cut") in spliced  # the cut part went through splice and failed there
+    assert all(ok in (True, "cut") for _, ok in spliced)
+    assert not b.store.exists(digest)
+    assert not list(Path(b.store.tmp).iterdir())
+    monkeypatch.setattr(client, "get_object", real)
+    sync_fetch.pull(b)
+    assert (b.root / "data" / "big.bin").read_bytes() == data
