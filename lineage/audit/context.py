@@ -42,6 +42,9 @@ TRAINING_KINDS = ("train",)
 DATA_KEYS = "data"
 _FP_DATA = "fp_data"
 
+#: the near-key columns a pass over the training rows can probe besides the data keys
+_SCAN_KINDS = ("fp_near", "fp_near_shift")
+
 #: the rules whose training-side joins run out of core when an audit is over its memory budget
 OUT_OF_CORE_RULES = ("exact-overlap", "label-conflict", "group-overlap", "temporal-order", "no-test-set")
 
@@ -69,6 +72,11 @@ class AuditContext:
         self._overlaps: dict[tuple[tuple[str, ...], str, str, str | None], dict[str, Any]] = {}
         self._outofcore: _ooc.OutOfCore | None = None
         self._plan: dict[str, Any] = {}
+        self._pending: dict[tuple[str, str], Any] = {}
+        self._pool: Any = None
+        self._train_sids: set[str] = set()
+        self._scan_kinds: set[str] = set()
+        self._scans: dict[tuple[tuple[str, ...], str], Any] = {}
 
     # -- where the overlap joins run -------------------------------------------------
     def plan(self, run_ids: list[str], rules: list[str]) -> None:
@@ -84,6 +92,7 @@ class AuditContext:
             run = self.run(run_id)
             train |= set(self.train_snapshots(run)[0])
             heldout |= {i.snapshot_id for i in self.heldout_inputs(run)}
+        self._train_sids = train
         rows = gaudit.snapshot_rows(self.graph, sorted(train | heldout))
         need = _ooc.estimate(sum(rows.get(s, 0) for s in train | heldout))
         self._plan = {"memory_budget": budget, "estimated_bytes": need}
@@ -106,9 +115,86 @@ class AuditContext:
         return out
 
     def close(self) -> None:
-        """Release the out-of-core engine and its temporary files, if any."""
+        """Release the out-of-core engine and its temporary files, if any, and the threads
+        that read key columns ahead (``read_ahead``)."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool, self._pending = None, {}
         if self._outofcore is not None:
             self._outofcore.close()
+
+    def _can_scan(self) -> bool:
+        from lineage.tabular import kernels
+
+        k = kernels.get()
+        return k is not None and hasattr(k, "key_table")
+
+    def train_scan(self, train_ids: list[str], heldout_id: str):
+        """The overlap of the training snapshots' rows with a held-out snapshot's, from one
+        pass over the training rows (``lineage.audit.scan``): per key kind, the mask over
+        the held-out keys (``keys(heldout_id, "data")``, the near keys of ``near_keys``)
+        of those some training row has, and for the near kinds the training rows whose
+        near key a held-out row has. Near kinds are those a rule said it would read
+        (``read_ahead``). Out of core, the data keys are DuckDB's (``members_of``) and the
+        pass probes the near kinds only: it holds nothing of the training side either.
+        None where the pass does not apply (no compiled kernels, training keys loaded
+        already, rows without ``fp``, out of core with no near kind to probe)."""
+        ids = tuple(dict.fromkeys(train_ids))
+        key = (ids, heldout_id)
+        if key not in self._scans:
+            result = None
+            loaded = any((t, "fp") in self._keys or (t, "fp") in self._pending for t in ids)
+            kinds = [c for c in _SCAN_KINDS if c in self._scan_kinds]
+            data = self._outofcore is None
+            if ids and not loaded and (data or kinds) and self._can_scan():
+                from lineage.audit import scan as _scan
+
+                held = {**({DATA_KEYS: self.keys(heldout_id, DATA_KEYS)[1]} if data else {}),
+                        **{c: self.near_keys(heldout_id, c)[1] for c in kinds}}
+                result = _scan.scan(self.repo, [self.fingerprints(t) for t in ids], held, kinds)
+            self._scans[key] = result
+        return self._scans[key]
+
+    def near_keys(self, snapshot_id: str, column: str) -> Keys:
+        """(positions, keys) of every row: the near key ``column`` where recorded, else the
+        data key (which is the near key of a row without float values)."""
+        base = self.keys(snapshot_id, DATA_KEYS)
+        if column not in self.fingerprints(snapshot_id).column_names:
+            return base
+        return overlay(base, self.keys(snapshot_id, column))
+
+    def read_ahead(self, wanted: list[tuple[str, str]]) -> None:
+        """Start reading the key columns ``(snapshot, column)`` that the rules will ask
+        ``keys`` for, in that order, on two threads (Parquet decoding lets go of the GIL):
+        the reads run side by side, and beside the rules that need none of them; ``keys``
+        waits for a column still being read. ``"data"`` reads ``fp`` and, where the
+        snapshot has it, ``fp_data``; a column the snapshot lacks is not read. Nothing is
+        read ahead when the overlap joins run out of core (the keys are over the budget)."""
+        jobs = []
+        for sid, column in dict.fromkeys(wanted):
+            if sid in self._train_sids and self._can_scan():
+                # the training rows are read by one pass (``train_scan``), not whole columns
+                if column in _SCAN_KINDS:
+                    self._scan_kinds.add(column)
+                continue
+            if self._outofcore is not None:
+                continue
+            try:
+                table = self.fingerprints(sid)
+                names = table.column_names  # the footers, read here, before any thread reads columns
+            except Exception:  # noqa: BLE001 - not read ahead: the rule that reads it raises it
+                continue
+            for c in (("fp", _FP_DATA) if column == DATA_KEYS else (column,)):
+                if c in names and (sid, c) not in self._keys and (sid, c) not in self._pending:
+                    jobs.append((sid, c))
+        if not jobs:
+            return
+        if self._pool is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._pool = ThreadPoolExecutor(2, thread_name_prefix="lineage-keys")
+        for sid, c in jobs:
+            self._pending[(sid, c)] = self._pool.submit(self.fingerprints(sid).keys, c)
 
     @property
     def graph(self):
@@ -354,7 +440,10 @@ class AuditContext:
         one (the row without its index-like columns), else its ``fp``.
         """
         if (snapshot_id, column) not in self._keys:
-            if column == DATA_KEYS:
+            pending = self._pending.pop((snapshot_id, column), None)
+            if pending is not None:
+                self._keys[(snapshot_id, column)] = pending.result()
+            elif column == DATA_KEYS:
                 self._keys[(snapshot_id, column)] = self._data_keys(snapshot_id)
             else:
                 self._keys[(snapshot_id, column)] = self.fingerprints(snapshot_id).keys(column)
@@ -408,7 +497,9 @@ class AuditContext:
         computed once per audit for each (train snapshots, held-out snapshot, column)."""
         key = (tuple(dict.fromkeys(train_ids)), heldout_id, column)
         if key not in self._masks:
-            self._masks[key] = self.members_of(list(key[0]), self.keys(heldout_id, column)[1], column)
+            scan = self.train_scan(list(key[0]), heldout_id) if column == DATA_KEYS else None
+            self._masks[key] = (scan.masks[DATA_KEYS] if scan is not None and DATA_KEYS in scan.masks else
+                                self.members_of(list(key[0]), self.keys(heldout_id, column)[1], column))
         return self._masks[key]
 
     def overlap(self, train_ids: list[str], heldout_id: str, column: str = "data", *,

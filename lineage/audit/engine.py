@@ -236,6 +236,8 @@ def run(repo: Repo, run_ids: list[str], *, config: AuditConfig | None = None,
     summaries = []
     try:
         ctx.plan(run_ids, [r.slug for r in rules])
+        for rule in rules:  # each rule's reads start while the next rule says what it will read
+            ctx.read_ahead([w for run_id in run_ids for w in _reads(rule, ctx, ctx.run(run_id))])
         for run_id in run_ids:
             record = ctx.run(run_id)
             summaries.append({"run_id": run_id, "kind": record.kind, "status": record.status,
@@ -282,6 +284,15 @@ def _check(rule: Rule, ctx: AuditContext, record: _runs.RunRecord) -> list[Findi
         raise  # the repository's own errors (a missing object, a busy database) say it better
     except Exception as exc:  # noqa: BLE001 - any bug in a rule, a plug-in's included
         raise RuleError(rule.slug, record.run_id, exc) from exc
+
+
+def _reads(rule: Rule, ctx: AuditContext, record: _runs.RunRecord) -> list[tuple[str, str]]:
+    """What the rule will read, to read it ahead: nothing when it cannot say (reading ahead
+    only saves time; the same problem is raised by its ``check``, in rule order)."""
+    try:
+        return list(rule.reads(ctx, record))
+    except Exception:  # noqa: BLE001 - see above
+        return []
 
 
 def _check_trust(repo: Repo, *, verify: bool) -> None:

@@ -156,6 +156,12 @@ class RuleContext(Protocol):
         duplicates a split cut apart is ``source_duplicates``, not ``overlap``. Compared by
         data keys unless ``column`` says otherwise."""
 
+    def train_scan(self, train_ids: list[str], heldout_id: str) -> Any:
+        """The overlap of the training rows with a held-out snapshot's from one pass over the
+        training rows (``lineage.audit.scan.Scan``: per key kind, the mask over the held-out
+        keys found, and for near keys the training rows they hit), or None where that
+        pass does not apply (then join whole key columns)."""
+
     def row_examples(self, snapshot_id: str, positions: Any) -> list[dict[str, Any]]:
         """A few (file, row) pairs of the snapshot at ``positions``, for evidence."""
 

@@ -331,3 +331,210 @@ i64 distinct_strings32(const u8 *data, i64 nbytes, const int32_t *ends, const u6
     }
     return d;
 }
+
+/* Membership of 16-byte keys (two u64 lanes each), exact: a hash table of the ``build``
+ * side's distinct keys (open addressing; a slot holds the index + 1 of the first build key
+ * that has it, and 32 bits of the key's hash, compared before the key), probed with every
+ * key of the ``probe`` side. A bit table of the build keys' hashes (``filter``: 2^fbits
+ * bits, about 16 per build key, small enough to stay in cache) rules out most keys that
+ * are not there before the hash table is touched.
+ * keys16_build clears and fills ``table`` (``size`` slots of two u32, a power of two of at
+ * least 2 nb), ``filter`` and ``slot_of`` (each build key's slot, or NULL);
+ * keys16_probe marks ``hit`` (one byte per slot, or NULL) and ``out`` (one byte per probe
+ * key, or NULL) for the probe keys found, over probe keys [lo, hi), so several threads
+ * can share one table (they only write ones); keys16_marked gives each build key its
+ * slot's mark. -1 for a table of the wrong size. */
+static inline u64 key16_hash(u64 h, u64 l) { return mix(h ^ (l * M2 + S0)); }
+
+i64 keys16_build(const u64 *build, i64 nb, uint32_t *table, i64 size, uint32_t *slot_of, u64 *filter,
+                 int fbits) {
+    if ((u64)size < 2 * (u64)nb || (size & (size - 1)) || nb >= 0xFFFFFFFFLL || fbits < 6 || fbits > 40)
+        return -1;
+    memset(table, 0, (size_t)size * 2 * sizeof(uint32_t));
+    memset(filter, 0, ((size_t)1 << fbits) / 8);
+    u64 mask = (u64)size - 1;
+    i64 distinct = 0;
+    for (i64 i = 0; i < nb; i++) {
+        u64 h = build[2 * i], l = build[2 * i + 1];
+        u64 x = key16_hash(h, l);
+        u64 f = x >> (64 - fbits);
+        filter[f >> 6] |= 1ULL << (f & 63);
+        u64 slot = x & mask;
+        uint32_t tag = (uint32_t)(x >> 32);
+        for (;;) {
+            uint32_t e = table[2 * slot];
+            if (e == 0) {
+                table[2 * slot] = (uint32_t)(i + 1);
+                table[2 * slot + 1] = tag;
+                distinct++;
+                break;
+            }
+            if (table[2 * slot + 1] == tag && build[2 * (e - 1)] == h && build[2 * (e - 1) + 1] == l) break;
+            slot = (slot + 1) & mask;
+        }
+        if (slot_of) slot_of[i] = (uint32_t)slot;
+    }
+    return distinct;
+}
+
+i64 keys16_probe(const u64 *build, const uint32_t *table, i64 size, const u64 *filter, int fbits,
+                 const u64 *probe, i64 lo, i64 hi, u8 *hit, u8 *out) {
+    if (size & (size - 1)) return -1;
+    u64 mask = (u64)size - 1;
+    i64 found = 0;
+    for (i64 j = lo; j < hi; j++) {
+        u64 h = probe[2 * j], l = probe[2 * j + 1];
+        u64 x = key16_hash(h, l);
+        u64 f = x >> (64 - fbits);
+        u8 yes = 0;
+        if (filter[f >> 6] & (1ULL << (f & 63))) {
+            u64 slot = x & mask;
+            uint32_t tag = (uint32_t)(x >> 32);
+            for (;;) {
+                uint32_t e = table[2 * slot];
+                if (e == 0) break;
+                if (table[2 * slot + 1] == tag && build[2 * (e - 1)] == h && build[2 * (e - 1) + 1] == l) {
+                    yes = 1;
+                    if (hit) hit[slot] = 1;
+                    break;
+                }
+                slot = (slot + 1) & mask;
+            }
+        }
+        if (out) out[j] = yes;
+        found += yes;
+    }
+    return found;
+}
+
+void keys16_marked(const uint32_t *slot_of, const u8 *hit, u8 *out, i64 nb) {
+    for (i64 i = 0; i < nb; i++) out[i] = hit[slot_of[i]];
+}
+
+/* Value hashes of a string array with 32-bit offsets (``ends``: its n + 1 offsets, as Arrow
+ * stores them): v_L = mix(payload_L ^ key_L) with bytes_payload's payload. A first pass
+ * sums each value's words (the words' keys mix(S_L + k) and the length keys mix(len ^ S_L)
+ * of short values computed once; a last partial word read whole where the data goes on,
+ * and masked) and a second one, which vectorises, applies the two outer mixes. Returns 1
+ * if a byte is not ASCII (then the text may need NFC first: the caller hashes it again),
+ * else 0; -2 for offsets outside the ``nbytes`` of data. */
+#define WORD_KEYS 32
+#define LEN_KEYS 64
+static inline u64 word_key(const u64 *table, u64 seed, i64 j) {
+    return j < WORD_KEYS ? table[j] : mix(seed + (u64)(j + 1));
+}
+
+i64 string_hashes32(const u8 *data, i64 nbytes, const int32_t *ends, i64 n, u64 key0, u64 key1,
+                    u64 *restrict out0, u64 *restrict out1) {
+    u64 wk0[WORD_KEYS], wk1[WORD_KEYS], lk0[LEN_KEYS], lk1[LEN_KEYS];
+    for (i64 j = 0; j < WORD_KEYS; j++) {
+        wk0[j] = mix(S0 + (u64)(j + 1));
+        wk1[j] = mix(S1 + (u64)(j + 1));
+    }
+    for (i64 j = 0; j < LEN_KEYS; j++) {
+        lk0[j] = mix((u64)j ^ S0);
+        lk1[j] = mix((u64)j ^ S1);
+    }
+    u64 high = 0;
+    for (i64 i = 0; i < n; i++) {
+        int32_t s = ends[i], e = ends[i + 1];
+        if (s < 0 || e < s || e > nbytes) return -2;
+        const u8 *p = data + s;
+        i64 len = e - s, pos = 0, j = 0;
+        u64 a0 = 0, a1 = 0, w;
+        for (; pos + 8 <= len; pos += 8, j++) {
+            memcpy(&w, p + pos, 8); /* little-endian hosts only (checked by the loader) */
+            high |= w;
+            a0 += mix(w ^ word_key(wk0, S0, j));
+            a1 += mix(w ^ word_key(wk1, S1, j));
+        }
+        if (pos < len) {
+            i64 take = len - pos;
+            if (s + pos + 8 <= nbytes) {
+                memcpy(&w, p + pos, 8);
+                w &= ~0ULL >> (64 - 8 * take);
+            } else {
+                w = 0;
+                for (i64 b = 0; b < take; b++) w |= (u64)p[pos + b] << (8 * b);
+            }
+            high |= w;
+            a0 += mix(w ^ word_key(wk0, S0, j));
+            a1 += mix(w ^ word_key(wk1, S1, j));
+        }
+        out0[i] = a0 + (len < LEN_KEYS ? lk0[len] : mix((u64)len ^ S0));
+        out1[i] = a1 + (len < LEN_KEYS ? lk1[len] : mix((u64)len ^ S1));
+    }
+    for (i64 i = 0; i < n; i++) {
+        out0[i] = mix(mix(out0[i]) ^ key0);
+        out1[i] = mix(mix(out1[i]) ^ key1);
+    }
+    return (high & 0x8080808080808080ULL) ? 1 : 0;
+}
+
+/* Value hashes of a signed integer column (as int64), as rowhash.canonical gives them: a
+ * value a float64 holds exactly is hashed as that number (payload its bits, key K_L[T_NUM]),
+ * any other as an integer (payload its two's complement, key K_L[T_INT]). ``valid``: one
+ * byte per value, or NULL when none is null (a null's hash is z_L). */
+void int_hashes(const i64 *restrict v, const u8 *restrict valid, u64 knum0, u64 knum1, u64 kint0,
+                u64 kint1, u64 z0, u64 z1, u64 *restrict out0, u64 *restrict out1, i64 n) {
+    for (i64 i = 0; i < n; i++) {
+        i64 x = v[i];
+        double f = (double)x;
+        /* f < 2 ** 63: the conversion back is defined (numpy's check f != 2 ** 63, as f >= -2 ** 63) */
+        int exact = f < 9223372036854775808.0 && (i64)f == x;
+        u64 p = exact ? bits_of(f + 0.0) : (u64)x;
+        u64 h0 = mix(p ^ (exact ? knum0 : kint0)), h1 = mix(p ^ (exact ? knum1 : kint1));
+        int ok = valid ? valid[i] != 0 : 1;
+        out0[i] = ok ? h0 : z0;
+        out1[i] = ok ? h1 : z1;
+    }
+}
+
+/* profile.QuantileSummary._merge of two sorted weighted samples (a, b): their stable merge
+ * (a's points first among equal values), then, past k points, the k points of equal weight
+ * total / k at ranks (j + 0.5) * total / k of the running weight, as _compress picks them
+ * (running sum in merge order, first point whose running weight reaches the rank). ``mv``,
+ * ``mw``: room for na + nb points; the result (returns its length m) is written to ``ov``,
+ * ``ow`` (room for min(na + nb, k) points). */
+i64 quantile_merge(const double *av, const double *aw, i64 na, const double *bv, const double *bw, i64 nb,
+                   i64 k, double *restrict mv, double *restrict mw, double *restrict ov, double *restrict ow) {
+    i64 i = 0, j = 0, m = 0, n = na + nb;
+    while (i < na && j < nb) {
+        if (bv[j] < av[i]) { mv[m] = bv[j]; mw[m++] = bw[j++]; }
+        else { mv[m] = av[i]; mw[m++] = aw[i++]; }
+    }
+    while (i < na) { mv[m] = av[i]; mw[m++] = aw[i++]; }
+    while (j < nb) { mv[m] = bv[j]; mw[m++] = bw[j++]; }
+    if (n <= k) {
+        memcpy(ov, mv, (size_t)n * sizeof(double));
+        memcpy(ow, mw, (size_t)n * sizeof(double));
+        return n;
+    }
+    for (i64 t = 1; t < n; t++) mw[t] = mw[t - 1] + mw[t]; /* numpy's cumsum, in place */
+    double total = mw[n - 1], step = total / (double)k;
+    i64 at = 0;
+    for (i64 t = 0; t < k; t++) {
+        double target = ((double)t + 0.5) * step;
+        while (at < n && mw[at] < target) at++;
+        ov[t] = mv[at < n ? at : n - 1];
+        ow[t] = step;
+    }
+    return k;
+}
+
+/* finish16, and the sums of the rows key over the keys written (rowskey.rows_key: per lane,
+ * mix(lane ^ salt_L) summed modulo 2 ** 64, a lane being 8 bytes of a key as stored, read
+ * little-endian) into sums[0], sums[1] */
+void finish16_sum(const u64 *acc0, const u64 *acc1, u64 ncols, u8 *out, i64 n, u64 salt0, u64 salt1,
+                  u64 *sums) {
+    u64 s0 = 0, s1 = 0;
+    for (i64 i = 0; i < n; i++) {
+        u64 h0 = __builtin_bswap64(mix(acc0[i] ^ ncols)), h1 = __builtin_bswap64(mix(acc1[i] ^ ncols));
+        memcpy(out + 16 * i, &h0, 8);
+        memcpy(out + 16 * i + 8, &h1, 8);
+        s0 += mix(h0 ^ salt0);
+        s1 += mix(h1 ^ salt1);
+    }
+    sums[0] = s0;
+    sums[1] = s1;
+}

@@ -161,11 +161,19 @@ class CKernels:
             "distinct_strings32": [vp, i64, vp, vp, i64, vp, vp, vp, i64],
             "float_column": [vp, vp, u64, u64, u64, u64, vp, vp, vp, vp, vp, vp, u64, u64, i64],
             "combine_many": [vp, vp, i64, vp, vp, u64, u64, i64],
+            "string_hashes32": [vp, i64, vp, i64, u64, u64, vp, vp],
+            "int_hashes": [vp, vp, u64, u64, u64, u64, u64, u64, vp, vp, i64],
+            "quantile_merge": [vp, vp, i64, vp, vp, i64, i64, vp, vp, vp, vp],
+            "finish16_sum": [vp, vp, u64, vp, i64, u64, u64, vp],
+            "keys16_build": [vp, i64, vp, i64, vp, vp, c_int],
+            "keys16_probe": [vp, vp, i64, vp, c_int, vp, i64, i64, vp, vp],
+            "keys16_marked": [vp, vp, vp, i64],
         }
         for name, args in sigs.items():
             fn = getattr(lib, name)
             fn.argtypes = args
-            fn.restype = i64 if name in ("distinct_strings", "distinct_strings32") else None
+            fn.restype = i64 if name in ("distinct_strings", "distinct_strings32", "string_hashes32",
+                                         "quantile_merge", "keys16_build", "keys16_probe") else None
         self._lib = lib
         self.constants = list((u64 * 10).in_dll(lib, "lineage_constants"))
 
@@ -370,6 +378,165 @@ class CKernels:
         if d < 0:
             raise ValueError("string offsets outside their data")
         return d
+
+    def string_hashes(self, arr, key0, key1, out0, out1) -> bool:
+        """Value hashes of a string array with 32-bit offsets (``pa.string()``) under the
+        keys ``key0``, ``key1`` into ``out0``, ``out1``, as ``bytes_payload`` and
+        ``hash_single`` give them. Returns whether every byte is ASCII (if not, the text may
+        need NFC first, and the caller hashes the normalised text instead)."""
+        import pyarrow as pa
+
+        np = self._np
+        if not pa.types.is_string(arr.type):
+            raise TypeError("string_hashes hashes string arrays")
+        n = len(arr)
+        bufs = arr.buffers()
+        ends = np.frombuffer(bufs[1], dtype=np.int32, count=arr.offset + n + 1)[arr.offset:]
+        data = np.frombuffer(bufs[2], dtype=np.uint8) if bufs[2] is not None else np.zeros(1, np.uint8)
+        if len(out0) != n or len(out1) != n:
+            raise ValueError("lanes of different lengths")
+        r = self._lib.string_hashes32(data.ctypes.data, len(data) if bufs[2] is not None else 0,
+                                      ends.ctypes.data, n, int(key0), int(key1),
+                                      self._out(out0, np.uint64), self._out(out1, np.uint64))
+        if r < 0:
+            raise ValueError("string offsets outside their data")
+        return r == 0
+
+    def int_hashes(self, v, valid, knum, kint, znull, out0, out1) -> None:
+        """Value hashes of signed integers ``v`` (int64; nulls any value where ``valid``, a
+        boolean mask or None, is false) as ``rowhash.canonical`` and ``hash_tagged`` give
+        them: ``knum`` = K[T_NUM], ``kint`` = K[T_INT], ``znull`` = mix(K[T_NULL]) (pairs)."""
+        np = self._np
+        v = self._in(v, np.int64)
+        n = len(v)
+        vp = None
+        if valid is not None:
+            valid = self._in(valid, np.bool_)
+            if len(valid) != n:
+                raise ValueError("validity of another length")
+            vp = valid.ctypes.data
+        if len(out0) != n or len(out1) != n:
+            raise ValueError("lanes of different lengths")
+        self._lib.int_hashes(v.ctypes.data, vp, int(knum[0]), int(knum[1]), int(kint[0]), int(kint[1]),
+                             int(znull[0]), int(znull[1]), self._out(out0, np.uint64),
+                             self._out(out1, np.uint64), n)
+
+    def finish16_sum(self, acc0, acc1, ncols, out, salts) -> tuple[int, int]:
+        """``finish16``, and the two lanes' sums of ``rowskey.rows_key`` over the keys written
+        (``salts``: its per-lane salts)."""
+        np = self._np
+        acc0, acc1 = self._in(acc0, np.uint64), self._in(acc1, np.uint64)
+        if len(acc1) != len(acc0) or out.size != 16 * len(acc0):
+            raise ValueError("lanes of different lengths")
+        sums = np.zeros(2, np.uint64)
+        self._lib.finish16_sum(acc0.ctypes.data, acc1.ctypes.data, int(ncols), self._out(out, np.uint8), len(acc0),
+                               int(salts[0]), int(salts[1]), sums.ctypes.data)
+        return int(sums[0]), int(sums[1])
+
+    def quantile_merge(self, a, b, k: int):
+        """``profile.QuantileSummary._merge`` of the sorted weighted samples ``a`` and ``b``
+        ((values, weights) pairs of float64): the same points and weights."""
+        np = self._np
+        av, aw, bv, bw = (self._in(x, np.float64) for x in (*a, *b))
+        na, nb = len(av), len(bv)
+        if len(aw) != na or len(bw) != nb:
+            raise ValueError("values and weights of different lengths")
+        mv, mw = np.empty(na + nb), np.empty(na + nb)
+        ov, ow = np.empty(min(na + nb, k)), np.empty(min(na + nb, k))
+        m = self._lib.quantile_merge(av.ctypes.data, aw.ctypes.data, na, bv.ctypes.data, bw.ctypes.data, nb,
+                                     int(k), mv.ctypes.data, mw.ctypes.data, ov.ctypes.data, ow.ctypes.data)
+        return ov[:m], ow[:m]
+
+    def members16(self, build, probe, *, build_mask: bool = False, probe_mask: bool = True, threads: int = 1):
+        """(mask over ``build``, mask over ``probe``): which 16-byte keys (``V16``) of each side
+        occur on the other, exact (all 16 bytes compared), from one hash table of ``build``'s
+        distinct keys probed once with every key of ``probe``; a mask not asked for is None.
+        ``threads`` > 1 probes that many slices of ``probe`` at once (the GIL is let go)."""
+        np = self._np
+        b = np.ascontiguousarray(build).view(np.uint64).reshape(-1)
+        p = np.ascontiguousarray(probe).view(np.uint64).reshape(-1)
+        nb, n = len(b) // 2, len(p) // 2
+        if len(b) != 2 * len(build) or len(p) != 2 * len(probe) or nb >= 0xFFFFFFFF:
+            raise ValueError("keys of 16 bytes expected, fewer than 2^32 on the build side")
+        size = 1 << max(4, int(2 * nb - 1).bit_length())
+        fbits = min(26, max(12, int(16 * nb).bit_length()))  # about 16 bits a key, at most 8 MiB
+        table = np.empty(2 * size, dtype=np.uint32)
+        filt = np.empty((1 << fbits) // 64, dtype=np.uint64)
+        slot_of = np.empty(nb, dtype=np.uint32) if build_mask else None
+        if self._lib.keys16_build(b.ctypes.data, nb, table.ctypes.data, size,
+                                  slot_of.ctypes.data if build_mask else None, filt.ctypes.data, fbits) < 0:
+            raise ValueError("a hash table of the wrong size")
+        hit = np.zeros(size, dtype=np.uint8) if build_mask else None
+        out = np.empty(n, dtype=np.uint8) if probe_mask else None
+
+        def part(lo: int, hi: int) -> None:
+            self._lib.keys16_probe(b.ctypes.data, table.ctypes.data, size, filt.ctypes.data, fbits,
+                                   p.ctypes.data, lo, hi,
+                                   hit.ctypes.data if build_mask else None,
+                                   out.ctypes.data if probe_mask else None)
+
+        threads = max(1, min(int(threads), n // (1 << 16) or 1))
+        if threads == 1:
+            part(0, n)
+        else:
+            from concurrent.futures import ThreadPoolExecutor
+
+            cuts = [n * k // threads for k in range(threads + 1)]
+            with ThreadPoolExecutor(threads) as pool:
+                list(pool.map(part, cuts[:-1], cuts[1:]))
+        b_out = None
+        if build_mask:
+            b_out = np.empty(nb, dtype=np.uint8)
+            self._lib.keys16_marked(slot_of.ctypes.data, hit.ctypes.data, b_out.ctypes.data, nb)
+            b_out = b_out.view(bool)
+        return b_out, (out.view(bool) if probe_mask else None)
+
+    def key_table(self, build) -> KeyTable16:
+        """A hash table of ``build``'s 16-byte keys to probe batch after batch (``KeyTable16``)."""
+        return KeyTable16(self, build)
+
+
+class KeyTable16:
+    """The hash table of ``CKernels.members16``, kept: ``probe`` batches of keys (from
+    several threads at once if need be), then ``marked`` tells which build keys some batch
+    held. Exact: every match compares all 16 bytes."""
+
+    def __init__(self, kernels: CKernels, build) -> None:
+        np = kernels._np
+        self._np, self._lib = np, kernels._lib
+        self._b = b = np.ascontiguousarray(build).view(np.uint64).reshape(-1)
+        nb = len(b) // 2
+        if len(b) != 2 * len(build) or nb >= 0xFFFFFFFF:
+            raise ValueError("keys of 16 bytes expected, fewer than 2^32 of them")
+        self.size = 1 << max(4, int(2 * nb - 1).bit_length())
+        self.fbits = min(26, max(12, int(16 * nb).bit_length()))
+        self._table = np.empty(2 * self.size, dtype=np.uint32)
+        self._filter = np.empty((1 << self.fbits) // 64, dtype=np.uint64)
+        self._slot_of = np.empty(nb, dtype=np.uint32)
+        self._hit = np.zeros(self.size, dtype=np.uint8)
+        if self._lib.keys16_build(b.ctypes.data, nb, self._table.ctypes.data, self.size, self._slot_of.ctypes.data,
+                                  self._filter.ctypes.data, self.fbits) < 0:
+            raise ValueError("a hash table of the wrong size")
+
+    def probe(self, keys, rows: bool = False):
+        """Mark the build keys found among ``keys`` (16-byte keys); with ``rows``, also return
+        the mask over ``keys`` of those found (else None)."""
+        np = self._np
+        p = np.ascontiguousarray(keys).view(np.uint64).reshape(-1)
+        if len(p) != 2 * len(keys):
+            raise ValueError("keys of 16 bytes expected")
+        out = np.empty(len(keys), dtype=np.uint8) if rows else None
+        self._lib.keys16_probe(self._b.ctypes.data, self._table.ctypes.data, self.size, self._filter.ctypes.data,
+                               self.fbits, p.ctypes.data, 0, len(keys), self._hit.ctypes.data,
+                               out.ctypes.data if rows else None)
+        return out.view(bool) if rows else None
+
+    def marked(self):
+        """Mask over the build keys: which some probed batch held."""
+        np = self._np
+        out = np.empty(len(self._slot_of), dtype=np.uint8)
+        self._lib.keys16_marked(self._slot_of.ctypes.data, self._hit.ctypes.data, out.ctypes.data, len(out))
+        return out.view(bool)
 
 
 def _build_c() -> CKernels:

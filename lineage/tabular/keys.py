@@ -148,6 +148,9 @@ def members(keys_a, keys_b, *, sorted_a=None):
     if len(keys_a) == 0 or len(keys_b) == 0:
         return np.zeros(len(keys_b), dtype=bool)
     if sorted_a is None and len(keys_a) + len(keys_b) > FILTER_ABOVE:
+        both = _hashed_members(keys_a, keys_b, want_a=False)
+        if both is not None:
+            return both[1]
         a_idx, b_idx = _narrowed(keys_a, keys_b)
         out = np.zeros(len(keys_b), dtype=bool)
         if len(a_idx) and len(b_idx):
@@ -167,6 +170,9 @@ def members_both(keys_a, keys_b):
     if len(keys_a) == 0 or len(keys_b) == 0:
         return out_a, out_b
     if len(keys_a) + len(keys_b) > FILTER_ABOVE:
+        both = _hashed_members(keys_a, keys_b)
+        if both is not None:
+            return both
         a_idx, b_idx = _narrowed(keys_a, keys_b)
     else:
         a_idx, b_idx = np.arange(len(keys_a)), np.arange(len(keys_b))
@@ -174,6 +180,26 @@ def members_both(keys_a, keys_b):
         sub_a, sub_b = keys_a[a_idx], keys_b[b_idx]
         out_b[b_idx] = members(sub_a, sub_b, sorted_a=sorted_lanes(sub_a))
         out_a[a_idx] = members(sub_b, sub_a, sorted_a=sorted_lanes(sub_b))
+    return out_a, out_b
+
+
+def _hashed_members(keys_a, keys_b, *, want_a: bool = True):
+    """(mask over ``keys_a``, mask over ``keys_b``) of the keys found on the other side, from
+    the compiled kernels' hash join (``CKernels.members16``: a hash table of the smaller
+    side, probed on two threads); the mask over ``keys_a`` is None unless ``want_a``.
+    None where the kernels are not available (the numpy path gives the same masks)."""
+    from lineage.tabular import kernels
+
+    if any(k.dtype.itemsize != 16 or k.dtype.names is not None for k in (keys_a, keys_b)):
+        return None
+    k = kernels.get(len(keys_a) + len(keys_b))
+    if k is None or not hasattr(k, "members16"):
+        return None
+    threads = min(2, os.cpu_count() or 1)
+    if len(keys_b) <= len(keys_a):
+        out_b, out_a = k.members16(keys_b, keys_a, build_mask=True, probe_mask=want_a, threads=threads)
+    else:
+        out_a, out_b = k.members16(keys_a, keys_b, build_mask=want_a, probe_mask=True, threads=threads)
     return out_a, out_b
 
 

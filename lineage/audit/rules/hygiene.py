@@ -25,6 +25,11 @@ class NoTestSet(Rule):
     severity = Severity.critical
     title = "test metrics with no test input, or test set contained in train"
 
+    def reads(self, ctx: RuleContext, run: RunView) -> list[tuple[str, str]]:
+        train_ids, _who = ctx.train_snapshots(run)
+        tests = [t.snapshot_id for t in ctx.heldout_inputs(run, ("test",))]
+        return [(s, "data") for s in [*train_ids, *tests]] if train_ids and tests else []
+
     def check(self, ctx: RuleContext, run: RunView) -> list[Finding]:
         found = []
         tests = ctx.heldout_inputs(run, ("test",))

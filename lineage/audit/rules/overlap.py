@@ -40,6 +40,11 @@ class ExactOverlap(Rule):
     title = "held-out rows whose features+label fingerprint is in train"
     options = {"tolerance": 0.0}
 
+    def reads(self, ctx: RuleContext, run: RunView) -> list[tuple[str, str]]:
+        train_ids, _who = ctx.train_snapshots(run)
+        held = [h.snapshot_id for h in ctx.heldout_inputs(run)]
+        return [(s, "data") for s in [*train_ids, *held]] if train_ids and held else []
+
     def check(self, ctx: RuleContext, run: RunView) -> list[Finding]:
         train_ids, who = ctx.train_snapshots(run)
         found = []
@@ -137,6 +142,16 @@ class NearDuplicate(Rule):
     title = "near-identical rows across splits (numbers snapped to a 2^-19 grid; text by MinHash, verified)"
     options = {"threshold": 0.8, "tolerance": 0.0}
 
+    def reads(self, ctx: RuleContext, run: RunView) -> list[tuple[str, str]]:
+        """The data keys and near keys ``_numeric`` compares (none where it compares none)."""
+        train_ids, _who = ctx.train_snapshots(run)
+        out: list[tuple[str, str]] = []
+        for h in ctx.heldout_inputs(run) if train_ids else []:
+            if _compares_near(ctx, train_ids, h.snapshot_id):
+                sides = [*train_ids, h.snapshot_id]
+                out += [(s, c) for c in ("data", _NEAR, _NEAR_SHIFT) for s in sides]
+        return out
+
     def check(self, ctx: RuleContext, run: RunView) -> list[Finding]:
         train_ids, who = ctx.train_snapshots(run)
         if not train_ids:
@@ -182,28 +197,34 @@ class NearDuplicate(Rule):
         from lineage.tabular.keys import members_both
 
         sides = [heldout_id, *train_ids]
-        if not any(_NEAR in ctx.fingerprints(s).column_names for s in sides):
+        if not _compares_near(ctx, train_ids, heldout_id):
             return None
-        floats = [c for c, p in ctx.profiles(heldout_id).items() if str(p.get("type", "")).startswith(("double", "float"))]
-        if len(floats) < MIN_FLOAT_COLUMNS:
-            return None  # one or two floats agree to 1e-6 by chance (saturated probabilities)
         h_pos, h_fp = ctx.keys(heldout_id, "data")
         if len(h_fp) == 0:
             return None
         near = np.zeros(len(h_fp), dtype=bool)
-        _read_side_by_side(ctx, [(s, c) for c in ("data", _NEAR, _NEAR_SHIFT) for s in sides
-                                 if c == "data" or c in ctx.fingerprints(s).column_names])
-        train_fp = _joined([ctx.keys(t, "data")[1] for t in train_ids])
+        # one pass over the training rows answers for both grids (and for exact-overlap)
+        scan = ctx.train_scan(train_ids, heldout_id)
+        if scan is None or not {_NEAR, _NEAR_SHIFT} <= set(scan.hits):
+            scan = None
+            _read_side_by_side(ctx, [(s, c) for c in ("data", _NEAR, _NEAR_SHIFT) for s in sides
+                                     if c == "data" or c in ctx.fingerprints(s).column_names])
+        train_fp = None if scan is not None else _joined([ctx.keys(t, "data")[1] for t in train_ids])
         for column in (_NEAR, _NEAR_SHIFT):
-            train = _joined([_near_keys(ctx, t, column)[1] for t in train_ids])
             held = _near_keys(ctx, heldout_id, column)[1]
-            # both ways at once: the held-out rows with a training row's near key, and the
-            # training rows with a held-out row's
-            train_hit, hit = members_both(train, held)
+            if scan is not None:
+                hit = scan.masks[column].copy()
+                hit_near, hit_fp = scan.hits[column]  # the training rows whose near key hit
+            else:
+                train = _joined([_near_keys(ctx, t, column)[1] for t in train_ids])
+                # both ways at once: the held-out rows with a training row's near key, and
+                # the training rows with a held-out row's
+                train_hit, hit = members_both(train, held)
+                hit_near, hit_fp = (train[train_hit], train_fp[train_hit]) if hit.any() else (None, None)
             if hit.any():
                 # a grid cell that distinct training rows share is one the data crowds on its
                 # own (saturated probabilities, coarse values): a match there is no evidence
-                crowded = _crowded(train, train_fp, train_hit)
+                crowded = _crowded(hit_near, hit_fp)
                 if len(crowded):
                     hit &= ~_contains(ctx, crowded, held)
             near |= hit
@@ -216,6 +237,15 @@ class NearDuplicate(Rule):
 
 _NEAR, _NEAR_SHIFT = "fp_near", "fp_near_shift"
 
+
+def _compares_near(ctx: RuleContext, train_ids: list[str], heldout_id: str) -> bool:
+    """Whether near keys are compared: some snapshot on either side has them, and the
+    held-out table has at least ``MIN_FLOAT_COLUMNS`` float columns."""
+    if not any(_NEAR in ctx.fingerprints(s).column_names for s in [heldout_id, *train_ids]):
+        return False
+    floats = [c for c, p in ctx.profiles(heldout_id).items() if str(p.get("type", "")).startswith(("double", "float"))]
+    return len(floats) >= MIN_FLOAT_COLUMNS  # one or two floats agree to 1e-6 by chance
+
 #: Numeric near-copies are judged on tables with at least this many float columns: with
 #: fewer, distinct rows agree to 1e-6 by chance (two saturated probabilities, a rounded
 #: measurement), so a match is no evidence of a copy.
@@ -225,7 +255,8 @@ MIN_FLOAT_COLUMNS = 3
 def _crowded(near_keys, fp_keys, among=None):
     """The near keys (``V16``) that two or more distinct training rows (by data key) share;
     ``among``, a mask over the rows, restricts the search to those rows (the rows whose
-    near key a held-out row has: far fewer than all, so far less to sort)."""
+    near key a held-out row has: far fewer than all, so far less to sort; or pass only
+    those rows)."""
     import numpy as np
 
     if among is not None:

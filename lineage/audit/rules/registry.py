@@ -92,6 +92,11 @@ class Rule:
     def check(self, ctx: RuleContext, run: RunView) -> list[Finding]:
         raise NotImplementedError
 
+    def reads(self, ctx: RuleContext, run: RunView) -> list[tuple[str, str]]:
+        """The key columns ``(snapshot, column)`` that ``check`` will ask ``ctx.keys`` for on
+        this run, so the audit can read them ahead, side by side; none by default."""
+        return []
+
     def finding(self, run: RunView, message: str, evidence: dict[str, Any] | None = None, *,
                 severity: Severity | None = None) -> Finding:
         level = self.level if severity is None else severity  # Severity.info is 0: test for None
