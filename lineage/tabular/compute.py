@@ -33,7 +33,7 @@ from lineage.tabular import kernel, rowhash, sources
 from lineage.tabular import queries as gtab
 from lineage.tabular.rowskey import batch_rows_key, combine_rows_keys, file_rows_key
 from lineage.tabular.limits import Limits, check_output, check_rows
-from lineage.tabular.kernel import (FP_DICTIONARY, FP_PLAIN, MINHASH_SCHEME, MINHASH_SEED,  # noqa: F401
+from lineage.tabular.kernel import (FP_DICTIONARY, FP_ENCODING, FP_PLAIN, MINHASH_SCHEME, MINHASH_SEED,  # noqa: F401
                                     NUM_PERM, SHINGLE, fingerprint_schema, fp_compression, label_text,
                                     minhash_schema, minhash_signature, normalise_text_array, shingles,
                                     time_type, time_values)
@@ -175,7 +175,8 @@ class FileSink:
         self.plan = plan
         self.notes.extend(n for n in plan.notes if n not in self.notes)
         self.writer = pq.ParquetWriter(self.fp_path, plan.fschema, compression=fp_compression(plan.fschema),
-                                       write_statistics=False, use_dictionary=FP_DICTIONARY)
+                                       write_statistics=False, use_dictionary=FP_DICTIONARY,
+                                       column_encoding=FP_ENCODING)
         if self.mh_path and plan.textc in plan.names:
             self.mh_writer = pq.ParquetWriter(self.mh_path, minhash_schema(), compression="zstd",
                                               write_statistics=False)
@@ -188,7 +189,7 @@ class FileSink:
             plan.profilers[name].apply(result.partials[name])
         self.notes.extend(n for n in result.notes if n not in self.notes)
         self.writer.write_batch(result.fingerprints)
-        self.rows_keys.append(batch_rows_key(result.fingerprints.column(1)))
+        self.rows_keys.append(result.rows_key or batch_rows_key(result.fingerprints.column(1)))
         if self.mh_writer is not None:
             self.mh_writer.write_batch(result.minhash)
         self.rows += result.fingerprints.num_rows

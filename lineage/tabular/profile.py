@@ -92,6 +92,11 @@ class QuantileSummary:
 
     def _merge(self, a, b):
         np = _np()
+        from lineage.tabular import kernels
+
+        k = kernels.get(len(a[0]) + len(b[0]))
+        if k is not None and hasattr(k, "quantile_merge"):
+            return k.quantile_merge(a, b, self.k)  # one merge of the two sorted samples, no sort
         v = np.concatenate([a[0], b[0]])
         w = np.concatenate([a[1], b[1]])
         order = np.argsort(v, kind="stable")
@@ -277,6 +282,8 @@ class ColumnProfiler:
                 # past the exact limit only a batch's heaviest values can reach the top k
                 keep = pc.select_k_unstable(vc.field("counts"), k=TOP_K * 20, sort_keys=[("dummy", "descending")])
                 vc = vc.take(keep)
+            elif isinstance(vc, _Distinct):
+                vc = vc.struct()
             self.pending.append(vc)
             self.pending_values += len(vc)
             if self.pending_values > MERGE_VALUES:
@@ -369,6 +376,50 @@ def _scratch(n: int):
     return bufs
 
 
+def _struct_counts(values, counts):
+    import pyarrow as pa
+
+    return pa.StructArray.from_arrays([values, counts], names=["values", "counts"])
+
+
+class _Distinct:
+    """A batch's distinct text values (first-seen order) and their counts, as the struct
+    array of ``_value_counts`` (``len``, ``field``, ``take``, ``struct``), whose values stay
+    in the batch until asked for: past the exact limit ``ColumnProfiler.apply`` keeps only
+    a batch's heaviest ``TOP_K * 20``, so the others are never copied out. Pickled (to go
+    from an engine's worker to the client) as the struct array."""
+
+    __slots__ = ("arr", "first", "counts")
+
+    def __init__(self, arr, first, counts) -> None:
+        self.arr, self.first, self.counts = arr, first, counts
+
+    def __len__(self) -> int:
+        return len(self.first)
+
+    def field(self, name: str):
+        import pyarrow as pa
+
+        if name == "counts":
+            return pa.array(self.counts, pa.int64())
+        if name == "values":
+            return self.arr.take(pa.array(self.first))
+        raise KeyError(name)
+
+    def take(self, indices):
+        """The struct array of the entries at ``indices`` (an Arrow integer array)."""
+        import pyarrow as pa
+
+        at = _np().asarray(indices.to_numpy(zero_copy_only=False), dtype=_np().int64)
+        return _struct_counts(self.arr.take(pa.array(self.first[at])), pa.array(self.counts[at], pa.int64()))
+
+    def struct(self):
+        return _struct_counts(self.field("values"), self.field("counts"))
+
+    def __reduce__(self):
+        return _struct_counts, (self.field("values"), self.field("counts"))
+
+
 def _value_counts(arr, v0):
     """Arrow ``value_counts`` of a categorical batch as text (values in first-seen order).
     A text array without nulls is counted by the compiled kernels where they are loaded,
@@ -386,6 +437,8 @@ def _value_counts(arr, v0):
             # into this thread's buffers, kept between batches (a batch allocates no table)
             first, counts, table = _scratch(len(arr))
             d = k.distinct_strings_into(arr, v0, first, counts, table)
+            if d > TOP_K * 20:  # apply may keep only the heaviest: take the values then
+                return _Distinct(arr, first[:d].copy(), counts[:d].copy())
             values = arr.take(pa.array(first[:d]))
             return pa.StructArray.from_arrays([values, pa.array(counts[:d].copy(), pa.int64())],
                                               names=["values", "counts"])

@@ -414,9 +414,14 @@ def _apply_nulls(tags, payload, valid):
     return tags, payload
 
 
-def value_hashes(arr):
-    """(v0, v1): per-value 64-bit hashes in both lanes: v_L = mix(payload_L ^ K_L[tag])."""
+def value_hashes(arr, out=None):
+    """(v0, v1): per-value 64-bit hashes in both lanes: v_L = mix(payload_L ^ K_L[tag]).
+    ``out``: two uint64 arrays of ``len(arr)`` the compiled kernels may write them into
+    (the result is then those arrays, or new ones)."""
     np = _np()
+    fast = _compiled_value_hashes(arr, out)
+    if fast is not None:
+        return fast
     arr = _maybe_dictionary(arr)
     tags, payload = canonical(arr)
     single = len(tags) > 0 and int(tags.min()) == int(tags.max())
@@ -439,6 +444,56 @@ def value_hashes(arr):
             keys = np.array([tag_key(lane, t) for t in range(13)], dtype=np.uint64)
             out.append(mix(p ^ keys[tags]))
     return out[0], out[1]
+
+
+def _compiled_value_hashes(arr, out=None):
+    """``value_hashes`` of a text (32-bit offsets) or signed integer array in one pass of
+    the C kernels (``string_hashes``, ``int_hashes``), or None for any other array or
+    without them. Text all ASCII is already NFC; any other text is normalised and hashed
+    again. Text is not dictionary-encoded first: the kernel hashes every value for less
+    than the encoding costs. ``out``: two uint64 arrays of the array's length to write
+    the hashes into (else new ones)."""
+    import pyarrow as pa
+
+    np = _np()
+    if isinstance(arr, pa.ChunkedArray):
+        if arr.num_chunks != 1:
+            return None
+        arr = arr.chunk(0)
+    t = arr.type
+    n = len(arr)
+    if not (pa.types.is_string(t) or pa.types.is_signed_integer(t)):
+        return None
+    k = _jit(n)
+    if k is None or not hasattr(k, "string_hashes") or not n:
+        return None
+    v0, v1 = out if out is not None else (np.empty(n, np.uint64), np.empty(n, np.uint64))
+    valid = _valid(arr)
+    z = _null_hashes()
+    if pa.types.is_signed_integer(t):
+        k.int_hashes(_ints(arr, np.int64), valid, (tag_key(0, T_NUM), tag_key(1, T_NUM)),
+                     (tag_key(0, T_INT), tag_key(1, T_INT)), z, v0, v1)
+        return v0, v1
+    if not k.string_hashes(arr, tag_key(0, T_STR), tag_key(1, T_STR), v0, v1):
+        import pyarrow.compute as pc
+
+        normalised = pc.utf8_normalize(arr, form="NFC")
+        if not pa.types.is_string(normalised.type):
+            return None
+        k.string_hashes(normalised, tag_key(0, T_STR), tag_key(1, T_STR), v0, v1)
+    if valid is not None:
+        v0[~valid], v1[~valid] = z
+    return v0, v1
+
+
+_NULL: list[int] = []
+
+
+def _null_hashes() -> tuple[int, int]:
+    """mix(K_L[T_NULL]) of both lanes: a null value's hash."""
+    if not _NULL:
+        _NULL.extend(mix_int(tag_key(lane, T_NULL)) for lane in (0, 1))
+    return _NULL[0], _NULL[1]
 
 
 def _maybe_dictionary(arr):
