@@ -25,6 +25,14 @@ from lineage.log.events import Event, utc_now
 __all__ = ["Event", "Graph", "utc_now"]
 
 
+#: Inserts one event row (``WHERE ?``: 1 to insert it, 0 to insert nothing).
+_INSERT_EVENT = ("INSERT INTO events (id, type, time, actor, parents, body) "
+                 "SELECT ?, ?, ?, ?, ?, ? WHERE ?")
+
+#: A body at least this long (characters) is not left bound to the cached insert.
+_LARGE_BODY = 1 << 20
+
+
 class Graph:
     """The lineage database of one repository.
 
@@ -108,11 +116,14 @@ class Graph:
         return event
 
     def _insert(self, conn: sqlite3.Connection, event: Event) -> None:
-        conn.execute(
-            "INSERT INTO events (id, type, time, actor, parents, body) VALUES (?, ?, ?, ?, ?, ?)",
-            (event.id, event.type, event.time, event.actor, json.dumps(list(event.parents)),
-             event.body_json),
-        )
+        body = event.body_json
+        conn.execute(_INSERT_EVENT, (event.id, event.type, event.time, event.actor,
+                                     json.dumps(list(event.parents)), body, 1))
+        if len(body) >= _LARGE_BODY:
+            # a cached statement keeps a copy of the values last bound to it until it runs
+            # again: run it once more, inserting nothing, so the copy of a snapshot's body
+            # (tens of MB for a million files) is not held while the projectors run
+            conn.execute(_INSERT_EVENT, (None, None, None, None, None, None, 0))
         conn.executemany(
             "INSERT OR IGNORE INTO event_parents (parent, child) VALUES (?, ?)",
             [(p, event.id) for p in event.parents],

@@ -10,16 +10,30 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Iterable
 from typing import Any
+
+import blake3
 
 from lineage.log.events import Event
 from lineage.log.registry import projector
 from lineage.core.hashing import hash_bytes
 
 
-def content_key(digests: list[str]) -> str:
-    """One key for the multiset of file digests of a snapshot, whatever the file names."""
-    return hash_bytes("\n".join(sorted(digests)).encode())
+def content_key(digests: Iterable[str]) -> str:
+    """One key for the multiset of file digests of a snapshot, whatever the file names:
+    the hash of the sorted digests joined by newlines, hashed a slice at a time (a
+    snapshot may list a million files)."""
+    ordered = sorted(digests)
+    if len(ordered) <= _KEY_SLICE:
+        return hash_bytes("\n".join(ordered).encode())
+    h = blake3.blake3()
+    for i in range(0, len(ordered), _KEY_SLICE):
+        h.update((("\n" if i else "") + "\n".join(ordered[i:i + _KEY_SLICE])).encode())
+    return h.hexdigest()
+
+
+_KEY_SLICE = 8192
 
 
 @projector("snapshot")
@@ -29,7 +43,7 @@ def _snapshot_content(conn: sqlite3.Connection, ev: Event) -> None:
         return
     conn.execute(
         "INSERT OR IGNORE INTO snapshot_content (snapshot_id, content_key) VALUES (?, ?)",
-        (ev.body["snapshot_id"], content_key([f["digest"] for f in manifest["files"]])),
+        (ev.body["snapshot_id"], content_key(f["digest"] for f in manifest["files"])),
     )
 
 

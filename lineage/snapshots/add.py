@@ -9,6 +9,7 @@ a half-recorded snapshot.
 
 from __future__ import annotations
 
+import heapq
 import os
 from array import array
 from concurrent.futures import ThreadPoolExecutor
@@ -29,7 +30,7 @@ from lineage.core.redact import redact_text as _redact_text
 from lineage.errors import PathError, UsageError
 from lineage.repo import Repo
 from lineage.snapshots import hooks, lock, queries, workspace
-from lineage.snapshots.manifest import Entry, Manifest
+from lineage.snapshots.manifest import Entry, Manifest, PackedEntries, encode_into
 from lineage.snapshots.scan import (NOT_STORED, ScanReport, check_names, combine_keys, folder_key,
                                     record_folders, remove_stale_temps, tree_matches, walk)
 from lineage.store.objects import LinkMode
@@ -64,14 +65,18 @@ class SnapshotResult:
 
 class _Folder(NamedTuple):
     """One folder's files as the walk found them, compactly: a name and four numbers a
-    file instead of a tuple of strings and a stat tuple (a million files fit in ~100 MB)."""
+    file instead of a tuple of strings and a stat tuple, and the names one string a
+    folder rather than a string a file (a million files fit in ~60 MB)."""
 
     prefix: str          # "" or "a/b/"
     path: str            # the folder's absolute path
-    names: list[str]
+    joined: str          # the files' names, NUL-separated (no name holds a NUL)
     ids: array           # device, inode, size per file ("Q")
     mtimes: array        # mtime_ns per file ("q")
     executable: bytes    # one byte per file
+
+    def names(self) -> list[str]:
+        return self.joined.split("\0")
 
 
 def _walk(target: Path, rel: str, report: ScanReport) -> tuple[str, list[_Folder], int, int]:
@@ -92,8 +97,8 @@ def _walk(target: Path, rel: str, report: ScanReport) -> tuple[str, list[_Folder
             ids.extend((st[0], st[1], st[2]))
             mtimes.append(st[3])
             total += st[2]
-        out.append(_Folder(prefix, os.path.dirname(found[0].abspath), [f[0][cut:] for f in found], ids,
-                           mtimes, bytes(bool(f[3]) for f in found)))
+        out.append(_Folder(prefix, os.path.dirname(found[0].abspath), "\0".join([f[0][cut:] for f in found]),
+                           ids, mtimes, bytes(bool(f[3]) for f in found)))
         count += len(found)
     check_names(kind, rel, [], report.dirs)
     return kind, out, count, total
@@ -114,9 +119,10 @@ def _digests(
     store: bool,
     progress: Progress | None,
     counter: HashCounter | None,
-) -> tuple[list[Entry], int, int]:
-    """The manifest entries of ``folders`` (in their order), storing new objects in one
-    batch; returns them, the number of objects written and the number of files hashed.
+) -> tuple[list[bytearray], int, int]:
+    """The digests of the files of ``folders``, storing new objects in one batch: for
+    each folder, 32 raw bytes a file in its order. Returns them, the number of objects
+    written and the number of files hashed.
 
     Folder by folder: a folder whose stat key is the one the folder index recorded for
     ``previous`` (the dataset's latest snapshot) takes that snapshot's entries whole,
@@ -141,32 +147,33 @@ def _digests(
     keys = report.keys
     link = repo.link_mode
     ostore = repo.store
-    entries: list[Entry] = []
+    digests: list[bytearray] = []
     updates: list[tuple[str, FileStat, str]] = []
-    large: list[tuple[int, str, tuple[int, int, int, int]]] = []
+    large: list[tuple[bytearray, int, str, tuple[int, int, int, int]]] = []
     hashed = hashed_bytes = done = 0
     if progress and total:
         progress(0, total)
 
     with ostore.batch() as batch:
         for folder in folders:
-            prefix, names, ids, mtimes, exe = folder.prefix, folder.names, folder.ids, folder.mtimes, folder.executable
+            prefix, names, ids, mtimes = folder.prefix, folder.names(), folder.ids, folder.mtimes
+            dg = bytearray(32 * len(names))
+            digests.append(dg)
             recorded = index.get(prefix)
             if recorded is not None and recorded[0] and recorded[0] == keys.get(prefix):
                 blob = cache.folder_entries(recorded[1])
-                mine: list[Entry] = []
                 for j, name in enumerate(names):
                     e = blob.get(name)
                     if e is None:
                         break
-                    mine.append(Entry(prefix + name, ids[3 * j + 2], e[1].hex(), bool(exe[j])))
+                    dg[32 * j:32 * j + 32] = e[1]
                 else:
                     if store and not prev_stored:
-                        for j, e in enumerate(mine):
-                            if not ostore.exists(e.digest):
-                                batch.put_file(f"{folder.path}/{names[j]}", e.digest, link)
-                    entries.extend(mine)
-                    done += sum(e.size for e in mine)
+                        for j in range(len(names)):
+                            digest = dg[32 * j:32 * j + 32].hex()
+                            if not ostore.exists(digest):
+                                batch.put_file(f"{folder.path}/{names[j]}", digest, link)
+                    done += sum(ids[2::3])
                     continue
             by_name = cache.stat_folder(folder.path)
             for j, name in enumerate(names):
@@ -179,8 +186,7 @@ def _digests(
                     if store and not ostore.exists(digest):  # e.g. after --no-store
                         batch.put_file(abspath, digest, link)
                 elif size > SMALL_FILE:
-                    large.append((len(entries), abspath, st))
-                    entries.append(Entry(prefix + name, size, "", bool(exe[j])))
+                    large.append((dg, j, abspath, st))
                     continue
                 else:
                     try:
@@ -196,7 +202,7 @@ def _digests(
                     updates.append((abspath, st, digest))  # type: ignore[arg-type]
                     hashed += 1
                     hashed_bytes += size
-                entries.append(Entry(prefix + name, size, digest, bool(exe[j])))
+                dg[32 * j:32 * j + 32] = bytes.fromhex(digest)
             done += sum(ids[2::3])
             if len(updates) >= _UPDATE_BATCH:  # bounded: what is learnt, written as it is learnt
                 cache.update(updates)
@@ -204,20 +210,21 @@ def _digests(
             if progress and total:
                 progress(done, total)
 
-        def one(item: tuple[int, str, tuple[int, int, int, int]]) -> tuple[int, str, tuple, str]:
-            i, abspath, st = item
+        def one(item: tuple[bytearray, int, str, tuple[int, int, int, int]]) -> tuple[str, tuple, str]:
+            dg, j, abspath, st = item
             if store and link is LinkMode.copy:  # read once: hashed while copied into the store
-                return i, abspath, st, batch.hash_and_put_file(abspath)
-            digest = hash_file(abspath, st[2])
-            if store:
-                batch.put_file(abspath, digest, link)
-            return i, abspath, st, digest
+                digest = batch.hash_and_put_file(abspath)
+            else:
+                digest = hash_file(abspath, st[2])
+                if store:
+                    batch.put_file(abspath, digest, link)
+            dg[32 * j:32 * j + 32] = bytes.fromhex(digest)
+            return abspath, st, digest
 
         if large:
             workers = min(4, os.cpu_count() or 1, len(large))
             with ThreadPoolExecutor(max_workers=workers) as pool:
-                for i, abspath, st, digest in pool.map(one, large):
-                    entries[i] = entries[i]._replace(digest=digest)
+                for abspath, st, digest in pool.map(one, large):
                     updates.append((abspath, st, digest))  # type: ignore[arg-type]
                     hashed += 1
                     hashed_bytes += st[2]
@@ -229,7 +236,7 @@ def _digests(
     if counter is not None:
         counter.files += hashed
         counter.bytes += hashed_bytes
-    return entries, batch.written, hashed
+    return digests, batch.written, hashed
 
 
 class _HookFiles(Sequence[tuple[str, str, str]]):
@@ -254,6 +261,90 @@ class _HookFiles(Sequence[tuple[str, str, str]]):
 
     def __iter__(self) -> Iterator[tuple[str, str, str]]:
         return (self._item(e) for e in self._entries)
+
+
+#: From this many files a snapshot gives freed heap memory back between its phases.
+_TRIM_FILES = 20_000
+
+
+def _trim_heap() -> None:
+    """Give the C heap's free pages back to the system (glibc's ``malloc_trim``).
+
+    A snapshot of many small files allocates and frees a buffer per file between
+    longer-lived ones; the freed pages in the middle of the heap stay part of the
+    process until trimmed (about 50 MB at 300,000 files). Elsewhere a no-op."""
+    global _malloc_trim
+    if _malloc_trim is None:
+        _malloc_trim = False
+        try:
+            import ctypes
+
+            _malloc_trim = ctypes.CDLL(None).malloc_trim
+        except (OSError, AttributeError):
+            pass
+    if _malloc_trim:
+        _malloc_trim(0)
+
+
+_malloc_trim: Any = None
+
+
+def _manifest(kind: str, folders: list[_Folder], digests: list[bytearray], dirs: list[str]) -> Manifest:
+    """The manifest of the walked ``folders`` and their ``digests``, its entries held as
+    columns (``PackedEntries``) in manifest order: sorted by path (comparing strings
+    compares code points, which orders them as their UTF-8 bytes do).
+
+    Each folder's names are sorted, then the folders' runs are laid end to end when
+    they do not interleave (the usual case), or merged. No string per file is kept:
+    the paths go straight into the columns' bytes."""
+    runs: list[tuple[str, str, int, list[int]]] = []
+    for fi, f in enumerate(folders):
+        names = f.names()
+        order = sorted(range(len(names)), key=names.__getitem__)
+        runs.append((f.prefix + names[order[0]], f.prefix + names[order[-1]], fi, order))
+    runs.sort()
+    out, ends, sizes, packed, exe = bytearray(), array("Q"), array("Q"), bytearray(), bytearray()
+    if all(a[1] < b[0] for a, b in zip(runs, runs[1:])):
+        for _, _, fi, order in runs:
+            f, dg = folders[fi], digests[fi]
+            prefix, names, ids, flags = f.prefix.encode("utf-8"), f.names(), f.ids, f.executable
+            for j in order:
+                out += prefix
+                out += names[j].encode("utf-8")
+                ends.append(len(out))
+                sizes.append(ids[3 * j + 2])
+                packed += dg[32 * j:32 * j + 32]
+                exe.append(flags[j])
+    else:  # a folder's files sort between another's (e.g. "a.txt", "a/b", "a0"): merge them
+        for path, fi, j in heapq.merge(*[_run(folders[fi], fi, order) for _, _, fi, order in runs]):
+            f = folders[fi]
+            out += path.encode("utf-8")
+            ends.append(len(out))
+            sizes.append(f.ids[3 * j + 2])
+            packed += digests[fi][32 * j:32 * j + 32]
+            exe.append(f.executable[j])
+    return Manifest(kind, PackedEntries(out, ends, sizes, packed, exe),  # type: ignore[arg-type]
+                    tuple(sorted(set(dirs), key=lambda d: d.encode("utf-8"))))
+
+
+def _run(folder: _Folder, fi: int, order: list[int]) -> Iterator[tuple[str, int, int]]:
+    prefix, names = folder.prefix, folder.names()
+    for j in order:
+        yield prefix + names[j], fi, j
+
+
+def _body_text(body: dict[str, Any], manifest: bytearray) -> str:
+    """``_body_json(body, manifest)`` made in ``manifest``'s own buffer (the body's other
+    keys go in before and after it), then read out as the text once: the manifest's
+    bytes exist twice only for that moment. ``manifest`` is left empty."""
+    # NUL is always escaped in canonical JSON: it marks the manifest's place
+    head, tail = _body_json(body, "\0").split("\0")
+    manifest[:0] = head.encode("utf-8")
+    manifest += tail.encode("utf-8")
+    try:
+        return manifest.decode("utf-8")
+    finally:
+        manifest.clear()
 
 
 def _body_json(body: dict[str, Any], manifest: str | None) -> str:
@@ -367,16 +458,19 @@ def _create(repo: Repo, target: Path, rel: str, *, name: str | None, message: st
                               count, total, 0, 0, True, store,
                               None, repo.git_state().to_dict(), warnings=report.warnings())
     previous = row.latest_snapshot if row and row.path == rel else None
-    entries, new_objects, hashed = _digests(repo, target, folders, report, total=total, previous=previous,
+    digests, new_objects, hashed = _digests(repo, target, folders, report, total=total, previous=previous,
                                             store=store, progress=progress, counter=counter)
-    del folders
-    manifest = Manifest.build(kind, entries, report.dirs)
-    del entries
-    manifest_json: str | None = manifest.encode_text()  # what the event body embeds
-    encoded = manifest_json.encode("utf-8")
+    if count >= _TRIM_FILES:
+        _trim_heap()  # what the hashing freed (reads, the batch's sets), before the manifest grows
+    manifest = _manifest(kind, folders, digests, report.dirs)
+    del folders, digests
+    # its canonical bytes, written once: hashed, stored and (see _body_text) made the event's body
+    encoded: bytearray | None = encode_into(bytearray(), kind, manifest.entries, manifest.dirs)
     sid = blake3.blake3(encoded).hexdigest()
     repo.store.put_bytes(encoded, sid)  # manifests are always kept, even with --no-store
-    del encoded
+    # that check loaded the set of every packed object (tens of MB for a store of a million
+    # objects); nothing below reads it, so it is not held through the event's write
+    repo.store._forget_packs()
     repo.stat_cache.set_tree(str(target), key if store else key + NOT_STORED, sid)
     if kind == "folder":  # per-folder stat keys: status then reads only the folders that change
         record_folders(repo.stat_cache, str(target), sid, report.keys, manifest.entries)
@@ -395,6 +489,8 @@ def _create(repo: Repo, target: Path, rel: str, *, name: str | None, message: st
                               manifest.total_size, hashed, new_objects, True, store, None,
                               git.to_dict(), warnings=warnings)
     _faults.point("snapshot.before_event")  # objects and manifest stored, nothing recorded
+    if count >= _TRIM_FILES:
+        _trim_heap()  # the event's write holds the manifest's text three times at its peak
     with graph.transaction():
         # Decided again under the write lock: a concurrent snapshot of the same folder may
         # have recorded this content since we looked, and it must not become a second version.
@@ -429,8 +525,8 @@ def _create(repo: Repo, target: Path, rel: str, *, name: str | None, message: st
         _append(repo, hooks.events(added))  # the hooks' events (see above)
         # the manifest goes in as its canonical bytes, written once above, and reaches the
         # projector as rows: no dictionary per file
-        text = _body_json(body, None if known else manifest_json)
-        manifest_json = None
+        text = _body_json(body, None) if known else _body_text(body, encoded)  # type: ignore[arg-type]
+        encoded = None
         if not known:
             body["manifest"] = manifest.view()  # what projectors read; the JSON is `text`
         ev = graph.append("snapshot", body, actor=repo.user, body_json=text)

@@ -657,7 +657,6 @@ class Batch:
         self.store = store
         self._pending: dict[str, Path] = {}
         self._pack: _PackBuilder | None = None
-        self._packed: set[str] = set()
         self._done_packs: list[_PackBuilder] = []
         self._lock = threading.Lock()
         self._force_pack = False
@@ -670,7 +669,15 @@ class Batch:
         return self
 
     def _has(self, digest: str) -> bool:
-        return digest in self._pending or digest in self._packed
+        if digest in self._pending:
+            return True
+        if self._pack is None and not self._done_packs:
+            return False
+        # the packs being written know what they hold (one set of raw digests, not a
+        # second set of hex strings: a snapshot may pack a million objects)
+        raw = bytes.fromhex(digest)
+        return (self._pack is not None and self._pack.writer.has(raw)) or any(
+            p.writer.has(raw) for p in self._done_packs)
 
     def _stored(self, digest: str) -> bool:
         """Is the object already in the store? After many checks, one listing of the loose
@@ -690,7 +697,6 @@ class Batch:
                 if self._pack is None:
                     self._pack = _PackBuilder(self.store)
                 self._pack.add(digest, data)
-                self._packed.add(digest)
                 if self._pack.size >= PACK_SIZE_MAX:
                     self._done_packs.append(self._pack)
                     self._pack = None

@@ -248,6 +248,10 @@ class PackWriter:
     def __len__(self) -> int:
         return len(self._seen)
 
+    def has(self, raw: bytes) -> bool:
+        """Is the object of raw digest ``raw`` in this pack?"""
+        return raw in self._seen
+
     def add(self, digest: str, data: bytes) -> None:
         raw = bytes.fromhex(digest)
         if raw in self._seen:

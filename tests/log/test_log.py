@@ -155,3 +155,37 @@ def test_a_fast_forward_merge_projects_the_same_tables_as_a_rebuild(tmp_path, mo
     seen.clear()
     b.ingest(a.events())                 # concurrent histories: a full, canonical rebuild
     assert sorted(seen) == [0, 1, 2, 3, 4, 5, 6, 99]
+
+
+def test_a_large_body_is_inserted_once_and_hashed_as_its_bytes(graph):
+    import json
+
+    from lineage.core import canonical
+    from lineage.log import graph as graph_module
+
+    text = "é" + "x" * (graph_module._LARGE_BODY + 10)  # past the slice size, not ASCII
+    a = graph.append("note", {"text": text}, actor="ann")
+    b = graph.append("note", {"n": 2}, actor="ann")  # the cached insert works again after it
+    rows = graph.conn.execute("SELECT id, body FROM events ORDER BY seq").fetchall()
+    assert [r[0] for r in rows] == [a.id, b.id]  # the release run inserted nothing
+    assert json.loads(rows[0][1]) == {"text": text}
+    assert a.id == Event.decode(a.encode()).id
+    assert a.encode() == canonical.dumps({"actor": "ann", "body": {"text": text}, "format": 1,
+                                          "parents": [], "time": a.time, "type": "note"})
+    assert graph.heads() == [b.id] and graph.verify_log() == []
+
+
+def test_only_a_large_body_is_released_by_a_second_run(graph, monkeypatch):
+    from lineage.log import graph as graph_module
+
+    runs: list[str] = []
+    graph.conn.set_trace_callback(lambda sql: runs.append(sql) if "INSERT INTO events " in sql else None)
+    graph.append("note", {"text": "short"}, actor="ann")
+    assert len(runs) == 1  # a small body stays bound: nothing to release
+    monkeypatch.setattr(graph_module, "_LARGE_BODY", 10)
+    runs.clear()
+    last = graph.append("note", {"text": "a longer body than ten"}, actor="ann")
+    assert len(runs) == 2 and runs[1].rstrip().endswith("WHERE 0")
+    graph.conn.set_trace_callback(None)
+    assert graph.heads() == [last.id]
+    assert graph.conn.execute("SELECT count(*) FROM events").fetchone()[0] == 2

@@ -328,3 +328,20 @@ def test_write_new_writes_a_new_file_only(store, tmp_path):
     with pytest.raises(CorruptObjectError):
         store.write_new(loose, str(tmp_path / "bad"))
     assert not (tmp_path / "bad").exists()
+
+
+def test_a_batch_stores_an_object_once_whichever_of_its_packs_holds_it(store, monkeypatch):
+    import lineage.store.objects as objects
+
+    monkeypatch.setattr(objects, "PACK_SIZE_MAX", 64)  # a new pack every few objects
+    blobs = [f"object number {i}".encode() for i in range(12)]
+    with store.batch() as batch:
+        for b in blobs:
+            batch.put_bytes(b, hash_bytes(b))
+        assert batch._done_packs  # some are in finished packs, some in the open one
+        for b in blobs:  # again, in the same batch: nothing new
+            batch.put_bytes(b, hash_bytes(b))
+            assert batch._has(hash_bytes(b))
+        assert not batch._has(hash_bytes(b"never put"))
+    assert batch.written == len(blobs)
+    assert sum(1 for _ in store.iter_digests()) == len(blobs)
