@@ -75,9 +75,10 @@ def main() -> None:
     ap.add_argument("--small", type=int, default=20_000, help="number of small files under DVC")
     ap.add_argument("--small-kb", type=int, default=4)
     ap.add_argument("--runs", type=int, default=200, help="runs in the export graph")
-    ap.add_argument("--dir", help="work folder (default: a temp folder)")
+    ap.add_argument("--dir", help="where to make the work folder (a new folder inside it, removed "
+                    "at the end; default: the system's temp folder)")
     args = ap.parse_args()
-    base = Path(args.dir or tempfile.mkdtemp(prefix="lineage-bench-interop-"))
+    base = Path(tempfile.mkdtemp(prefix="lineage-bench-interop-", dir=args.dir))
     rows: list = []
     dvc_import(base, args.small, args.small_kb * 1024, rows)
     print(table(rows))

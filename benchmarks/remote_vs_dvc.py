@@ -110,9 +110,10 @@ def main() -> None:
     ap.add_argument("--small-kb", type=int, default=4)
     ap.add_argument("--large", type=int, default=4, help="number of large files (0 to skip)")
     ap.add_argument("--large-mb", type=int, default=512)
-    ap.add_argument("--dir", help="work folder (default: a temp folder)")
+    ap.add_argument("--dir", help="where to make the work folder (a new folder inside it, removed "
+                    "at the end; default: the system's temp folder)")
     args = ap.parse_args()
-    base = Path(args.dir or tempfile.mkdtemp(prefix="lineage-bench-remote-"))
+    base = Path(tempfile.mkdtemp(prefix="lineage-bench-remote-", dir=args.dir))
     server = s3_server.start()
     print(f"{'operation':34} {'lineage':>9} {'dvc':>9} {'s3fs':>9} {'dvc/lineage':>12} {'s3fs/lineage':>13}",
           flush=True)

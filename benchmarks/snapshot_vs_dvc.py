@@ -113,9 +113,10 @@ def main() -> None:
     ap.add_argument("--large-mb", type=int, default=512)
     ap.add_argument("--checkout", type=int, default=0, metavar="N",
                     help="also check out N small files into an empty folder (e.g. 100000; minutes)")
-    ap.add_argument("--dir", help="work folder (default: a temp folder)")
+    ap.add_argument("--dir", help="where to make the work folder (a new folder inside it, removed "
+                    "at the end; default: the system's temp folder)")
     args = ap.parse_args()
-    base = Path(args.dir or tempfile.mkdtemp(prefix="lineage-bench-"))
+    base = Path(tempfile.mkdtemp(prefix="lineage-bench-", dir=args.dir))
     rows: list = []
     if args.small:
         scenario(f"{args.small} x {args.small_kb} KB",
