@@ -9,7 +9,9 @@ after the other. Ratios are DVC time / lineage time (higher is better for lineag
 `cp -r` rows divide the time of copying the same files (and of flushing them to disk,
 as a snapshot does before recording them) by the snapshot's. Large files
 are also snapshotted with `core.link = hardlink` against `dvc add` with `cache.type
-hardlink` (no copy of the bytes on either side).
+hardlink` (no copy of the bytes on either side). Before each timed step dirty pages are
+flushed and, run as root, the page cache is dropped (``_common.settle``): each tool reads
+the files from disk and fills free memory alike.
 Targets (DESIGN.md): snapshot of many small files >= 5x faster than `dvc add`;
 status with nothing changed >= 5x faster than `dvc status`.
 """
@@ -17,12 +19,11 @@ status with nothing changed >= 5x faster than `dvc status`.
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import tempfile
 from pathlib import Path
 
-from _common import git_init, make_large_files, make_small_files, run, table, tool
+from _common import git_init, make_large_files, make_small_files, run, settle, table, tool
 
 
 def scenario(label: str, make, base: Path, rows: list) -> None:
@@ -34,17 +35,17 @@ def scenario(label: str, make, base: Path, rows: list) -> None:
     run([lin, "init"], a)
     run([dvc, "init", "-q"], b)
     run([dvc, "config", "core.autostage", "false"], b)
-    os.sync()  # neither tool pays for the writeback of the other's files
+    settle()  # neither tool pays for the writeback of the other's files, nor gets its freed memory
     ours = run([lin, "snapshot", "data"], a)
-    os.sync()
+    settle()
     rows.append((f"{label}: snapshot / dvc add", ours, run([dvc, "add", "-q", "data"], b)))
     # the physical reference: copying the same bytes once (the store's copy), in one run;
     # a snapshot flushes its objects to disk before recording them (cp and dvc add do not)
-    os.sync()
+    settle()
     rows.append((f"{label}: snapshot / cp -r", ours,
                  run(["cp", "-r", str(a / "data"), str(base / "cp-copy")], base)))
     shutil.rmtree(base / "cp-copy")
-    os.sync()
+    settle()
     rows.append((f"{label}: snapshot / cp -r, then sync", ours,
                  run(["sh", "-c", f"cp -r '{a / 'data'}' '{base / 'cp-copy'}' && sync"], base)))
     shutil.rmtree(base / "cp-copy")
@@ -71,9 +72,9 @@ def linked_scenario(label: str, make, base: Path, rows: list) -> None:
     run([dvc, "init", "-q"], b)
     run([dvc, "config", "core.autostage", "false"], b)
     run([dvc, "config", "cache.type", "hardlink"], b)
-    os.sync()
+    settle()
     ours = run([lin, "snapshot", "data"], a)
-    os.sync()
+    settle()
     rows.append((f"{label}: snapshot, hardlink / dvc add", ours, run([dvc, "add", "-q", "data"], b)))
     shutil.rmtree(a)
     shutil.rmtree(b)
@@ -94,9 +95,9 @@ def checkout_scenario(label: str, make, base: Path, rows: list) -> None:
     run([dvc, "add", "-q", "data"], b)
     for repo in (a, b):
         shutil.rmtree(repo / "data")
-    os.sync()  # neither tool pays for the writeback of the other's files
+    settle()  # neither tool pays for the writeback of the other's files, nor gets its freed memory
     ours = run([lin, "checkout", "data"], a)
-    os.sync()
+    settle()
     theirs = run([dvc, "checkout", "-q", "data.dvc"], b)
     rows.append((f"{label}: checkout into an empty folder", ours, theirs))
     # the stat cache knows every file written: status hashes nothing
