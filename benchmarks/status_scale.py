@@ -15,7 +15,8 @@ sizes), snapshot, status (no change, one change) and checkout into an empty fold
 files/s next to two published figures for the same kind of data: Oxen's ``oxen add`` of
 ImageNet (about 450 files/s on 4 vCPUs) and DVC's (about 140 files/s). DVC itself is
 skipped at that size unless ``--scale-dvc`` (hours). It needs about three times the data's
-size free on disk (the data, the store, the checkout).
+size free on disk (the data, the store, the checkout). Before each writing step (snapshot,
+re-snapshot, checkout) dirty pages are flushed and, as root, the page cache dropped.
 
     .venv/bin/python benchmarks/status_scale.py                      # the growth series
     .venv/bin/python benchmarks/status_scale.py --files 20000 --no-dvc   # a quick run
@@ -37,7 +38,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _common import git_init, tool
+from _common import git_init, settle, tool
 
 OXEN_FILES_PER_S = 450   # `oxen add`, ImageNet (>1M images), 4 vCPUs: Oxen's published figure
 DVC_FILES_PER_S = 140    # `dvc add` of the same data: as published next to it
@@ -161,13 +162,19 @@ def scale(base: Path, count: int, max_kb: int, with_dvc: bool, no_checkout: bool
         steps[label] = result
         return result
 
+    # the writing steps start from the same state at every size: nothing left to write
+    # back, the page cache dropped (as root), so none pays for reclaiming what the steps
+    # before it left (a checkout of 1M files after 13 GB of cache: about 2x the time)
+    settle()
     snap = row("snapshot", measured([lin, "snapshot", "data"], a))
     row("status, nothing changed", best(2, [lin, "status"], a))
     change_one(a / "data")
     row("status, one file changed", best(2, [lin, "status"], a))
+    settle()
     row("re-snapshot after it", measured([lin, "snapshot", "data"], a))
     if not no_checkout:
         os.rename(a / "data", a / "data.old")  # removed after the timings, not between them
+        settle()
         row("checkout into an empty folder", measured([lin, "checkout", "data"], a))
         row("status after the checkout", measured([lin, "status"], a))
     print(f"published, same kind of data: oxen add ~{OXEN_FILES_PER_S} files/s (4 vCPUs), "
@@ -216,8 +223,9 @@ def main() -> None:
     ap.add_argument("--tmp", default=None, help="where to build the trees (default: the system's)")
     args = ap.parse_args()
     base = Path(tempfile.mkdtemp(prefix="lineage-status-scale-", dir=args.tmp))
-    print(f"{os.cpu_count()} CPUs; page cache warm (files just written), same for both tools; "
-          "each command a fresh process; peak RSS from wait4")
+    cache = ("--scale: page cache dropped before each writing step" if args.scale and os.access(
+        "/proc/sys/vm/drop_caches", os.W_OK) else "page cache warm (files just written), same for both tools")
+    print(f"{os.cpu_count()} CPUs; {cache}; each command a fresh process; peak RSS from wait4")
     try:
         if args.scale:
             counts = sorted(int(x) for x in args.scale_files.split(","))
