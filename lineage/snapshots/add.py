@@ -470,7 +470,7 @@ def _create(repo: Repo, target: Path, rel: str, *, name: str | None, message: st
     repo.store.put_bytes(encoded, sid)  # manifests are always kept, even with --no-store
     # that check loaded the set of every packed object (tens of MB for a store of a million
     # objects); nothing below reads it, so it is not held through the event's write
-    repo.store._forget_packs()
+    repo.store.forget_packs()
     repo.stat_cache.set_tree(str(target), key if store else key + NOT_STORED, sid)
     if kind == "folder":  # per-folder stat keys: status then reads only the folders that change
         record_folders(repo.stat_cache, str(target), sid, report.keys, manifest.entries)

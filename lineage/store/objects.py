@@ -158,7 +158,9 @@ class ObjectStore:
                 return pack, hit[0], hit[1]
         return None
 
-    def _forget_packs(self) -> None:
+    def forget_packs(self) -> None:
+        """Drop the packs' index and the set of packed digests (read again when next
+        needed): what a caller that holds a large store's index no longer needs frees."""
         with self._lock:
             self._packs = None
             self._packed = None
@@ -445,7 +447,7 @@ class ObjectStore:
             freed += sum(n for d, _, n in entries if bytes.fromhex(d) in raw_doomed)
             pack.idx_path.unlink(missing_ok=True)  # index first: the pack is then invisible
             pack.pack_path.unlink(missing_ok=True)
-        self._forget_packs()
+        self.forget_packs()
         return freed
 
     def clean_tmp(self) -> int:
@@ -790,7 +792,7 @@ class Batch:
         self.written += sum(len(p) for p in packs)
         self._done_packs, self._pack = [], None
         if packs:
-            self.store._forget_packs()
+            self.store.forget_packs()
         if not self._pending:
             return
         if len(self._pending) <= 16:

@@ -63,7 +63,7 @@ def test_a_corrupt_packed_object_is_refused_and_not_written(repo):
     with open(pack.pack_path, "r+b") as fh:
         fh.seek(off)
         fh.write(b"TOP\n")
-    repo.store._forget_packs()
+    repo.store.forget_packs()
     out = repo.root / "copy"
     with pytest.raises(CorruptObjectError, match=digest[:12]):
         snapshots.checkout(repo, snap.id, out)
