@@ -118,6 +118,8 @@ def main() -> None:
                     "at the end; default: the system's temp folder)")
     args = ap.parse_args()
     base = Path(tempfile.mkdtemp(prefix="lineage-bench-", dir=args.dir))
+    print("page cache dropped before each step" if settle() else
+          "page cache kept (not root): each step after a sync only", flush=True)
     rows: list = []
     if args.small:
         scenario(f"{args.small} x {args.small_kb} KB",
