@@ -130,3 +130,15 @@ def write_tree(root: Path, files: dict[str, str | bytes]) -> Path:
         else:
             p.write_bytes(content)
     return root
+
+
+@pytest.fixture
+def reference(monkeypatch):
+    """Run a function on the numpy path of the tabular code (the compiled kernels switched off)."""
+    def run(fn, *args, **kwargs):
+        monkeypatch.setenv("LINEAGE_NO_JIT", "1")
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            monkeypatch.delenv("LINEAGE_NO_JIT")
+    return run

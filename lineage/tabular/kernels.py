@@ -362,9 +362,7 @@ class CKernels:
         if not pa.types.is_string(arr.type):
             raise TypeError("distinct_strings_into counts string arrays")
         n = len(arr)
-        bufs = arr.buffers()
-        ends = np.frombuffer(bufs[1], dtype=np.int32, count=arr.offset + n + 1)[arr.offset:]
-        data = np.frombuffer(bufs[2], dtype=np.uint8) if bufs[2] is not None else np.zeros(1, np.uint8)
+        ends, data, _ = self._string_buffers(arr)
         hashes = self._in(hashes, np.uint64)
         if len(hashes) != n:
             raise ValueError("hashes of another length")
@@ -379,6 +377,18 @@ class CKernels:
             raise ValueError("string offsets outside their data")
         return d
 
+    def _string_buffers(self, arr):
+        """(offsets, data, data length) of a ``pa.string()`` array, as numpy views of its
+        buffers: the ``len(arr) + 1`` int32 offsets from its own, and its bytes (one zero
+        byte standing in for an array with no data buffer, whose length is then 0)."""
+        np = self._np
+        bufs = arr.buffers()
+        ends = np.frombuffer(bufs[1], dtype=np.int32, count=arr.offset + len(arr) + 1)[arr.offset:]
+        if bufs[2] is None:
+            return ends, np.zeros(1, np.uint8), 0
+        data = np.frombuffer(bufs[2], dtype=np.uint8)
+        return ends, data, len(data)
+
     def string_hashes(self, arr, key0, key1, out0, out1) -> bool:
         """Value hashes of a string array with 32-bit offsets (``pa.string()``) under the
         keys ``key0``, ``key1`` into ``out0``, ``out1``, as ``bytes_payload`` and
@@ -390,12 +400,10 @@ class CKernels:
         if not pa.types.is_string(arr.type):
             raise TypeError("string_hashes hashes string arrays")
         n = len(arr)
-        bufs = arr.buffers()
-        ends = np.frombuffer(bufs[1], dtype=np.int32, count=arr.offset + n + 1)[arr.offset:]
-        data = np.frombuffer(bufs[2], dtype=np.uint8) if bufs[2] is not None else np.zeros(1, np.uint8)
+        ends, data, length = self._string_buffers(arr)
         if len(out0) != n or len(out1) != n:
             raise ValueError("lanes of different lengths")
-        r = self._lib.string_hashes32(data.ctypes.data, len(data) if bufs[2] is not None else 0,
+        r = self._lib.string_hashes32(data.ctypes.data, length,
                                       ends.ctypes.data, n, int(key0), int(key1),
                                       self._out(out0, np.uint64), self._out(out1, np.uint64))
         if r < 0:
@@ -450,46 +458,24 @@ class CKernels:
     def members16(self, build, probe, *, build_mask: bool = False, probe_mask: bool = True, threads: int = 1):
         """(mask over ``build``, mask over ``probe``): which 16-byte keys (``V16``) of each side
         occur on the other, exact (all 16 bytes compared), from one hash table of ``build``'s
-        distinct keys probed once with every key of ``probe``; a mask not asked for is None.
-        ``threads`` > 1 probes that many slices of ``probe`` at once (the GIL is let go)."""
+        distinct keys (``KeyTable16``) probed once with every key of ``probe``; a mask not
+        asked for is None. ``threads`` > 1 probes that many slices of ``probe`` at once (the
+        GIL is let go)."""
         np = self._np
-        b = np.ascontiguousarray(build).view(np.uint64).reshape(-1)
-        p = np.ascontiguousarray(probe).view(np.uint64).reshape(-1)
-        nb, n = len(b) // 2, len(p) // 2
-        if len(b) != 2 * len(build) or len(p) != 2 * len(probe) or nb >= 0xFFFFFFFF:
-            raise ValueError("keys of 16 bytes expected, fewer than 2^32 on the build side")
-        size = 1 << max(4, int(2 * nb - 1).bit_length())
-        fbits = min(26, max(12, int(16 * nb).bit_length()))  # about 16 bits a key, at most 8 MiB
-        table = np.empty(2 * size, dtype=np.uint32)
-        filt = np.empty((1 << fbits) // 64, dtype=np.uint64)
-        slot_of = np.empty(nb, dtype=np.uint32) if build_mask else None
-        if self._lib.keys16_build(b.ctypes.data, nb, table.ctypes.data, size,
-                                  slot_of.ctypes.data if build_mask else None, filt.ctypes.data, fbits) < 0:
-            raise ValueError("a hash table of the wrong size")
-        hit = np.zeros(size, dtype=np.uint8) if build_mask else None
+        table = KeyTable16(self, build)
+        p = table.probe_keys(probe)
+        n = len(p) // 2
         out = np.empty(n, dtype=np.uint8) if probe_mask else None
-
-        def part(lo: int, hi: int) -> None:
-            self._lib.keys16_probe(b.ctypes.data, table.ctypes.data, size, filt.ctypes.data, fbits,
-                                   p.ctypes.data, lo, hi,
-                                   hit.ctypes.data if build_mask else None,
-                                   out.ctypes.data if probe_mask else None)
-
         threads = max(1, min(int(threads), n // (1 << 16) or 1))
         if threads == 1:
-            part(0, n)
+            table.probe_range(p, 0, n, out)
         else:
             from concurrent.futures import ThreadPoolExecutor
 
             cuts = [n * k // threads for k in range(threads + 1)]
             with ThreadPoolExecutor(threads) as pool:
-                list(pool.map(part, cuts[:-1], cuts[1:]))
-        b_out = None
-        if build_mask:
-            b_out = np.empty(nb, dtype=np.uint8)
-            self._lib.keys16_marked(slot_of.ctypes.data, hit.ctypes.data, b_out.ctypes.data, nb)
-            b_out = b_out.view(bool)
-        return b_out, (out.view(bool) if probe_mask else None)
+                list(pool.map(lambda lo, hi: table.probe_range(p, lo, hi, out), cuts[:-1], cuts[1:]))
+        return (table.marked() if build_mask else None), (out.view(bool) if probe_mask else None)
 
     def key_table(self, build) -> KeyTable16:
         """A hash table of ``build``'s 16-byte keys to probe batch after batch (``KeyTable16``)."""
@@ -522,14 +508,24 @@ class KeyTable16:
         """Mark the build keys found among ``keys`` (16-byte keys); with ``rows``, also return
         the mask over ``keys`` of those found (else None)."""
         np = self._np
-        p = np.ascontiguousarray(keys).view(np.uint64).reshape(-1)
+        out = np.empty(len(keys), dtype=np.uint8) if rows else None
+        self.probe_range(self.probe_keys(keys), 0, len(keys), out)
+        return out.view(bool) if rows else None
+
+    def probe_keys(self, keys):
+        """``keys`` (16-byte keys) as the uint64 pairs ``probe_range`` reads."""
+        p = self._np.ascontiguousarray(keys).view(self._np.uint64).reshape(-1)
         if len(p) != 2 * len(keys):
             raise ValueError("keys of 16 bytes expected")
-        out = np.empty(len(keys), dtype=np.uint8) if rows else None
+        return p
+
+    def probe_range(self, p, lo: int, hi: int, out=None) -> None:
+        """Probe keys ``lo .. hi`` of ``p`` (``probe_keys``), marking the build keys found and,
+        where ``out`` (uint8, one a key) is given, which of them were found. Threads may
+        probe disjoint ranges at once."""
         self._lib.keys16_probe(self._b.ctypes.data, self._table.ctypes.data, self.size, self._filter.ctypes.data,
-                               self.fbits, p.ctypes.data, 0, len(keys), self._hit.ctypes.data,
-                               out.ctypes.data if rows else None)
-        return out.view(bool) if rows else None
+                               self.fbits, p.ctypes.data, lo, hi, self._hit.ctypes.data,
+                               out.ctypes.data if out is not None else None)
 
     def marked(self):
         """Mask over the build keys: which some probed batch held."""

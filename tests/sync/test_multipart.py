@@ -183,13 +183,19 @@ def _pushed_big(make_clone, s3_remote, size: int = BIG) -> tuple[bytes, str]:
     return data, blake3.blake3(data).hexdigest()
 
 
+def _reader(make_clone, s3_remote, parts: int = 2):
+    """A second clone, its open remote and that remote's S3 client (to wrap ``get_object``)."""
+    b = make_clone("b", s3_remote, part_size=PART, parts=parts)
+    rs = open_remote(b)
+    client, _ = rs._parts()
+    return b, rs, client
+
+
 def test_parts_landing_out_of_order_are_hashed_in_order(s3_remote, make_clone, monkeypatch):
     import threading
 
     data, digest = _pushed_big(make_clone, s3_remote, 4 * PART + 999)  # five parts
-    b = make_clone("b", s3_remote, part_size=PART, parts=4)
-    rs = open_remote(b)
-    client, _ = rs._parts()
+    b, rs, client = _reader(make_clone, s3_remote, parts=4)
     real = client.get_object
     last_done = threading.Event()
     order = []
@@ -215,9 +221,7 @@ def test_parts_landing_out_of_order_are_hashed_in_order(s3_remote, make_clone, m
 
 def test_a_corrupt_part_gives_a_digest_that_does_not_match(s3_remote, make_clone, monkeypatch):
     data, digest = _pushed_big(make_clone, s3_remote)
-    b = make_clone("b", s3_remote, part_size=PART, parts=2)
-    rs = open_remote(b)
-    client, _ = rs._parts()
+    b, rs, client = _reader(make_clone, s3_remote)
     real = client.get_object
 
     def other_bytes(**kwargs):
@@ -237,9 +241,7 @@ def test_a_corrupt_part_gives_a_digest_that_does_not_match(s3_remote, make_clone
 
 def test_a_part_that_ends_early_is_an_error_and_nothing_is_stored(s3_remote, make_clone, monkeypatch):
     data, digest = _pushed_big(make_clone, s3_remote)
-    b = make_clone("b", s3_remote, part_size=PART, parts=2)
-    rs = open_remote(b)
-    client, _ = rs._parts()
+    b, rs, client = _reader(make_clone, s3_remote)
     real = client.get_object
 
     class Short:
@@ -275,9 +277,7 @@ def test_a_part_that_ends_early_is_an_error_and_nothing_is_stored(s3_remote, mak
 
 def test_a_body_without_a_socket_underneath_is_read_in_blocks(s3_remote, make_clone, monkeypatch):
     data, digest = _pushed_big(make_clone, s3_remote)
-    b = make_clone("b", s3_remote, part_size=PART, parts=2)
-    rs = open_remote(b)
-    client, _ = rs._parts()
+    b, rs, client = _reader(make_clone, s3_remote)
     real = client.get_object
     wrapped = []
 
@@ -311,8 +311,7 @@ def test_without_splice_a_body_is_received_into_the_mapping(s3_remote, make_clon
     from lineage.store import remote as remote_mod
 
     data, digest = _pushed_big(make_clone, s3_remote)
-    b = make_clone("b", s3_remote, part_size=PART, parts=2)
-    rs = open_remote(b)
+    b, rs, _ = _reader(make_clone, s3_remote)
     monkeypatch.delattr(os, "splice")
     received = []
     real = remote_mod._receive
@@ -326,9 +325,7 @@ def test_a_connection_cut_mid_part_is_an_error_under_splice_too(s3_remote, make_
     import socket
 
     data, digest = _pushed_big(make_clone, s3_remote)
-    b = make_clone("b", s3_remote, part_size=PART, parts=2)
-    rs = open_remote(b)
-    client, _ = rs._parts()
+    b, rs, client = _reader(make_clone, s3_remote)
     real = client.get_object
 
     def cut(**kwargs):

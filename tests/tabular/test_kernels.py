@@ -23,18 +23,6 @@ from test_rowhash import GOLDEN, golden_table, hexes
 pytestmark = pytest.mark.skipif(kernels.get() is None, reason="numba is not available here")
 
 
-@pytest.fixture
-def reference(monkeypatch):
-    """Run a function on the numpy path (the compiled kernels switched off)."""
-    def run(fn, *args, **kwargs):
-        monkeypatch.setenv("LINEAGE_NO_JIT", "1")
-        try:
-            return fn(*args, **kwargs)
-        finally:
-            monkeypatch.delenv("LINEAGE_NO_JIT")
-    return run
-
-
 def random_table(seed: int, n: int = 3000) -> pa.Table:
     rng = np.random.default_rng(seed)
     nulls = rng.random(n) < 0.1

@@ -22,18 +22,6 @@ pytestmark = pytest.mark.skipif(kernels.get() is None or getattr(kernels.get(), 
                                 reason="the C kernels are not available here")
 
 
-@pytest.fixture
-def reference(monkeypatch):
-    """Run a function on the numpy path (the compiled kernels switched off)."""
-    def run(fn, *args, **kwargs):
-        monkeypatch.setenv("LINEAGE_NO_JIT", "1")
-        try:
-            return fn(*args, **kwargs)
-        finally:
-            monkeypatch.delenv("LINEAGE_NO_JIT")
-    return run
-
-
 def texts(n: int, seed: int = 0, ascii_only: bool = False) -> list[str]:
     rng = np.random.default_rng(seed)
     alphabet = list("abcXYZ 0123-") + ([] if ascii_only else
