@@ -6,8 +6,11 @@
 
 Each tool works on its own copy of the same bytes, in its own git repository, one
 after the other. Ratios are DVC time / lineage time (higher is better for lineage); the
-`cp -r` rows divide the time of copying the same files (and of flushing them to disk,
-as a snapshot does before recording them) by the snapshot's. Large files
+`cp -r` rows divide the time of copying the same files (and of copying then flushing
+them to disk) by the snapshot's: by default (``core.durability = deferred``) a snapshot,
+like `cp`, leaves its objects to the kernel's write-back, after flushing a journal that
+names them; with ``immediate`` (a row of its own) it flushes them before recording them,
+as `cp -r && sync` does. Large files
 are also snapshotted with `core.link = hardlink` against `dvc add` with `cache.type
 hardlink` (no copy of the bytes on either side). Before each timed step dirty pages are
 flushed and, run as root, the page cache is dropped (``_common.settle``): each tool reads
@@ -80,6 +83,25 @@ def linked_scenario(label: str, make, base: Path, rows: list) -> None:
     shutil.rmtree(b)
 
 
+def immediate_scenario(label: str, make, base: Path, rows: list) -> None:
+    """Snapshot with ``core.durability = immediate`` (objects flushed before they are
+    recorded) against ``cp -r`` then ``sync`` of the same files: both wait for the disk."""
+    lin = tool("lineage")
+    a = base / f"{label}-imm-lineage"
+    git_init(a)
+    make(a / "data")
+    run([lin, "init"], a)
+    cfg = a / ".lineage" / "config.toml"
+    cfg.write_text(cfg.read_text().replace("[core]\n", '[core]\ndurability = "immediate"\n'))
+    settle()
+    ours = run([lin, "snapshot", "data"], a)
+    settle()
+    rows.append((f"{label}: snapshot, immediate / cp -r, then sync", ours,
+                 run(["sh", "-c", f"cp -r '{a / 'data'}' '{base / 'cp-copy'}' && sync"], base)))
+    shutil.rmtree(base / "cp-copy")
+    shutil.rmtree(a)
+
+
 def checkout_scenario(label: str, make, base: Path, rows: list) -> None:
     """Checkout of a snapshot into an empty folder (the workspace copy deleted), against
     `dvc checkout` of the same files (DVC links by copy on a filesystem without reflink)."""
@@ -129,6 +151,8 @@ def main() -> None:
                  lambda d: make_large_files(d, args.large, args.large_mb << 20), base, rows)
         linked_scenario(f"{args.large} x {args.large_mb} MB",
                         lambda d: make_large_files(d, args.large, args.large_mb << 20), base, rows)
+        immediate_scenario(f"{args.large} x {args.large_mb} MB",
+                           lambda d: make_large_files(d, args.large, args.large_mb << 20), base, rows)
     if args.checkout:
         checkout_scenario(f"{args.checkout} x {args.small_kb} KB",
                           lambda d: make_small_files(d, args.checkout, args.small_kb * 1024), base, rows)

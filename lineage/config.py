@@ -30,7 +30,8 @@ SECRET_KEYS = frozenset({
 NAME_TABLES = (("remotes",), ("datasets",), ("audit", "rules"))
 
 #: Expected types of the settings lineage reads from config.toml.
-_CORE_TYPES: dict[str, type | tuple[type, ...]] = {"link": str, "store": bool, "remote": str}
+_CORE_TYPES: dict[str, type | tuple[type, ...]] = {"link": str, "store": bool, "remote": str,
+                                                   "durability": str}
 _REMOTE_TYPES: dict[str, type | tuple[type, ...]] = {
     "url": str, "endpoint_url": str, "profile": str, "region": str,
     "connect_timeout": (int, float), "read_timeout": (int, float),

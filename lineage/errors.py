@@ -135,6 +135,31 @@ class RulePluginWarning(UserWarning):
     is already registered (the rule registered first is kept)."""
 
 
+class StoreRecoveryWarning(UserWarning):
+    """Objects written just before the machine stopped came back damaged and were removed
+    from the store (``lineage.store.durability``); shown as one warning line by the CLI."""
+
+
+def warnings_through(say: Callable[[str], None]) -> None:
+    """Show a ``StoreRecoveryWarning`` as one line through ``say`` (an entry point's
+    ``warning:`` line); every other warning as Python shows it."""
+    import warnings
+
+    python_show = warnings.showwarning
+    if getattr(python_show, "_lineage", False):
+        python_show = python_show._python  # type: ignore[attr-defined]
+
+    def show(message, category, filename, lineno, file=None, line=None) -> None:
+        if issubclass(category, StoreRecoveryWarning):
+            say(str(message))
+        else:
+            python_show(message, category, filename, lineno, file, line)
+
+    show._lineage = True  # type: ignore[attr-defined]
+    show._python = python_show  # type: ignore[attr-defined]
+    warnings.showwarning = show
+
+
 class TabularReadError(LineageError):
     """A tabular file could not be read (malformed, corrupt, empty or of mixed types)."""
 

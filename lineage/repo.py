@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import tomllib
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
@@ -19,9 +20,10 @@ from typing import Any
 
 from lineage import config as _config
 from lineage.core import git as gitinfo
-from lineage.errors import ConfigError, NotInitializedError, PathError
+from lineage.errors import ConfigError, NotInitializedError, PathError, StoreRecoveryWarning
 from lineage.log import Graph
 from lineage.store import LinkMode, ObjectStore
+from lineage.store.durability import Durability
 from lineage.store.statcache import StatCache
 
 DIRNAME = ".lineage"
@@ -125,7 +127,25 @@ class Repo:
 
     @cached_property
     def store(self) -> ObjectStore:
-        return ObjectStore(self.dir)
+        """The object store, its durability from ``core.durability``. Opening it settles
+        what earlier commands left unflushed (``lineage.store.durability``): objects a
+        machine stop damaged are removed, with one warning."""
+        store = ObjectStore(self.dir, durability=self.durability)
+        settled = store.settle()
+        message = settled.message()
+        if message:
+            # what the stat cache vouches for as stored is not all there any more
+            self.stat_cache.forget_trees()
+            warnings.warn(message, StoreRecoveryWarning, stacklevel=2)
+        return store
+
+    @property
+    def durability(self) -> Durability:
+        value = self.config.get("core", {}).get("durability", Durability.deferred.value)
+        try:
+            return Durability(value)
+        except ValueError:
+            raise ConfigError(f"core.durability must be deferred or immediate, not {value!r}") from None
 
     @cached_property
     def stat_cache(self) -> StatCache:
@@ -180,6 +200,9 @@ class Repo:
             handle = self.__dict__.pop(name, None)
             if handle is not None:
                 handle.close()
+        store = self.__dict__.pop("store", None)
+        if store is not None:
+            store.close()
 
     def __enter__(self) -> Repo:
         return self

@@ -19,7 +19,7 @@ import typer
 
 from lineage._version import __version__
 from lineage.cli import output
-from lineage.errors import EXIT_ERROR, EXIT_INTERRUPTED, LineageError, guarded
+from lineage.errors import EXIT_ERROR, EXIT_INTERRUPTED, LineageError, guarded, warnings_through
 
 if TYPE_CHECKING:
     from lineage.repo import Repo
@@ -168,6 +168,7 @@ def _on_first_use(module: str, attr: str):
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``lineage`` console script."""
+    warnings_through(output.warning)
     _defer_unused_rich()
     _register(argv)
     if os.environ.get("_LINEAGE_COMPLETE"):  # a shell asks for candidates (cli/completion.py)

@@ -319,8 +319,10 @@ def _not_stored(path: str | None) -> str:
 
 def _render_snapshot(r: Any) -> None:
     if r.unchanged:
+        # objects the store had lost (a machine stop, a gc after --no-store) are stored again
+        again = f"; stored {r.new_objects} missing object(s) again" if r.new_objects else ""
         out.print(f"[bold]{out.short(r.id)}[/] {out.escape(r.dataset or r.path)}@{r.version} unchanged "
-                  f"({r.files} files, {out.human_size(r.bytes)})")
+                  f"({r.files} files, {out.human_size(r.bytes)}){again}")
         return
     out.print(
         f"[bold green]{out.short(r.id)}[/] {out.escape(r.dataset or r.path)}@{r.version}: {r.files} files, "

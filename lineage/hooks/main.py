@@ -27,7 +27,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from lineage.errors import LineageError, UsageError, guarded
+from lineage.errors import LineageError, UsageError, guarded, warnings_through
 from lineage.hooks import checks, guard
 from lineage.repo import Repo
 
@@ -211,6 +211,7 @@ def main(argv: list[str] | None = None) -> int:
     def say(message: str) -> None:
         sys.stderr.write(f"lineage-{ns.check}: error: {message}\n")
 
+    warnings_through(lambda message: sys.stderr.write(f"lineage-{ns.check}: warning: {message}\n"))
     try:
         return guarded(body, say)  # one line and exit 2 whatever fails: never a traceback
     finally:

@@ -9,8 +9,10 @@ into place (a pack becomes visible only when its index is renamed in, last), so 
 reader never sees a half-written object, and a crash leaves at most stray temporary
 files (removed by ``clean_tmp``). Objects are read-only once stored and never modified.
 
-Durability is batched: a ``Batch`` writes many temporary files, then flushes once
-before renaming them all, instead of one fsync per object.
+Durability follows ``lineage.store.durability``: by default new objects are named in a
+small flushed journal before they are renamed into place and their bytes are left to the
+kernel's write-back (checked after a machine stop); with ``immediate`` a ``Batch`` writes
+many temporary files, then flushes once before renaming them all.
 """
 
 from __future__ import annotations
@@ -35,6 +37,8 @@ from lineage.core.hashing import BLOCK_SIZE, DIGEST_HEX_LEN
 from lineage.core.paths import temp_name
 from lineage.core.process import BUSY, lock_timeout
 from lineage.errors import BusyError, CorruptObjectError, MissingObjectError, PathError
+from lineage.store.durability import Durability, Journal, Settled, _syncfs, effective
+from lineage.store.durability import settle as _settle
 from lineage.store.packs import LocalPack, PackWriter
 
 _FICLONE = 0x40049409  # linux/fs.h
@@ -57,23 +61,6 @@ def is_digest(value: str) -> bool:
     return len(value) == DIGEST_HEX_LEN and set(value) <= _HEX
 
 
-def _syncfs(path: Path) -> None:
-    """Flush the filesystem holding ``path`` (Linux syncfs), or everything elsewhere."""
-    try:
-        import ctypes  # lazy: only writers flush
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            if libc.syncfs(fd) == 0:
-                return
-        finally:
-            os.close(fd)
-    except (OSError, AttributeError):
-        pass
-    os.sync()
-
-
 def _reflink(src: str, dst_fd: int) -> bool:
     try:
         with open(src, "rb") as s:
@@ -92,8 +79,11 @@ class ObjectStore:
     b'hello'
     """
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, durability: Durability | None = None) -> None:
         self.root = Path(root)
+        #: when new objects reach the disk (``lineage.store.durability``)
+        self.durability = effective(durability)
+        self._journal: Journal | None = None
         self.objects = self.root / "objects"
         self._objects = str(self.objects)
         self.tmp = self.root / "tmp"
@@ -104,6 +94,28 @@ class ObjectStore:
         #: objects this process has just hashed while storing them (a download): read-only
         #: and immutable, so writing them out again need not rehash them
         self._verified: set[str] = set()
+
+    @property
+    def defers(self) -> bool:
+        """New objects become visible before their bytes are flushed (journaled instead)."""
+        return self.durability is Durability.deferred
+
+    @property
+    def journal(self) -> Journal:
+        with self._lock:
+            if self._journal is None:
+                self._journal = Journal(self.root / "unflushed")
+            return self._journal
+
+    def settle(self) -> Settled:
+        """Flush old journals of this boot; check what an earlier boot left unflushed
+        (``lineage.store.durability.settle``)."""
+        return _settle(self)
+
+    def close(self) -> None:
+        """Release this process's journal, if it wrote one (the store stays usable)."""
+        if self._journal is not None:
+            self._journal.close()
 
     def mark_verified(self, digest: str) -> None:
         """The object was hashed as it entered the store, in this process."""
@@ -203,17 +215,22 @@ class ObjectStore:
         os.chmod(tmp, 0o444)
         os.replace(tmp, final)
 
-    def put_bytes(self, data: bytes, digest: str | None = None, *, sync: bool = True) -> str:
-        """Store ``data``; a no-op when the object exists. Returns the digest."""
+    def put_bytes(self, data: bytes, digest: str | None = None, *, sync: bool | None = None) -> str:
+        """Store ``data``; a no-op when the object exists. Returns the digest.
+
+        ``sync``: True flushes before the object becomes visible, False leaves it to the
+        caller, None (the default) follows the store's durability."""
         digest = digest or blake3.blake3(data).hexdigest()
         if self.exists(digest):
             return digest
         tmp = self._tmp_path()
         with open(tmp, "wb") as fh:
             fh.write(data)
-            if sync:
+            if sync or (sync is None and not self.defers):
                 fh.flush()
                 os.fsync(fh.fileno())
+        if sync is None and self.defers:
+            self.journal.record([digest])
         self._install(tmp, digest)
         return digest
 
@@ -223,12 +240,13 @@ class ObjectStore:
         digest: str,
         *,
         link: LinkMode = LinkMode.copy,
-        sync: bool = True,
+        sync: bool | None = None,
     ) -> bool:
         """Store the file at ``src`` whose digest is already known.
 
         Returns True when a new object was written. The copy is checked against
         the source's stat afterwards, so a file that changed under us is refused.
+        ``sync`` as for ``put_bytes`` (a hard link is never flushed: it is the file).
         """
         if self.exists(digest):
             return False
@@ -256,17 +274,35 @@ class ObjectStore:
             if not (link is LinkMode.reflink and _reflink(src, fd)):
                 with open(src, "rb") as s:
                     _copy_fd(s, fd, before.st_size)
-            if sync:
+            if sync or (sync is None and not self.defers):
                 os.fsync(fd)
         finally:
             os.close(fd)
         _unchanged_since(src, before, tmp)
+        if sync is None and self.defers:
+            self.journal.record([digest])
         self._install(tmp, digest)
         return True
 
-    def batch(self) -> Batch:
-        """Group many writes under one filesystem flush."""
-        return Batch(self)
+    def install_downloaded(self, tmp: Path, digest: str) -> None:
+        """Make a verified download (a temporary file of this store) the object ``digest``,
+        flushed or journaled as the store's durability says."""
+        if self.defers:
+            self.journal.record([digest])
+        else:
+            fd = os.open(tmp, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        self._install(tmp, digest)
+        if not self.defers:
+            _fsync_dirs(self.objects, [digest[:2]])
+
+    def batch(self, *, durability: Durability | None = None) -> Batch:
+        """Group many writes under one commit (one flush, or one journal record);
+        ``durability`` overrides the store's for this batch."""
+        return Batch(self, durability=durability)
 
     # -- reading ------------------------------------------------------------
     def open(self, digest: str) -> BinaryIO:
@@ -438,17 +474,29 @@ class ObjectStore:
             entries = list(pack.entries())
             if not any(bytes.fromhex(d) in raw_doomed for d, _, _ in entries):
                 continue
-            keep = [(d, off, n) for d, off, n in entries if bytes.fromhex(d) not in raw_doomed]
-            if keep:
-                with self.batch() as batch:
-                    batch._force_pack = True
-                    for d, off, n in keep:
-                        batch.put_bytes(pack.read(off, n), d, _repack=True)
+            self.rewrite_pack(pack.idx_path, [d for d, _, _ in entries if bytes.fromhex(d) not in raw_doomed])
             freed += sum(n for d, _, n in entries if bytes.fromhex(d) in raw_doomed)
-            pack.idx_path.unlink(missing_ok=True)  # index first: the pack is then invisible
-            pack.pack_path.unlink(missing_ok=True)
         self.forget_packs()
         return freed
+
+    def rewrite_pack(self, idx_path: Path, keep: Iterable[str]) -> None:
+        """Replace a pack by a new one holding only ``keep`` (none: it is just removed).
+        The new pack is flushed before the old one goes, whatever the store's durability:
+        the old one is the only other copy."""
+        keep = set(keep)
+        if keep:
+            pack = LocalPack(idx_path)
+            try:
+                with self.batch(durability=Durability.immediate) as batch:
+                    batch._force_pack = True
+                    for d, off, n in pack.entries():
+                        if d in keep:
+                            batch.put_bytes(pack.read(off, n), d, _repack=True)
+            finally:
+                pack.close()
+        idx_path.unlink(missing_ok=True)  # index first: the pack is then invisible
+        idx_path.with_suffix(".pack").unlink(missing_ok=True)
+        self.forget_packs()
 
     def clean_tmp(self) -> int:
         """Remove temporary files left by an interrupted write."""
@@ -549,7 +597,8 @@ def start_writeout(fd: int, offset: int, length: int) -> None:
         _sync_file_range(fd, offset, length, _SFR_WRITE)  # advisory: errors surface at fsync
 
 
-def _copy_hashing(src_fd: int, dst_fd: int, size: int, name: str) -> blake3.blake3 | None:
+def _copy_hashing(src_fd: int, dst_fd: int, size: int, name: str, *,
+                  writeout: bool = True) -> blake3.blake3 | None:
     """Copy ``size`` bytes of ``src_fd`` into the empty ``dst_fd`` in the kernel, hashing
     the copy as it is made. None when this filesystem pair cannot copy in the kernel
     (nothing written then). The destination is this store's own temporary file, so
@@ -576,7 +625,8 @@ def _copy_hashing(src_fd: int, dst_fd: int, size: int, name: str) -> blake3.blak
         with mmap.mmap(dst_fd, lead + n, offset=offset - lead, prot=mmap.PROT_READ) as mapped, \
                 memoryview(mapped) as view:
             hasher.update(view[lead:])
-        start_writeout(dst_fd, offset, n)
+        if writeout:
+            start_writeout(dst_fd, offset, n)
         offset += n
         if offset >= size:
             break
@@ -584,7 +634,7 @@ def _copy_hashing(src_fd: int, dst_fd: int, size: int, name: str) -> blake3.blak
     return hasher
 
 
-def _copy_hashing_blocks(src: BinaryIO, dst_fd: int) -> blake3.blake3:
+def _copy_hashing_blocks(src: BinaryIO, dst_fd: int, *, writeout: bool = True) -> blake3.blake3:
     """Read, hash and write each block (where the kernel cannot copy)."""
     hasher = blake3.blake3()
     src.seek(0)
@@ -597,7 +647,8 @@ def _copy_hashing_blocks(src: BinaryIO, dst_fd: int) -> blake3.blake3:
             break
         hasher.update(view[:n])
         _write_all(dst_fd, view[:n])
-        start_writeout(dst_fd, offset, n)
+        if writeout:
+            start_writeout(dst_fd, offset, n)
         offset += n
     return hasher
 
@@ -609,6 +660,7 @@ class _PackBuilder:
         self.tmp = store._tmp_path()
         self.fh = open(self.tmp, "wb")
         self.writer = PackWriter(self.fh)
+        self.pack_id = ""
 
     @property
     def size(self) -> int:
@@ -620,23 +672,30 @@ class _PackBuilder:
     def add(self, digest: str, data: bytes) -> None:
         self.writer.add(digest, data)
 
-    def finish(self, packs_dir: Path) -> None:
-        """fsync the pack, write and fsync its index, then make both visible (index last)."""
-        idx, pack_id = self.writer.index()
+    def seal(self, *, sync: bool) -> str:
+        """Finish the pack and write its index beside it (both flushed when ``sync``);
+        returns the pack's ID. Nothing is visible yet."""
+        idx, self.pack_id = self.writer.index()
         self.fh.flush()
-        os.fsync(self.fh.fileno())
+        if sync:
+            os.fsync(self.fh.fileno())
         self.fh.close()
+        with open(self.tmp.with_suffix(".idx"), "wb") as fh:
+            fh.write(idx)
+            if sync:
+                fh.flush()
+                os.fsync(fh.fileno())
+        return self.pack_id
+
+    def install(self, packs_dir: Path) -> None:
+        """Make the sealed pack visible (index last)."""
         packs_dir.mkdir(exist_ok=True)
         idx_tmp = self.tmp.with_suffix(".idx")
-        with open(idx_tmp, "wb") as fh:
-            fh.write(idx)
-            fh.flush()
-            os.fsync(fh.fileno())
         os.chmod(self.tmp, 0o444)
         os.chmod(idx_tmp, 0o444)
-        os.replace(self.tmp, packs_dir / f"{pack_id}.pack")
+        os.replace(self.tmp, packs_dir / f"{self.pack_id}.pack")
         _faults.point("store.pack_write")  # the pack in place, its index not yet: invisible
-        os.replace(idx_tmp, packs_dir / f"{pack_id}.idx")
+        os.replace(idx_tmp, packs_dir / f"{self.pack_id}.idx")
 
     def discard(self) -> None:
         if not self.fh.closed:
@@ -650,13 +709,16 @@ class Batch:
 
     Small objects are appended to a new pack; larger ones become loose temporary
     files. ``commit`` makes the pack visible (index last) and renames the loose
-    objects into place after one flush. On error nothing becomes visible and the
+    objects into place, after one journal record of them all (deferred durability) or
+    one flush (immediate). On error nothing becomes visible and the
     temporaries are removed, so the store never holds a partial object. Safe to
     call from several threads.
     """
 
-    def __init__(self, store: ObjectStore) -> None:
+    def __init__(self, store: ObjectStore, *, durability: Durability | None = None) -> None:
         self.store = store
+        #: journal the new objects at commit instead of flushing them
+        self.defer = store.defers if durability is None else effective(durability) is Durability.deferred
         self._pending: dict[str, Path] = {}
         self._pack: _PackBuilder | None = None
         self._done_packs: list[_PackBuilder] = []
@@ -751,10 +813,12 @@ class Batch:
 
         The bytes are copied in the kernel (``copy_file_range``: no trip through this
         process) into a temporary file, chunk by chunk; each chunk is hashed from the
-        temporary file's pages, still in memory, so what is hashed is what was stored;
-        and its write-out to disk is started at once, so the flush at commit finds
-        little left to do. Where the kernel cannot copy, each block is read, hashed and
-        written. The file is renamed into place at commit."""
+        temporary file's pages, still in memory, so what is hashed is what was stored.
+        With ``immediate`` durability its write-out to disk is started at once, so the
+        flush at commit finds little left to do (deferred: the kernel writes it back
+        later, and the disk serves the reads of the copy meanwhile). Where the kernel
+        cannot copy, each block is read, hashed and written. The file is renamed into
+        place at commit."""
         try:
             before = os.stat(src)
             fh = open(src, "rb", buffering=0)
@@ -767,9 +831,10 @@ class Batch:
             with fh:
                 fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
                 try:
-                    hasher = _copy_hashing(fh.fileno(), fd, before.st_size, src)
+                    # write-out starts as it goes only when the commit is to wait for it
+                    hasher = _copy_hashing(fh.fileno(), fd, before.st_size, src, writeout=not self.defer)
                     if hasher is None:  # no copy in the kernel here: through a buffer
-                        hasher = _copy_hashing_blocks(fh, fd)
+                        hasher = _copy_hashing_blocks(fh, fd, writeout=not self.defer)
                 finally:
                     os.close(fd)
             _unchanged_since(src, before, tmp)
@@ -787,22 +852,26 @@ class Batch:
 
     def commit(self) -> None:
         packs = self._done_packs + ([self._pack] if self._pack is not None else [])
+        pack_ids = [pack.seal(sync=not self.defer) for pack in packs]
+        if self.defer and (pack_ids or self._pending):
+            # named on disk before any of them is visible: what a machine stop could damage
+            self.store.journal.record(list(self._pending), pack_ids)
         for pack in packs:
-            pack.finish(self.store.packs_dir)
+            pack.install(self.store.packs_dir)
         self.written += sum(len(p) for p in packs)
         self._done_packs, self._pack = [], None
         if packs:
             self.store.forget_packs()
         if not self._pending:
             return
-        if len(self._pending) <= 16:
+        if not self.defer and len(self._pending) <= 16:
             for tmp in self._pending.values():
                 fd = os.open(tmp, os.O_RDONLY)
                 try:
                     os.fsync(fd)
                 finally:
                     os.close(fd)
-        else:
+        elif not self.defer:
             _syncfs(self.store.tmp)
         made: set[str] = set()
         for digest, tmp in self._pending.items():
@@ -814,6 +883,8 @@ class Batch:
             os.replace(tmp, self.store.objects / fan / digest[2:])
         self.written += len(self._pending)
         self._pending.clear()
+        if self.defer:
+            return
         _syncfs(self.store.objects) if len(made) > 16 else _fsync_dirs(self.store.objects, made)
 
     def abort(self) -> None:

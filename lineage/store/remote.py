@@ -400,11 +400,14 @@ class RemoteStore:
     def read_pack(self, kind: str, pack_id: str) -> bytes:
         return self.call(self.fs.cat_file, self.pack_path(kind, pack_id, "pack"))
 
-    def get_file(self, digest: str, dest: Path, *, size: int | None = None) -> str:
+    def get_file(self, digest: str, dest: Path, *, size: int | None = None,
+                 writeout: bool = True) -> str:
         """Download one loose object to ``dest``; returns the digest of what arrived.
 
         On S3 an object of two parts or more (``size``, from the inventory) comes down as
-        ranged GETs on the shared part senders (see ``_get_ranges``), hashed as it lands.
+        ranged GETs on the shared part senders (see ``_get_ranges``), hashed as it lands,
+        each part's write-out to disk started once hashed when ``writeout`` (a flush is
+        to follow).
         """
         hasher = blake3.blake3()
         src = self.object_path(digest)
@@ -416,7 +419,7 @@ class RemoteStore:
                     d.write(block)
             return hasher.hexdigest()
         if size is not None and self.remote.scheme in ("s3", "s3a") and size >= 2 * self.get_part_size:
-            return self.call(self._get_ranges, src, dest, size)
+            return self.call(self._get_ranges, src, dest, size, writeout)
         self.call(self.fs.get_file, src, str(dest))
         if os.path.getsize(dest) >= (16 << 20):
             # the download is a private temporary file: mapped and hashed on every core
@@ -426,7 +429,7 @@ class RemoteStore:
                 hasher.update(block)
         return hasher.hexdigest()
 
-    def _get_ranges(self, src: str, dest: Path, size: int) -> str:
+    def _get_ranges(self, src: str, dest: Path, size: int, writeout: bool = True) -> str:
         """Download ``src`` (``size`` bytes) into ``dest`` as concurrent ranged GETs and
         return the BLAKE3 digest of what arrived.
 
@@ -471,7 +474,8 @@ class RemoteStore:
                     start, end = span(i)
                     with memoryview(mm) as whole, whole[start:end] as view:
                         hasher.update(view)
-                    start_writeout(fd, start, end - start)
+                    if writeout:
+                        start_writeout(fd, start, end - start)
                     _release(mm, start, end)
                 finally:
                     with lock:

@@ -215,6 +215,13 @@ class StatCache:
         self.conn.execute("DELETE FROM trees WHERE root = ?", (root,))
         self.conn.execute("DELETE FROM folder_keys WHERE root = ?", (root,))
 
+    def forget_trees(self) -> None:
+        """Forget every tree state and folder index (objects they vouch for are gone from
+        the store): the next snapshot checks each file's object again. The per-file
+        digests stay: they say which stat has which digest, true whatever the store holds."""
+        self.conn.execute("DELETE FROM trees")
+        self.conn.execute("DELETE FROM folder_keys")
+
     def close(self) -> None:
         if self._conn is not None:
             self._conn.close()

@@ -191,12 +191,12 @@ def _fetch(repo: Repo, ids: Iterable[str] | None, *, remote: str | None,
         d, size = item
         tmp = store._tmp_path()
         try:
-            if rs.get_file(d, tmp, size=size) != d:
+            if rs.get_file(d, tmp, size=size, writeout=not store.defers) != d:
                 with lock:
                     corrupt.append(d)
                 return 0
             _faults.point("fetch.download")  # downloaded, not yet in the store
-            store._install(tmp, d)
+            store.install_downloaded(tmp, d)
             store.mark_verified(d)  # hashed on arrival: checkout copies it without a rehash
         finally:
             tmp.unlink(missing_ok=True)
