@@ -95,9 +95,10 @@ def settle() -> bool:
 
 
 def table(rows: list[tuple[str, float, float]]) -> str:
-    out = [f"{'operation':44} {'lineage':>10} {'peer':>10} {'ratio':>8}"]
+    width = max([44] + [len(name) for name, _, _ in rows])
+    out = [f"{'operation':{width}} {'lineage':>10} {'peer':>10} {'ratio':>8}"]
     for name, ours, theirs in rows:
-        out.append(f"{name:44} {ours:9.3f}s {theirs:9.3f}s {theirs / ours:7.1f}x")
+        out.append(f"{name:{width}} {ours:9.3f}s {theirs:9.3f}s {theirs / ours:7.1f}x")
     return "\n".join(out)
 
 

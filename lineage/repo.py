@@ -2,7 +2,8 @@
 
 ``.lineage/`` sits at the root of the enclosing git work tree (or the folder
 ``init`` ran in, outside git) and holds ``config.toml``, the object store
-(``objects/``, ``tmp/``), the lineage database ``lineage.db`` and the local stat
+(``objects/``, ``packs/``, ``tmp/``, and ``unflushed/``: the journals of objects not
+yet known to be on disk), the lineage database ``lineage.db`` and the local stat
 cache ``state.db``. Its ``.gitignore`` keeps everything but the config out of git.
 ``lineage.lock`` at the root (``lineage.snapshots.lock``) is meant to be committed.
 """
