@@ -7,10 +7,10 @@
 Each tool works on its own copy of the same bytes, in its own git repository, one
 after the other. Ratios are DVC time / lineage time (higher is better for lineage); the
 `cp -r` rows divide the time of copying the same files (and of copying then flushing
-them to disk) by the snapshot's: by default (``core.durability = deferred``) a snapshot,
-like `cp`, leaves its objects to the kernel's write-back, after flushing a journal that
-names them; with ``immediate`` (a row of its own) it flushes them before recording them,
-as `cp -r && sync` does. Large files
+them to disk) by the snapshot's: by default (``core.durability = immediate``) a snapshot
+flushes its objects before recording them, as `cp -r && sync` does; with ``deferred``
+(rows of their own) it names them in a flushed journal and, like `cp`, leaves them to the
+kernel's write-back. Large files
 are also snapshotted with `core.link = hardlink` against `dvc add` with `cache.type
 hardlink` (no copy of the bytes on either side). Before each timed step dirty pages are
 flushed and, run as root, the page cache is dropped (``_common.settle``): each tool reads
@@ -83,23 +83,30 @@ def linked_scenario(label: str, make, base: Path, rows: list) -> None:
     shutil.rmtree(b)
 
 
-def immediate_scenario(label: str, make, base: Path, rows: list) -> None:
-    """Snapshot with ``core.durability = immediate`` (objects flushed before they are
-    recorded) against ``cp -r`` then ``sync`` of the same files: both wait for the disk."""
-    lin = tool("lineage")
-    a = base / f"{label}-imm-lineage"
-    git_init(a)
-    make(a / "data")
+def deferred_scenario(label: str, make, base: Path, rows: list) -> None:
+    """Snapshot with ``core.durability = deferred`` (objects named in a flushed journal and
+    left to the kernel's write-back, as `cp` leaves its copy) against `cp -r` and `dvc add`
+    of the same files."""
+    lin, dvc = tool("lineage"), tool("dvc")
+    a, b = base / f"{label}-def-lineage", base / f"{label}-def-dvc"
+    for repo in (a, b):
+        git_init(repo)
+        make(repo / "data")
     run([lin, "init"], a)
     cfg = a / ".lineage" / "config.toml"
-    cfg.write_text(cfg.read_text().replace("[core]\n", '[core]\ndurability = "immediate"\n'))
+    cfg.write_text(cfg.read_text().replace("[core]\n", '[core]\ndurability = "deferred"\n'))
+    run([dvc, "init", "-q"], b)
+    run([dvc, "config", "core.autostage", "false"], b)
     settle()
     ours = run([lin, "snapshot", "data"], a)
     settle()
-    rows.append((f"{label}: snapshot, immediate / cp -r, then sync", ours,
-                 run(["sh", "-c", f"cp -r '{a / 'data'}' '{base / 'cp-copy'}' && sync"], base)))
+    rows.append((f"{label}: snapshot, deferred / dvc add", ours, run([dvc, "add", "-q", "data"], b)))
+    settle()
+    rows.append((f"{label}: snapshot, deferred / cp -r", ours,
+                 run(["cp", "-r", str(a / "data"), str(base / "cp-copy")], base)))
     shutil.rmtree(base / "cp-copy")
     shutil.rmtree(a)
+    shutil.rmtree(b)
 
 
 def checkout_scenario(label: str, make, base: Path, rows: list) -> None:
@@ -151,8 +158,8 @@ def main() -> None:
                  lambda d: make_large_files(d, args.large, args.large_mb << 20), base, rows)
         linked_scenario(f"{args.large} x {args.large_mb} MB",
                         lambda d: make_large_files(d, args.large, args.large_mb << 20), base, rows)
-        immediate_scenario(f"{args.large} x {args.large_mb} MB",
-                           lambda d: make_large_files(d, args.large, args.large_mb << 20), base, rows)
+        deferred_scenario(f"{args.large} x {args.large_mb} MB",
+                          lambda d: make_large_files(d, args.large, args.large_mb << 20), base, rows)
     if args.checkout:
         checkout_scenario(f"{args.checkout} x {args.small_kb} KB",
                           lambda d: make_small_files(d, args.checkout, args.small_kb * 1024), base, rows)

@@ -142,7 +142,7 @@ class Repo:
 
     @property
     def durability(self) -> Durability:
-        value = self.config.get("core", {}).get("durability", Durability.deferred.value)
+        value = self.config.get("core", {}).get("durability", Durability.immediate.value)
         try:
             return Durability(value)
         except ValueError:

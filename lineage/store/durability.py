@@ -2,7 +2,12 @@
 
 Two policies (``core.durability`` in ``config.toml``):
 
-``deferred`` (the default where the kernel names its boot)
+``immediate`` (the default)
+    Objects are flushed before they become visible (one ``fsync`` each for a few, one
+    ``syncfs`` for many, with write-out started as they are copied): once a snapshot is
+    recorded, its bytes survive a power cut.
+
+``deferred``
     New objects are made visible without waiting for their bytes to reach the disk:
     the kernel writes them back on its own (within about 30 s on Linux). Before a
     writer renames objects into place it appends their names to its **journal**
@@ -13,13 +18,12 @@ Two policies (``core.durability`` in ``config.toml``):
     not the current one. The next command that opens the store rehashes them, removes
     any that came back damaged (a snapshot or a pull brings them back) and says so.
     Journals of this boot are flushed and removed once they are a minute old and
-    their writer has exited.
+    their writer has exited. Needs the kernel to name its boot
+    (``/proc/sys/kernel/random/boot_id``); elsewhere ``immediate`` applies.
 
-``immediate``
-    Objects are flushed before they become visible (one ``fsync`` each for a few, one
-    ``syncfs`` for many, with write-out started as they are copied). Used wherever
-    the boot cannot be told (no ``/proc/sys/kernel/random/boot_id``), and always when
-    the originals are removed after the write (``gc`` repacking).
+Objects a pull downloads are always written ``deferred`` where it can apply: the remote
+holds them, so a machine stop costs at most a second download, never a version. ``gc``,
+which removes the old copy after rewriting a pack, always writes ``immediate``.
 
 A journal is a JSON header line ``{"boot", "host", "pid", "started"}`` then one line
 per commit ``{"objects": [hex digests], "packs": [pack ids]}``. A line torn by a crash
@@ -72,10 +76,11 @@ def boot_id() -> str | None:
 
 
 def effective(requested: Durability | None) -> Durability:
-    """The policy that applies here: deferred needs a boot ID to judge a journal by."""
-    if requested is Durability.immediate or boot_id() is None:
-        return Durability.immediate
-    return Durability.deferred
+    """The policy that applies here (None: the default, immediate); deferred needs a boot
+    ID to judge a journal by."""
+    if requested is Durability.deferred and boot_id() is not None:
+        return Durability.deferred
+    return Durability.immediate
 
 
 def _syncfs(path: Path) -> None:

@@ -9,10 +9,10 @@ into place (a pack becomes visible only when its index is renamed in, last), so 
 reader never sees a half-written object, and a crash leaves at most stray temporary
 files (removed by ``clean_tmp``). Objects are read-only once stored and never modified.
 
-Durability follows ``lineage.store.durability``: by default new objects are named in a
-small flushed journal before they are renamed into place and their bytes are left to the
-kernel's write-back (checked after a machine stop); with ``immediate`` a ``Batch`` writes
-many temporary files, then flushes once before renaming them all.
+Durability follows ``lineage.store.durability``: by default (``immediate``) a ``Batch``
+writes many temporary files, then flushes once before renaming them all; ``deferred``
+names them in a small flushed journal before they are renamed into place and leaves
+their bytes to the kernel's write-back (checked after a machine stop).
 """
 
 from __future__ import annotations
@@ -284,10 +284,11 @@ class ObjectStore:
         self._install(tmp, digest)
         return True
 
-    def install_downloaded(self, tmp: Path, digest: str) -> None:
+    def install_downloaded(self, tmp: Path, digest: str, *, durability: Durability | None = None) -> None:
         """Make a verified download (a temporary file of this store) the object ``digest``,
-        flushed or journaled as the store's durability says."""
-        if self.defers:
+        journaled or flushed as ``durability`` (default: the store's) says."""
+        defer = self.defers if durability is None else effective(durability) is Durability.deferred
+        if defer:
             self.journal.record([digest])
         else:
             fd = os.open(tmp, os.O_RDONLY)
@@ -296,7 +297,7 @@ class ObjectStore:
             finally:
                 os.close(fd)
         self._install(tmp, digest)
-        if not self.defers:
+        if not defer:
             _fsync_dirs(self.objects, [digest[:2]])
 
     def batch(self, *, durability: Durability | None = None) -> Batch:

@@ -27,6 +27,7 @@ from lineage.repo import Repo
 from lineage.snapshots import queries
 from lineage.store.packs import PackEntry, blob, coalesce
 from lineage.store.backends import scheme_of
+from lineage.store.durability import Durability, effective
 from lineage.store.remote import Inventory, RemoteStore
 from lineage.sync import remotes
 from lineage.sync.remotes import jobs, open_remote
@@ -34,6 +35,9 @@ from lineage.sync.wanted import wanted
 
 #: Neighbouring objects in a pack closer than this are fetched in one range read.
 RANGE_GAP = 256 * 1024
+#: Pulled objects are journaled, not waited for (where the kernel names its boot): the
+#: remote holds them, so a machine stop costs a second download, never a version.
+PULLED = Durability.deferred
 
 
 @dataclass(frozen=True)
@@ -174,7 +178,7 @@ def _fetch(repo: Repo, ids: Iterable[str] | None, *, remote: str | None,
         pid, start, end, group = item
         data = rs.read_range("packs", pid, start, end)
         got = 0
-        with store.batch() as batch:
+        with store.batch(durability=PULLED) as batch:
             for e in group:
                 found = blob(data, e, start)
                 if found is None:
@@ -191,12 +195,12 @@ def _fetch(repo: Repo, ids: Iterable[str] | None, *, remote: str | None,
         d, size = item
         tmp = store._tmp_path()
         try:
-            if rs.get_file(d, tmp, size=size, writeout=not store.defers) != d:
+            if rs.get_file(d, tmp, size=size, writeout=effective(PULLED) is not Durability.deferred) != d:
                 with lock:
                     corrupt.append(d)
                 return 0
             _faults.point("fetch.download")  # downloaded, not yet in the store
-            store.install_downloaded(tmp, d)
+            store.install_downloaded(tmp, d, durability=PULLED)
             store.mark_verified(d)  # hashed on arrival: checkout copies it without a rehash
         finally:
             tmp.unlink(missing_ok=True)

@@ -1,7 +1,8 @@
 """A machine that stops (power cut, kernel crash) right after a snapshot or a pull.
 
-With the default deferred durability, new objects become visible before the kernel has
-written them back; a machine stop is the one way to lose those bytes. The stop is made
+With ``core.durability = deferred`` (and for every pull), new objects become visible
+before the kernel has written them back; a machine stop is the one way to lose those
+bytes. The stop is made
 as the next boot sees it: the writer's journal carries another boot ID, and an object
 whose pages never reached the disk holds zeros. The next command that opens the store
 says so in one warning line and removes what came back damaged; `verify` names it; the
@@ -52,6 +53,11 @@ def _stop_the_machine(root: Path, damage: int = 1) -> list[str]:
     return hit
 
 
+def _configure(root: Path, durability: str) -> None:
+    config = root / ".lineage" / "config.toml"
+    config.write_text(config.read_text().replace("[core]\n", f'[core]\ndurability = "{durability}"\n'))
+
+
 def _data(root: Path) -> Path:
     return write_tree(root / "data", {
         "images/a.bin": os.urandom(3 << 20), "images/b.bin": os.urandom(2 << 20),
@@ -60,6 +66,7 @@ def _data(root: Path) -> Path:
 
 
 def test_a_damaged_snapshot_is_reported_once_and_snapshotting_again_repairs_it(workdir):
+    _configure(workdir, "deferred")
     _data(workdir)
     assert lineage_proc(["snapshot", "data"], workdir).returncode == 0
     assert len(_journals(workdir)) == 1
@@ -83,6 +90,7 @@ def test_a_damaged_snapshot_is_reported_once_and_snapshotting_again_repairs_it(w
 
 
 def test_an_intact_store_after_a_restart_says_nothing(workdir):
+    _configure(workdir, "deferred")
     _data(workdir)
     assert lineage_proc(["snapshot", "data"], workdir).returncode == 0
     _stop_the_machine(workdir, damage=0)
@@ -97,8 +105,9 @@ def test_a_damaged_pull_is_pulled_again(tmp_path):
     _data(a.root)
     assert lineage_proc(["snapshot", "data"], a.root).returncode == 0
     push(a)
-    b = make_clone(tmp_path, "b", str(remote))
+    b = make_clone(tmp_path, "b", str(remote))  # the default durability: pulls are journaled
     assert lineage_proc(["pull"], b.root).returncode == 0
+    assert _journals(b.root)
     assert (b.root / "data" / "images" / "a.bin").read_bytes() == (a.root / "data" / "images" / "a.bin").read_bytes()
     [lost] = _stop_the_machine(b.root)
     first = lineage_proc(["verify"], b.root)
@@ -113,8 +122,11 @@ def test_a_damaged_pull_is_pulled_again(tmp_path):
 def test_immediate_durability_keeps_no_journal_and_a_bad_value_is_one_line(workdir):
     config = workdir / ".lineage" / "config.toml"
     text = config.read_text()
-    config.write_text(text.replace("[core]\n", '[core]\ndurability = "immediate"\n'))
     _data(workdir)
+    assert lineage_proc(["snapshot", "data"], workdir).returncode == 0  # the default
+    assert not _journals(workdir)
+    _configure(workdir, "immediate")
+    (workdir / "data" / "more.bin").write_bytes(os.urandom(2 << 20))
     assert lineage_proc(["snapshot", "data"], workdir).returncode == 0
     assert not _journals(workdir)
     assert lineage_proc(["verify"], workdir).returncode == 0

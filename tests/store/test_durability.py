@@ -24,7 +24,7 @@ pytestmark = pytest.mark.skipif(dur.boot_id() is None, reason="the kernel names 
 BIG = 2 << 20  # loose objects: over the pack limit
 
 
-def _store(root: Path, durability: Durability | None = None) -> ObjectStore:
+def _store(root: Path, durability: Durability | None = Durability.deferred) -> ObjectStore:
     s = ObjectStore(root, durability=durability)
     s.ensure()
     return s
@@ -161,7 +161,7 @@ def test_this_boots_journal_is_kept_while_fresh_or_held_and_then_flushed(tmp_pat
     data = _write_some(store, tmp_path)
     [journal] = _journals(store)
     _age(journal, 3600)
-    other = ObjectStore(store.root)
+    other = ObjectStore(store.root)  # settling does not depend on the reader's durability
     assert other.settle().flushed == 0 and journal.exists()  # its writer still holds it
     store.close()
     _age(journal, 10)
@@ -278,7 +278,8 @@ def test_a_download_is_journaled_or_flushed(tmp_path, synced):
         store.close()
 
 
-def test_no_boot_id_means_immediate(monkeypatch, tmp_path):
-    monkeypatch.setattr(dur, "_boot", [None])
+def test_immediate_is_the_default_and_deferred_needs_a_boot_id(monkeypatch, tmp_path):
     assert ObjectStore(tmp_path / "s").durability is Durability.immediate
+    assert ObjectStore(tmp_path / "s", durability=Durability.deferred).durability is Durability.deferred
+    monkeypatch.setattr(dur, "_boot", [None])
     assert ObjectStore(tmp_path / "s", durability=Durability.deferred).durability is Durability.immediate
