@@ -83,7 +83,7 @@ def effective(requested: Durability | None) -> Durability:
     return Durability.immediate
 
 
-def _syncfs(path: Path) -> None:
+def syncfs(path: Path) -> None:
     """Flush the filesystem holding ``path`` (Linux syncfs), or everything elsewhere."""
     try:
         import ctypes  # lazy: only writers flush
@@ -282,7 +282,7 @@ def _flush(store, objects: list[str], packs: list[str]) -> None:
     paths = [store.path(d) for d in objects]
     paths += [store.packs_dir / f"{p}{ext}" for p in packs for ext in (".pack", ".idx")]
     if len(paths) > _FSYNC_EACH_MAX:
-        _syncfs(store.objects if store.objects.is_dir() else store.root)
+        syncfs(store.objects if store.objects.is_dir() else store.root)
         return
     for p in paths:
         try:

@@ -37,7 +37,8 @@ from lineage.core.hashing import BLOCK_SIZE, DIGEST_HEX_LEN
 from lineage.core.paths import temp_name
 from lineage.core.process import BUSY, lock_timeout
 from lineage.errors import BusyError, CorruptObjectError, MissingObjectError, PathError
-from lineage.store.durability import Durability, Journal, Settled, _syncfs, effective
+from lineage.store.durability import Durability, Journal, Settled, effective
+from lineage.store.durability import syncfs as _syncfs
 from lineage.store.durability import settle as _settle
 from lineage.store.packs import LocalPack, PackWriter
 
@@ -223,16 +224,24 @@ class ObjectStore:
         digest = digest or blake3.blake3(data).hexdigest()
         if self.exists(digest):
             return digest
+        flush, journal = self._policy(sync)
         tmp = self._tmp_path()
         with open(tmp, "wb") as fh:
             fh.write(data)
-            if sync or (sync is None and not self.defers):
+            if flush:
                 fh.flush()
                 os.fsync(fh.fileno())
-        if sync is None and self.defers:
+        if journal:
             self.journal.record([digest])
         self._install(tmp, digest)
         return digest
+
+    def _policy(self, sync: bool | None) -> tuple[bool, bool]:
+        """(flush, journal) before a write asked with ``sync`` becomes visible: None
+        follows the store's durability, True flushes, False leaves it to the caller."""
+        if sync is None:
+            return not self.defers, self.defers
+        return sync, False
 
     def put_file(
         self,
@@ -268,18 +277,19 @@ class ObjectStore:
                 if exc.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK):
                     raise
                 # another filesystem: fall back to a copy
+        flush, journal = self._policy(sync)
         tmp = self._tmp_path()
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
         try:
             if not (link is LinkMode.reflink and _reflink(src, fd)):
                 with open(src, "rb") as s:
                     _copy_fd(s, fd, before.st_size)
-            if sync or (sync is None and not self.defers):
+            if flush:
                 os.fsync(fd)
         finally:
             os.close(fd)
         _unchanged_since(src, before, tmp)
-        if sync is None and self.defers:
+        if journal:
             self.journal.record([digest])
         self._install(tmp, digest)
         return True

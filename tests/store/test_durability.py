@@ -92,7 +92,7 @@ def synced(monkeypatch):
 
     monkeypatch.setattr(os, "fsync", fsync)
     monkeypatch.setattr(objects_mod, "_syncfs", lambda path: seen.append(f"syncfs:{path}"))
-    monkeypatch.setattr(dur, "_syncfs", lambda path: seen.append(f"syncfs:{path}"))
+    monkeypatch.setattr(dur, "syncfs", lambda path: seen.append(f"syncfs:{path}"))
     return seen
 
 
@@ -283,3 +283,15 @@ def test_immediate_is_the_default_and_deferred_needs_a_boot_id(monkeypatch, tmp_
     assert ObjectStore(tmp_path / "s", durability=Durability.deferred).durability is Durability.deferred
     monkeypatch.setattr(dur, "_boot", [None])
     assert ObjectStore(tmp_path / "s", durability=Durability.deferred).durability is Durability.immediate
+
+
+def test_a_long_journal_is_flushed_by_one_syncfs(tmp_path, synced):
+    store = _store(tmp_path / "store")
+    digests = [store.put_bytes(f"object {i}".encode()) for i in range(dur._FSYNC_EACH_MAX + 1)]
+    store.close()
+    [journal] = _journals(store)
+    assert _listed(journal)[1] == digests  # one record a put, in order
+    _age(journal, dur.SETTLE_AFTER + 5)
+    synced.clear()
+    assert ObjectStore(store.root).settle().flushed == 1
+    assert synced == [f"syncfs:{store.objects}"]
