@@ -22,6 +22,7 @@ status with nothing changed >= 5x faster than `dvc status`.
 from __future__ import annotations
 
 import argparse
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -31,27 +32,11 @@ from _common import git_init, make_large_files, make_small_files, run, settle, t
 
 def scenario(label: str, make, base: Path, rows: list) -> None:
     lin, dvc = tool("lineage"), tool("dvc")
-    a, b = base / f"{label}-lineage", base / f"{label}-dvc"
-    for repo in (a, b):
-        git_init(repo)
-        make(repo / "data")
-    run([lin, "init"], a)
-    run([dvc, "init", "-q"], b)
-    run([dvc, "config", "core.autostage", "false"], b)
-    settle()  # neither tool pays for the writeback of the other's files, nor gets its freed memory
-    ours = run([lin, "snapshot", "data"], a)
-    settle()
-    rows.append((f"{label}: snapshot / dvc add", ours, run([dvc, "add", "-q", "data"], b)))
-    # the physical reference: copying the same bytes once (the store's copy), in one run;
-    # a snapshot flushes its objects to disk before recording them (cp and dvc add do not)
-    settle()
-    rows.append((f"{label}: snapshot / cp -r", ours,
-                 run(["cp", "-r", str(a / "data"), str(base / "cp-copy")], base)))
-    shutil.rmtree(base / "cp-copy")
-    settle()
-    rows.append((f"{label}: snapshot / cp -r, then sync", ours,
-                 run(["sh", "-c", f"cp -r '{a / 'data'}' '{base / 'cp-copy'}' && sync"], base)))
-    shutil.rmtree(base / "cp-copy")
+    a, b = _repos(label, "copy", make, base, {})
+    ours = _snapshot_vs_add(f"{label}: snapshot", a, b, rows)
+    # the physical reference: copying the same bytes once (the store's copy); by default a
+    # snapshot flushes its objects to disk before recording them (cp and dvc add do not)
+    _against_copies(f"{label}: snapshot", ours, a, base, rows, sync=True)
     rows.append((f"{label}: status, nothing changed", min(run([lin, "status"], a) for _ in range(3)),
                  min(run([dvc, "status", "-q"], b) for _ in range(3))))
     # re-snapshot with nothing changed vs dvc add of unchanged data
@@ -61,24 +46,56 @@ def scenario(label: str, make, base: Path, rows: list) -> None:
     shutil.rmtree(b)
 
 
-def linked_scenario(label: str, make, base: Path, rows: list) -> None:
-    """Snapshot with ``core.link = hardlink`` against ``dvc add`` with ``cache.type
-    hardlink``: the store links the files instead of copying their bytes."""
+def _snapshot_vs_add(name: str, a: Path, b: Path, rows: list) -> float:
+    """``lineage snapshot`` in ``a``, then ``dvc add`` in ``b``, each from a settled page
+    cache (neither pays for the other's write-back nor gets its freed memory); returns
+    the snapshot's time."""
+    settle()
+    ours = run([tool("lineage"), "snapshot", "data"], a)
+    settle()
+    rows.append((f"{name} / dvc add", ours, run([tool("dvc"), "add", "-q", "data"], b)))
+    return ours
+
+
+def _against_copies(name: str, ours: float, a: Path, base: Path, rows: list, *, sync: bool) -> None:
+    """`cp -r` of the same files (and with ``sync``, `cp -r` then `sync`) against ``ours``."""
+    copies = [("cp -r", ["cp", "-r", str(a / "data"), str(base / "cp-copy")])]
+    if sync:
+        copies.append(("cp -r, then sync", ["sh", "-c", f"cp -r '{a / 'data'}' '{base / 'cp-copy'}' && sync"]))
+    for what, cmd in copies:
+        settle()
+        rows.append((f"{name} / {what}", ours, run(cmd, base)))
+        shutil.rmtree(base / "cp-copy")
+
+
+def _repos(label: str, tag: str, make, base: Path, core: dict[str, str],
+           dvc_config: tuple[tuple[str, str], ...] = ()) -> tuple[Path, Path]:
+    """A lineage and a DVC repository holding the same files, each set up: ``core``
+    settings in lineage's config.toml, ``dvc config`` pairs for DVC."""
     lin, dvc = tool("lineage"), tool("dvc")
-    a, b = base / f"{label}-ln-lineage", base / f"{label}-ln-dvc"
+    a, b = base / f"{label}-{tag}-lineage", base / f"{label}-{tag}-dvc"
     for repo in (a, b):
         git_init(repo)
         make(repo / "data")
     run([lin, "init"], a)
     cfg = a / ".lineage" / "config.toml"
-    cfg.write_text(cfg.read_text().replace('link = "copy"', 'link = "hardlink"'))
+    text = cfg.read_text()
+    for key, value in core.items():  # replace the line init wrote, or add one under [core]
+        line = f'{key} = "{value}"'
+        text = re.sub(rf"^{key} = .*$", line, text, flags=re.M) if re.search(rf"^{key} = ", text, re.M) \
+            else text.replace("[core]\n", f"[core]\n{line}\n")
+    cfg.write_text(text)
     run([dvc, "init", "-q"], b)
-    run([dvc, "config", "core.autostage", "false"], b)
-    run([dvc, "config", "cache.type", "hardlink"], b)
-    settle()
-    ours = run([lin, "snapshot", "data"], a)
-    settle()
-    rows.append((f"{label}: snapshot, hardlink / dvc add", ours, run([dvc, "add", "-q", "data"], b)))
+    for key, value in (("core.autostage", "false"), *dvc_config):
+        run([dvc, "config", key, value], b)
+    return a, b
+
+
+def linked_scenario(label: str, make, base: Path, rows: list) -> None:
+    """Snapshot with ``core.link = hardlink`` against ``dvc add`` with ``cache.type
+    hardlink``: the store links the files instead of copying their bytes."""
+    a, b = _repos(label, "ln", make, base, {"link": "hardlink"}, (("cache.type", "hardlink"),))
+    _snapshot_vs_add(f"{label}: snapshot, hardlink", a, b, rows)
     shutil.rmtree(a)
     shutil.rmtree(b)
 
@@ -87,24 +104,9 @@ def deferred_scenario(label: str, make, base: Path, rows: list) -> None:
     """Snapshot with ``core.durability = deferred`` (objects named in a flushed journal and
     left to the kernel's write-back, as `cp` leaves its copy) against `cp -r` and `dvc add`
     of the same files."""
-    lin, dvc = tool("lineage"), tool("dvc")
-    a, b = base / f"{label}-def-lineage", base / f"{label}-def-dvc"
-    for repo in (a, b):
-        git_init(repo)
-        make(repo / "data")
-    run([lin, "init"], a)
-    cfg = a / ".lineage" / "config.toml"
-    cfg.write_text(cfg.read_text().replace("[core]\n", '[core]\ndurability = "deferred"\n'))
-    run([dvc, "init", "-q"], b)
-    run([dvc, "config", "core.autostage", "false"], b)
-    settle()
-    ours = run([lin, "snapshot", "data"], a)
-    settle()
-    rows.append((f"{label}: snapshot, deferred / dvc add", ours, run([dvc, "add", "-q", "data"], b)))
-    settle()
-    rows.append((f"{label}: snapshot, deferred / cp -r", ours,
-                 run(["cp", "-r", str(a / "data"), str(base / "cp-copy")], base)))
-    shutil.rmtree(base / "cp-copy")
+    a, b = _repos(label, "def", make, base, {"durability": "deferred"})
+    ours = _snapshot_vs_add(f"{label}: snapshot, deferred", a, b, rows)
+    _against_copies(f"{label}: snapshot, deferred", ours, a, base, rows, sync=False)
     shutil.rmtree(a)
     shutil.rmtree(b)
 
