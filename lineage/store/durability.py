@@ -135,12 +135,19 @@ class Journal:
                 header = {"boot": boot_id(), "host": socket.gethostname(), "pid": os.getpid(),
                           "started": time.time()}
                 data = (json.dumps(header, separators=(",", ":")) + "\n").encode() + data
-            view = memoryview(data)
-            while view:
-                view = view[os.write(self._fd, view):]
-            os.fsync(self._fd)
-            if first:
-                _fsync_dir(self.folder)
+            try:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(self._fd, view):]
+                os.fsync(self._fd)
+                if first:
+                    _fsync_dir(self.folder)
+            except BaseException:
+                # a line that may be torn (a full disk): the next record starts a new
+                # journal, so no complete line ever follows a torn one in a file
+                os.close(self._fd)
+                self._fd = None
+                raise
 
     def _open(self) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)

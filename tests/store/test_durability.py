@@ -295,3 +295,22 @@ def test_a_long_journal_is_flushed_by_one_syncfs(tmp_path, synced):
     synced.clear()
     assert ObjectStore(store.root).settle().flushed == 1
     assert synced == [f"syncfs:{store.objects}"]
+
+
+def test_a_record_that_fails_leaves_the_next_one_in_a_new_journal(tmp_path, monkeypatch):
+    store = _store(tmp_path / "store")
+    first = store.put_bytes(b"first")
+    real_fsync = os.fsync
+
+    def full(fd: int) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", full)
+    with pytest.raises(OSError):
+        store.put_bytes(b"not stored")
+    assert not store.exists(hash_bytes(b"not stored"))  # never made visible
+    monkeypatch.setattr(os, "fsync", real_fsync)
+    second = store.put_bytes(b"second")
+    store.close()
+    listed = [_listed(j)[1] for j in _journals(store)]
+    assert sorted(listed) == sorted([[first, hash_bytes(b"not stored")], [second]])
