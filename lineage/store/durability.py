@@ -205,6 +205,11 @@ class Settled:
                 "or pull them ('lineage verify' lists what is missing)")
 
 
+def _is_name(value: object) -> bool:
+    """An object digest or a pack ID: 64 lowercase hex digits."""
+    return isinstance(value, str) and len(value) == 64 and all(c in "0123456789abcdef" for c in value)
+
+
 def _read(path: Path) -> tuple[dict | None, list[str], list[str]]:
     """The header and every complete record of a journal (a torn last line is skipped)."""
     objects: list[str] = []
@@ -223,8 +228,9 @@ def _read(path: Path) -> tuple[dict | None, list[str], list[str]]:
             if i == 0:
                 header = item
                 continue
-            objects.extend(x for x in item.get("objects", ()) if isinstance(x, str))
-            packs.extend(x for x in item.get("packs", ()) if isinstance(x, str))
+            # names of 64 hex digits only: nothing in a journal reaches a path outside the store
+            objects.extend(x for x in item.get("objects", ()) if _is_name(x))
+            packs.extend(x for x in item.get("packs", ()) if _is_name(x))
     return header, objects, packs
 
 

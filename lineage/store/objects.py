@@ -101,6 +101,10 @@ class ObjectStore:
         """New objects become visible before their bytes are flushed (journaled instead)."""
         return self.durability is Durability.deferred
 
+    def defers_with(self, durability: Durability | None) -> bool:
+        """Whether a write asked for ``durability`` (None: the store's) is journaled."""
+        return self.defers if durability is None else effective(durability) is Durability.deferred
+
     @property
     def journal(self) -> Journal:
         with self._lock:
@@ -297,7 +301,7 @@ class ObjectStore:
     def install_downloaded(self, tmp: Path, digest: str, *, durability: Durability | None = None) -> None:
         """Make a verified download (a temporary file of this store) the object ``digest``,
         journaled or flushed as ``durability`` (default: the store's) says."""
-        defer = self.defers if durability is None else effective(durability) is Durability.deferred
+        defer = self.defers_with(durability)
         if defer:
             self.journal.record([digest])
         else:
@@ -729,7 +733,7 @@ class Batch:
     def __init__(self, store: ObjectStore, *, durability: Durability | None = None) -> None:
         self.store = store
         #: journal the new objects at commit instead of flushing them
-        self.defer = store.defers if durability is None else effective(durability) is Durability.deferred
+        self.defer = store.defers_with(durability)
         self._pending: dict[str, Path] = {}
         self._pack: _PackBuilder | None = None
         self._done_packs: list[_PackBuilder] = []

@@ -27,7 +27,7 @@ from lineage.repo import Repo
 from lineage.snapshots import queries
 from lineage.store.packs import PackEntry, blob, coalesce
 from lineage.store.backends import scheme_of
-from lineage.store.durability import Durability, effective
+from lineage.store.durability import Durability
 from lineage.store.remote import Inventory, RemoteStore
 from lineage.sync import remotes
 from lineage.sync.remotes import jobs, open_remote
@@ -195,7 +195,7 @@ def _fetch(repo: Repo, ids: Iterable[str] | None, *, remote: str | None,
         d, size = item
         tmp = store._tmp_path()
         try:
-            if rs.get_file(d, tmp, size=size, writeout=effective(PULLED) is not Durability.deferred) != d:
+            if rs.get_file(d, tmp, size=size, writeout=not store.defers_with(PULLED)) != d:
                 with lock:
                     corrupt.append(d)
                 return 0

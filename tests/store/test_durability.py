@@ -22,6 +22,7 @@ from lineage.store.durability import Durability
 pytestmark = pytest.mark.skipif(dur.boot_id() is None, reason="the kernel names no boot here")
 
 BIG = 2 << 20  # loose objects: over the pack limit
+OTHER_BOOT = "00000000-0000-0000-0000-000000000000"
 
 
 def _store(root: Path, durability: Durability | None = Durability.deferred) -> ObjectStore:
@@ -63,7 +64,7 @@ def _as_if_the_machine_stopped(journal: Path) -> None:
     """The next boot's view of a journal: written under another boot ID."""
     lines = journal.read_text().splitlines(keepends=True)
     header = json.loads(lines[0])
-    header["boot"] = "00000000-0000-0000-0000-000000000000"
+    header["boot"] = OTHER_BOOT
     journal.write_text(json.dumps(header) + "\n" + "".join(lines[1:]))
 
 
@@ -314,3 +315,19 @@ def test_a_record_that_fails_leaves_the_next_one_in_a_new_journal(tmp_path, monk
     store.close()
     listed = [_listed(j)[1] for j in _journals(store)]
     assert sorted(listed) == sorted([[first, hash_bytes(b"not stored")], [second]])
+
+
+def test_a_journal_names_nothing_outside_the_store(tmp_path):
+    store = _store(tmp_path / "store")
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me")
+    folder = store.root / "unflushed"
+    folder.mkdir()
+    header = {"boot": OTHER_BOOT, "host": socket.gethostname(), "pid": 1, "started": 0}
+    crafted = folder / f"{OTHER_BOOT}-1-dddd.jsonl"
+    crafted.write_text(json.dumps(header) + "\n"
+                       + json.dumps({"objects": ["../../victim.txt", "../..", 7],
+                                     "packs": ["../../victim"]}) + "\n")
+    found = store.settle()
+    assert found.recovered == 1 and found.checked == 0
+    assert victim.read_text() == "keep me"
